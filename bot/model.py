@@ -1,0 +1,72 @@
+"""Plain data passed between pipeline steps. No I/O, no discord import."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One item of a parsed feed, with text fields already HTML-free where noted.
+
+    ``key`` is the stable identity (guid, else normalised link, else hash of title+link).
+    ``summary`` and ``content`` keep their HTML; matching normalises them.
+    """
+
+    key: str
+    title: str = ""
+    link: str = ""
+    summary: str = ""
+    content: str = ""
+    author: str = ""
+    tags: tuple[str, ...] = ()
+    published: datetime | None = None
+    thumbnail: str | None = None
+    guid: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedFeed:
+    """The result of parsing one feed body."""
+
+    title: str
+    link: str
+    entries: tuple[Entry, ...]
+    version: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Span:
+    """Where a query term matched: field name, character offsets into that field's text."""
+
+    field: str
+    start: int
+    end: int
+    term: str
+
+
+@dataclass(frozen=True, slots=True)
+class Snippet:
+    """Neutral snippet text plus the (start, end) ranges to show in bold."""
+
+    text: str
+    bold: tuple[tuple[int, int], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Alert:
+    """Everything a sender needs to post one alert; turned into an embed by a pure function."""
+
+    watch_name: str
+    feed_name: str
+    title: str
+    link: str
+    snippet: Snippet
+    matched_terms: tuple[str, ...]
+    published: datetime | None = None
+    first_seen: datetime | None = None
+    thumbnail: str | None = None
+    color: int | None = None
+    role_id: int | None = None
+    extra: dict[str, str] = field(default_factory=dict)
