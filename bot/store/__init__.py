@@ -1,0 +1,1 @@
+"""Persistent state behind one storage interface (SQLite by default)."""

@@ -1,0 +1,145 @@
+"""Rows the store returns: plain frozen dataclasses, no SQL types leak out."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.model import Alert, Entry
+
+CONFIG_GUILD = 0  # the config file's scope; Discord guild ids are never 0
+
+
+@dataclass(frozen=True, slots=True)
+class FeedRow:
+    """A fetched URL with its schedule and health (shared by every guild subscribed to it)."""
+
+    id: int
+    url: str
+    name: str
+    title: str | None
+    interval_s: float
+    etag: str | None
+    last_modified: str | None
+    body_hash: str | None
+    primed: bool
+    error_count: int
+    last_error: str | None
+    last_success: float | None
+    next_check: float
+    paused: bool
+
+
+@dataclass(frozen=True, slots=True)
+class Subscription:
+    """A guild's (or the config file's) named subscription to a feed, with the feed's health."""
+
+    guild_id: int
+    name: str
+    source: str
+    interval_s: float
+    feed: FeedRow
+
+
+@dataclass(frozen=True, slots=True)
+class WatchRow:
+    """A watch: a query and where its alerts go (channel, webhook, or the console)."""
+
+    id: int
+    guild_id: int
+    name: str
+    query: str
+    channel_id: int | None = None
+    webhook_url: str | None = None
+    role_id: int | None = None
+    feed_names: tuple[str, ...] | None = None
+    color: int | None = None
+    collapse_after: int | None = None
+    paused: bool = False
+    paused_reason: str | None = None
+    source: str = "command"
+
+    @property
+    def target_kind(self) -> str:
+        """``channel``, ``webhook`` or ``console``."""
+        if self.channel_id:
+            return "channel"
+        return "webhook" if self.webhook_url else "console"
+
+
+@dataclass(frozen=True, slots=True)
+class NewWatch:
+    """What ``add_watch`` needs; the store assigns the id."""
+
+    guild_id: int
+    name: str
+    query: str
+    channel_id: int | None = None
+    webhook_url: str | None = None
+    role_id: int | None = None
+    feed_names: tuple[str, ...] | None = None
+    color: int | None = None
+    collapse_after: int | None = None
+    source: str = "command"
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryDraft:
+    """One alert to record in the outbox with the items that caused it."""
+
+    watch_id: int
+    item_key: str
+    nonce: str
+    alert: Alert
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """A pending outbox row joined with where it goes."""
+
+    id: int
+    watch_id: int
+    watch_name: str
+    guild_id: int
+    feed_id: int
+    item_key: str
+    nonce: str
+    alert: Alert
+    attempts: int
+    first_attempt: float | None
+    created_at: float
+    channel_id: int | None
+    webhook_url: str | None
+
+    @property
+    def target(self) -> str:
+        """A key that orders deliveries: one sequence per channel, webhook or console."""
+        if self.channel_id:
+            return f"channel:{self.channel_id}"
+        return f"webhook:{self.webhook_url}" if self.webhook_url else "console"
+
+
+@dataclass(frozen=True, slots=True)
+class StoredItem:
+    """An item recorded recently, for ``/watch test``."""
+
+    feed_name: str
+    entry: Entry
+    first_seen: float
+
+
+@dataclass(frozen=True, slots=True)
+class IngestResult:
+    """What one ingest did."""
+
+    new_items: int
+    deliveries: int
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxCounts:
+    """Outbox depth for /status and /metrics."""
+
+    pending: int
+    failed: int
+    sent: int
+    last_sent_at: float | None

@@ -1,0 +1,146 @@
+"""SQLite queries for watches and the delivery outbox."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+
+from bot.store.codec import alert_from_json
+from bot.store.rows import Delivery, NewWatch, OutboxCounts, WatchRow
+from bot.store.sqlite_base import SqliteDatabase, in_db_thread
+
+
+def watch_from_row(row: sqlite3.Row) -> WatchRow:
+    """Build a WatchRow from a ``watches`` row."""
+    feed_names = json.loads(row["feed_names"]) if row["feed_names"] else None
+    return WatchRow(
+        id=row["id"], guild_id=row["guild_id"], name=row["name"], query=row["query"],
+        channel_id=row["channel_id"], webhook_url=row["webhook_url"], role_id=row["role_id"],
+        feed_names=tuple(feed_names) if feed_names is not None else None, color=row["color"],
+        collapse_after=row["collapse_after"], paused=bool(row["paused"]),
+        paused_reason=row["paused_reason"], source=row["source"],
+    )
+
+
+class WatchQueries(SqliteDatabase):
+    """Watches and the outbox."""
+
+    def _upsert_watch(self, conn: sqlite3.Connection, watch: NewWatch, now: float) -> None:
+        feed_names = json.dumps(list(watch.feed_names)) if watch.feed_names is not None else None
+        conn.execute(
+            "INSERT INTO watches (guild_id, name, query, channel_id, webhook_url, role_id,"
+            " feed_names, color, collapse_after, source, created_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (guild_id, name) DO UPDATE SET"
+            " query = excluded.query, channel_id = excluded.channel_id,"
+            " webhook_url = excluded.webhook_url, role_id = excluded.role_id,"
+            " feed_names = excluded.feed_names, color = excluded.color,"
+            " collapse_after = excluded.collapse_after, source = excluded.source",
+            (watch.guild_id, watch.name, watch.query, watch.channel_id, watch.webhook_url,
+             watch.role_id, feed_names, watch.color, watch.collapse_after, watch.source, now))
+
+    @in_db_thread
+    def add_watch(self, watch: NewWatch, now: float) -> WatchRow:
+        """Create or replace the guild's watch of that name."""
+        with self.transaction() as conn:
+            self._upsert_watch(conn, watch, now)
+        row = self.conn.execute("SELECT * FROM watches WHERE guild_id = ? AND name = ?",
+                                (watch.guild_id, watch.name)).fetchone()
+        return watch_from_row(row)
+
+    @in_db_thread
+    def remove_watch(self, guild_id: int, name: str) -> bool:
+        """Delete a watch (its pending deliveries go with it)."""
+        with self.transaction() as conn:
+            cursor = conn.execute("DELETE FROM watches WHERE guild_id = ? AND name = ?",
+                                  (guild_id, name))
+        return cursor.rowcount > 0
+
+    @in_db_thread
+    def set_watch_paused(self, guild_id: int, name: str, paused: bool,
+                         reason: str | None = None) -> bool:
+        """Pause or resume a watch; a paused watch matches nothing and sends nothing."""
+        with self.transaction() as conn:
+            cursor = conn.execute(
+                "UPDATE watches SET paused = ?, paused_reason = ? WHERE guild_id = ? AND name = ?",
+                (int(paused), reason if paused else None, guild_id, name))
+        return cursor.rowcount > 0
+
+    @in_db_thread
+    def watches(self, guild_id: int | None = None) -> list[WatchRow]:
+        """All watches, or one guild's, by name."""
+        rows = self.conn.execute(
+            "SELECT * FROM watches WHERE (? IS NULL OR guild_id = ?) ORDER BY guild_id, name",
+            (guild_id, guild_id)).fetchall()
+        return [watch_from_row(row) for row in rows]
+
+    @in_db_thread
+    def watches_for_feed(self, feed_id: int) -> list[tuple[WatchRow, str]]:
+        """Active watches that see this feed, each with the feed's name in the watch's guild."""
+        rows = self.conn.execute(
+            "SELECT w.*, s.name AS feed_name FROM subscriptions s JOIN watches w"
+            " ON w.guild_id = s.guild_id WHERE s.feed_id = ? AND w.paused = 0 ORDER BY w.id",
+            (feed_id,)).fetchall()
+        pairs = [(watch_from_row(row), str(row["feed_name"])) for row in rows]
+        return [(watch, feed_name) for watch, feed_name in pairs
+                if watch.feed_names is None or feed_name in watch.feed_names]
+
+    @in_db_thread
+    def pending_deliveries(self, limit: int) -> list[tuple[Delivery, float]]:
+        """Pending deliveries of active watches in queue order, each with its next attempt time."""
+        rows = self.conn.execute(
+            "SELECT d.*, w.name AS watch_name, w.guild_id, w.channel_id, w.webhook_url"
+            " FROM deliveries d JOIN watches w ON w.id = d.watch_id"
+            " WHERE d.status = 'pending' AND w.paused = 0 ORDER BY d.id LIMIT ?",
+            (limit,)).fetchall()
+        return [(_delivery(row), float(row["next_attempt"])) for row in rows]
+
+    @in_db_thread
+    def mark_sent(self, delivery_id: int, message_id: str | None, now: float) -> None:
+        """The alert is in Discord (or printed): never send it again."""
+        with self.transaction() as conn:
+            conn.execute("UPDATE deliveries SET status = 'sent', message_id = ?, sent_at = ?,"
+                         " attempts = attempts + 1, first_attempt = COALESCE(first_attempt, ?)"
+                         " WHERE id = ?", (message_id, now, now, delivery_id))
+
+    @in_db_thread
+    def mark_attempt(self, delivery_id: int, now: float) -> None:
+        """Note that a send is about to start (for the nonce window check after a crash)."""
+        with self.transaction() as conn:
+            conn.execute("UPDATE deliveries SET first_attempt = COALESCE(first_attempt, ?)"
+                         " WHERE id = ?", (now, delivery_id))
+
+    @in_db_thread
+    def mark_retry(self, delivery_id: int, error: str, next_attempt: float, now: float) -> None:
+        """A transient failure: try again at ``next_attempt``."""
+        with self.transaction() as conn:
+            conn.execute("UPDATE deliveries SET attempts = attempts + 1, last_error = ?,"
+                         " next_attempt = ?, first_attempt = COALESCE(first_attempt, ?)"
+                         " WHERE id = ?", (error[:500], next_attempt, now, delivery_id))
+
+    @in_db_thread
+    def mark_failed(self, delivery_id: int, error: str, now: float) -> None:
+        """A permanent failure: keep the reason, never retry."""
+        with self.transaction() as conn:
+            conn.execute("UPDATE deliveries SET status = 'failed', attempts = attempts + 1,"
+                         " last_error = ?, first_attempt = COALESCE(first_attempt, ?)"
+                         " WHERE id = ?", (error[:500], now, delivery_id))
+
+    @in_db_thread
+    def outbox_counts(self, guild_id: int | None = None) -> OutboxCounts:
+        """Pending, failed and sent deliveries, and when the last one was sent."""
+        row = self.conn.execute(
+            "SELECT SUM(d.status = 'pending'), SUM(d.status = 'failed'),"
+            " SUM(d.status = 'sent'), MAX(d.sent_at) FROM deliveries d"
+            " JOIN watches w ON w.id = d.watch_id WHERE (? IS NULL OR w.guild_id = ?)",
+            (guild_id, guild_id)).fetchone()
+        return OutboxCounts(row[0] or 0, row[1] or 0, row[2] or 0, row[3])
+
+
+def _delivery(row: sqlite3.Row) -> Delivery:
+    return Delivery(
+        id=row["id"], watch_id=row["watch_id"], watch_name=row["watch_name"],
+        guild_id=row["guild_id"], feed_id=row["feed_id"], item_key=row["item_key"],
+        nonce=row["nonce"], alert=alert_from_json(row["payload"]), attempts=row["attempts"],
+        first_attempt=row["first_attempt"], created_at=row["created_at"],
+        channel_id=row["channel_id"], webhook_url=row["webhook_url"],
+    )

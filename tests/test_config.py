@@ -1,0 +1,123 @@
+"""Config file and settings validation: every bad input names the file, key and problem."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.config import load_config
+from bot.durations import format_duration, parse_duration
+from bot.errors import ConfigError
+from bot.settings import load_settings
+
+REPO = Path(__file__).resolve().parents[1]
+GOOD_WEBHOOK = "https://discord.com/api/webhooks/123456789012345678/" + "t" * 68
+
+GOOD = f"""
+[[feeds]]
+name = "Local Wire"
+url = "http://127.0.0.1:8000/feed.xml"
+interval = "2m"
+
+[[watches]]
+name = "china-trade"
+query = '"rare earths" OR tariffs OR Xi OR Bessent'
+webhook = "{GOOD_WEBHOOK}"
+feeds = ["Local Wire"]
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "wirewatch.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_good_config_loads(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, GOOD))
+    assert config.feeds[0].interval == 120.0
+    assert config.watches[0].webhook == GOOD_WEBHOOK
+    assert config.watches[0].feeds == ("Local Wire",)
+
+
+@pytest.mark.parametrize("shipped", ["wirewatch.toml", "wirewatch.example.toml"])
+def test_shipped_configs_are_valid(shipped: str) -> None:
+    config = load_config(REPO / "config" / shipped)
+    assert config.feeds and config.watches
+
+
+BAD = [
+    ("unknown key", GOOD.replace('interval = "2m"', 'interval = "2m"\ncolour = 1'),
+     "feeds[0].colour: unknown key"),
+    ("bad duration", GOOD.replace('"2m"', '"2 minutes"'), "feeds[0].interval"),
+    ("too short", GOOD.replace('"2m"', '"500ms"'), "at least 1s"),
+    ("bad url", GOOD.replace("http://127.0.0.1:8000/feed.xml", "ftp://x/feed"),
+     "feeds[0].url"),
+    ("duplicate feed", GOOD + '\n[[feeds]]\nname = "local wire"\nurl = "http://a.example/x"\n',
+     "duplicate name"),
+    ("bad webhook", GOOD.replace(GOOD_WEBHOOK, "https://evil.example/hook"), "watches[0].webhook"),
+    ("unknown feed", GOOD.replace('feeds = ["Local Wire"]', 'feeds = ["Nope"]'), "unknown feed"),
+    ("bad query", GOOD.replace("OR Bessent'", "OR (Bessent'"), "watches[0].query"),
+    ("bad channel", GOOD.replace(f'webhook = "{GOOD_WEBHOOK}"', 'channel = "abc"'),
+     "watches[0].channel"),
+    ("bad toml", "[[feeds]\nname=", "not valid TOML"),
+]
+
+
+@pytest.mark.parametrize(("label", "text", "expected"), BAD, ids=[case[0] for case in BAD])
+def test_bad_config_names_file_key_and_problem(tmp_path: Path, label: str, text: str,
+                                               expected: str) -> None:
+    path = write(tmp_path, text)
+    with pytest.raises(ConfigError) as raised:
+        load_config(path)
+    assert str(path) in str(raised.value)
+    assert expected in str(raised.value)
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="file not found"):
+        load_config(tmp_path / "absent.toml")
+
+
+@pytest.mark.parametrize(("text", "seconds"), [("30s", 30), ("5m", 300), ("1h30m", 5400),
+                                               ("1.5s", 1.5), ("2d", 172800)])
+def test_durations(text: str, seconds: float) -> None:
+    assert parse_duration(text) == seconds
+
+
+@pytest.mark.parametrize("text", ["", "5", "m5", "5 parsecs", "-5s"])
+def test_bad_durations(text: str) -> None:
+    with pytest.raises(ValueError, match="duration"):
+        parse_duration(text)
+
+
+def test_format_duration() -> None:
+    assert format_duration(5400) == "1h30m"
+    assert format_duration(0) == "0s"
+
+
+def test_settings_defaults_and_validation() -> None:
+    settings = load_settings({})
+    assert settings.database_url == "sqlite:///state/wirewatch.db"
+    assert str(settings.config_path) == "config/wirewatch.toml"
+    assert settings.discord_api_base == "https://discord.com/api/v10"
+    assert settings.http_addr is None
+    custom = load_settings({"WIREWATCH_ALLOW_PRIVATE_NETWORKS": "127.0.0.0/8, 10.0.0.0/8",
+                            "WIREWATCH_HTTP_ADDR": "127.0.0.1:9000",
+                            "DISCORD_TOKEN": "secret-token-value"})
+    assert len(custom.allow_private_networks) == 2
+    assert custom.http_addr == ("127.0.0.1", 9000)
+    assert "secret-token-value" not in repr(custom)
+
+
+@pytest.mark.parametrize(("name", "value"), [
+    ("WIREWATCH_ALLOW_PRIVATE_NETWORKS", "10.0.0.0/33"),
+    ("WIREWATCH_HTTP_ADDR", "nonsense"),
+    ("WIREWATCH_DATABASE_URL", "mysql://x"),
+    ("WIREWATCH_DISCORD_API_BASE", "discord.com"),
+    ("WIREWATCH_LOG_FORMAT", "xml"),
+])
+def test_bad_settings_name_the_variable(name: str, value: str) -> None:
+    with pytest.raises(ConfigError, match=name):
+        load_settings({name: value})
