@@ -1,0 +1,177 @@
+"""Alert → the JSON body of a Discord create-message / execute-webhook request (pure).
+
+The body always fits Discord's limits (which discord.py does not check; Discord answers 400),
+pings nobody but the watch's configured role, and links only http(s) URLs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from datetime import UTC
+from urllib.parse import urlsplit
+
+from bot.delivery.markdown import cut_index, escape_markdown, truncate_words
+from bot.model import Alert, Snippet
+
+TITLE_MAX = 256
+DESCRIPTION_MAX = 4096
+FOOTER_MAX = 2048
+AUTHOR_MAX = 256
+EMBED_TOTAL_MAX = 6000
+NONCE_MAX = 25
+URL_MAX = 2048
+COLOR_MAX = 0xFFFFFF
+ELLIPSIS = "…"
+UNTITLED = "Untitled"
+_WEB_SCHEMES = frozenset({"http", "https"})
+
+
+def alert_to_message(alert: Alert, *, nonce: str | None = None) -> dict[str, object]:
+    """Render one alert as a message body with a single embed.
+
+    ``nonce`` (1-25 chars, else ValueError) makes Discord return the existing message when the
+    same body is sent again, e.g. after a crash between sending and recording the delivery.
+    """
+    if nonce is not None and not 0 < len(nonce) <= NONCE_MAX:
+        raise ValueError(f"nonce must be 1 to {NONCE_MAX} characters, got {len(nonce)}")
+    title_raw = _one_line(alert.title) or UNTITLED
+    title = _fit(lambda n: escape_markdown(truncate_words(title_raw, n)), len(title_raw),
+                 TITLE_MAX)
+    # Author names and footers show no markdown: escaping them would show the backslashes.
+    author = truncate_words(_one_line(alert.feed_name), AUTHOR_MAX)
+    footer = truncate_words(_footer_text(alert), FOOTER_MAX)
+    room = min(DESCRIPTION_MAX, EMBED_TOTAL_MAX - len(title) - len(author) - len(footer))
+    description = render_snippet(alert.snippet, room)
+
+    embed: dict[str, object] = {"title": title, "color": _color(alert)}
+    link = web_url(alert.link)
+    if link is not None:
+        embed["url"] = link
+    if description:
+        embed["description"] = description
+    if author:
+        embed["author"] = {"name": author}
+    if footer:
+        embed["footer"] = {"text": footer}
+    stamp = alert.published or alert.first_seen
+    if stamp is not None:
+        # A naive datetime is taken as UTC, the pipeline's convention.
+        aware = stamp if stamp.tzinfo is not None else stamp.replace(tzinfo=UTC)
+        embed["timestamp"] = aware.astimezone(UTC).isoformat()
+    thumbnail = web_url(alert.thumbnail)
+    if thumbnail is not None:
+        embed["thumbnail"] = {"url": thumbnail}
+
+    message: dict[str, object] = {"embeds": [embed], "allowed_mentions": _allowed(alert)}
+    if alert.role_id is not None:
+        message["content"] = f"<@&{alert.role_id}>"
+    if nonce is not None:
+        message["nonce"] = nonce
+        message["enforce_nonce"] = True
+    return message
+
+
+def render_snippet(snippet: Snippet, limit: int) -> str:
+    """The snippet as markdown, bold ranges in ``**…**``, escaped, at most ``limit`` chars."""
+    bold = _merge_ranges(snippet.bold, len(snippet.text))
+    return _fit(lambda n: _render(snippet.text, bold, n), len(snippet.text), limit)
+
+
+def web_url(url: str | None) -> str | None:
+    """``url`` if it is an absolute http(s) URL Discord accepts, else None."""
+    if not url:
+        return None
+    url = url.strip()
+    if len(url) > URL_MAX or any(c.isspace() or not c.isprintable() for c in url):
+        return None
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # e.g. an unbalanced "[" in the host
+        return None
+    return url if parts.scheme.lower() in _WEB_SCHEMES and parts.netloc else None
+
+
+def stable_color(name: str) -> int:
+    """A 24-bit colour derived from ``name``, the same in every process (unlike ``hash``)."""
+    return int.from_bytes(hashlib.sha256(name.encode()).digest()[:3], "big")
+
+
+def _color(alert: Alert) -> int:
+    # An out-of-range colour would make Discord refuse the whole alert; fall back instead.
+    if alert.color is not None and 0 <= alert.color <= COLOR_MAX:
+        return alert.color
+    return stable_color(alert.watch_name)
+
+
+def _allowed(alert: Alert) -> dict[str, object]:
+    allowed: dict[str, object] = {"parse": []}
+    if alert.role_id is not None:
+        allowed["roles"] = [str(alert.role_id)]
+    return allowed
+
+
+def _footer_text(alert: Alert) -> str:
+    watch = _one_line(alert.watch_name)
+    terms = ", ".join(_one_line(t) for t in alert.matched_terms if t.strip())
+    return f"{watch} · {terms}" if terms else watch
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _fit(render: Callable[[int], str], size: int, limit: int) -> str:
+    """``render(n)`` for the largest raw length ``n`` ≤ ``size`` whose result fits ``limit``.
+
+    Escaping happens after cutting the raw text, so a cut never splits an escape or a ``**``;
+    binary search keeps it O(n log n) however many characters need escaping.
+    """
+    full = render(size)
+    if len(full) <= limit:
+        return full
+    fits, too_long = 0, size  # render(0) is "", which always fits
+    while too_long - fits > 1:
+        mid = (fits + too_long) // 2
+        if len(render(mid)) <= limit:
+            fits = mid
+        else:
+            too_long = mid
+    return render(fits)
+
+
+def _merge_ranges(ranges: tuple[tuple[int, int], ...], size: int) -> list[tuple[int, int]]:
+    """Clip to the text, drop empty ranges, merge overlapping or touching ones.
+
+    Touching ranges must merge: ``**a****b**`` does not render as two bold words.
+    """
+    merged: list[tuple[int, int]] = []
+    for start, end in sorted((max(0, s), min(size, e)) for s, e in ranges):
+        if start >= end:
+            continue
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(end, merged[-1][1]))
+        else:
+            merged.append((start, end))
+    return merged
+
+
+def _render(text: str, bold: list[tuple[int, int]], limit: int) -> str:
+    """Cut ``text`` to ``limit`` raw chars on a word boundary, then escape and embolden."""
+    if len(text) <= limit:
+        cut, tail = len(text), ""
+    elif limit < len(ELLIPSIS):
+        cut, tail = max(0, limit), ""
+    else:
+        cut, tail = cut_index(text, limit, ELLIPSIS), ELLIPSIS
+    parts: list[str] = []
+    pos = 0
+    for start, end in bold:
+        if start >= cut:
+            break
+        end = min(end, cut)
+        parts.append(escape_markdown(text[pos:start]))
+        parts.append(f"**{escape_markdown(text[start:end])}**")
+        pos = end
+    parts.append(escape_markdown(text[pos:cut]))
+    return "".join(parts) + tail

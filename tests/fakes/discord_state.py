@@ -1,0 +1,203 @@
+"""What the fake Discord remembers (requests, messages, commands, interactions); waiting on it."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any, TypeVar
+
+from .discord_faults import FaultPlan
+from .discord_payloads import (
+    JSON,
+    FakeConfig,
+    FakeWebhook,
+    Snowflakes,
+    now_iso,
+    resolve_mentions,
+    user_json,
+)
+
+T = TypeVar("T")
+POLL_INTERVAL = 0.01
+
+
+@dataclass
+class RecordedRequest:
+    """One REST request as the fake saw it; ``path`` is relative to ``/api/v10``."""
+
+    method: str
+    path: str
+    query: dict[str, str]
+    headers: dict[str, str]
+    json: Any
+    time: float
+    status: int = 0
+    unknown_route: bool = False
+
+    def to_json(self) -> JSON:
+        """Plain JSON for the control API."""
+        return asdict(self)
+
+
+@dataclass
+class InteractionRecord:
+    """An interaction the fake sent, and every answer the client gave to it."""
+
+    id: int
+    token: str
+    payload: JSON
+    created: float
+    callbacks: list[JSON] = field(default_factory=list)
+    original: JSON | None = None
+    followups: list[JSON] = field(default_factory=list)
+
+    def to_json(self) -> JSON:
+        """Plain JSON for the control API."""
+        return {"id": str(self.id), "token": self.token, "callbacks": self.callbacks,
+                "original": self.original, "followups": self.followups}
+
+
+class FakeState:
+    """The fake's memory. All mutation goes through methods that wake waiters."""
+
+    def __init__(self, config: FakeConfig) -> None:
+        self.config = config
+        self.ids = Snowflakes()
+        self.faults = FaultPlan()
+        self.bot_user = user_json(config.application_id, config.bot_name, bot=True)
+        self.channels = {c.id: (c, g) for g in config.guilds for c in g.channels}
+        self.role_ids = {r.id for g in config.guilds for r in g.roles}
+        self.webhooks: dict[int, FakeWebhook] = {w.id: w for w in config.webhooks}
+        self.requests: list[RecordedRequest] = []
+        self.messages: dict[int, list[JSON]] = {}
+        self.commands: dict[int | None, list[JSON]] = {}
+        self.interactions: dict[int, InteractionRecord] = {}
+        self._nonces: dict[tuple[int, str], tuple[float, JSON]] = {}
+        self._waiters: list[asyncio.Future[None]] = []
+        self.on_change: Callable[[], None] | None = None
+
+    # --- waiting -------------------------------------------------------------------------
+    def changed(self) -> None:
+        """Wake everyone waiting in :meth:`wait_until`."""
+        for fut in self._waiters:
+            if not fut.done():
+                fut.set_result(None)
+        self._waiters.clear()
+        if self.on_change is not None:
+            self.on_change()
+
+    async def wait_until(self, probe: Callable[[], T | None], timeout: float = 5.0,
+                         what: str = "condition") -> T:
+        """Return ``probe()`` once it is truthy; fail with the recent requests after ``timeout``.
+
+        The probe may look at anything (fake or client state); it is re-checked on every change
+        of the fake and at least every 10 ms.
+        """
+        deadline = time.monotonic() + timeout
+        loop = asyncio.get_running_loop()
+        while True:
+            value = probe()
+            if value:
+                return value
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                recent = [f"{r.method} {r.path} -> {r.status}" for r in self.requests[-10:]]
+                raise TimeoutError(f"fake Discord: timed out waiting for {what}; last requests: "
+                                   f"{recent}")
+            fut: asyncio.Future[None] = loop.create_future()
+            self._waiters.append(fut)
+            # Woken by fake-side changes; the short poll covers probes on client-side state.
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(fut, min(remaining, POLL_INTERVAL))
+
+    # --- messages ------------------------------------------------------------------------
+    def build_message(self, channel_id: int, body: Mapping[str, Any], *,
+                      webhook: FakeWebhook | None = None, flags: int = 0) -> JSON:
+        """A message object for ``body`` as Discord would return it (not stored)."""
+        guild_id = self.channels[channel_id][1].id if channel_id in self.channels else None
+        content = str(body.get("content") or "")
+        mentions = resolve_mentions(content, body.get("allowed_mentions"), self.role_ids)
+        author = self.bot_user if webhook is None else {
+            **user_json(webhook.id, webhook.name, bot=True), "discriminator": "0000"}
+        msg: JSON = {
+            "id": str(self.ids.next()), "channel_id": str(channel_id), "type": 0,
+            "content": content, "author": author, "timestamp": now_iso(),
+            "edited_timestamp": None, "tts": bool(body.get("tts", False)),
+            "mention_everyone": mentions.everyone, "mention_roles": mentions.roles,
+            "mentions": [user_json(int(u), f"user{u}") for u in mentions.users],
+            "embeds": list(body.get("embeds") or []), "attachments": [], "components":
+            list(body.get("components") or []), "pinned": False,
+            "flags": int(body.get("flags") or 0) | flags,
+        }
+        if guild_id is not None:
+            msg["guild_id"] = str(guild_id)
+        if body.get("nonce") is not None:
+            msg["nonce"] = body["nonce"]
+        if webhook is not None:
+            msg["webhook_id"] = str(webhook.id)
+        return msg
+
+    def existing_for_nonce(self, channel_id: int, body: Mapping[str, Any]) -> JSON | None:
+        """The message already created with this nonce, if ``enforce_nonce`` asks to dedupe."""
+        nonce = body.get("nonce")
+        if nonce is None or not body.get("enforce_nonce"):
+            return None
+        hit = self._nonces.get((channel_id, str(nonce)))
+        if hit is None or time.monotonic() - hit[0] > self.config.nonce_window:
+            return None
+        return hit[1]
+
+    def store_message(self, channel_id: int, msg: JSON, body: Mapping[str, Any]) -> JSON:
+        """Keep a created channel message and remember its nonce."""
+        self.messages.setdefault(channel_id, []).append(msg)
+        if body.get("nonce") is not None and body.get("enforce_nonce"):
+            self._nonces[(channel_id, str(body["nonce"]))] = (time.monotonic(), msg)
+        self.changed()
+        return msg
+
+    def all_messages(self) -> list[JSON]:
+        """Every channel message, in creation order."""
+        return sorted((m for ms in self.messages.values() for m in ms), key=lambda m: int(m["id"]))
+
+    # --- commands ------------------------------------------------------------------------
+    def sync_commands(self, guild_id: int | None, commands: list[JSON]) -> list[JSON]:
+        """Bulk overwrite; a command keeps its id across syncs when its name stays, like Discord."""
+        old = {(c["name"], c.get("type", 1)): c["id"] for c in self.commands.get(guild_id, [])}
+        echoed = []
+        for cmd in commands:
+            key = (cmd["name"], cmd.get("type", 1))
+            out = {"type": 1, "default_member_permissions": None, "nsfw": False, **cmd,
+                   "id": old.get(key) or str(self.ids.next()),
+                   "application_id": str(self.config.application_id),
+                   "version": str(self.ids.next())}
+            if guild_id is not None:
+                out["guild_id"] = str(guild_id)
+            echoed.append(out)
+        self.commands[guild_id] = echoed
+        self.changed()
+        return echoed
+
+    def command_id(self, name: str, guild_id: int | None) -> str:
+        """The id of a synced command (guild first, then global), else a fresh one."""
+        for scope in (guild_id, None):
+            for cmd in self.commands.get(scope, []):
+                if cmd["name"] == name:
+                    return str(cmd["id"])
+        return str(self.ids.next())
+
+    def interaction_by_token(self, token: str) -> InteractionRecord | None:
+        """The interaction whose token a follow-up or callback uses."""
+        return next((r for r in self.interactions.values() if r.token == token), None)
+
+    def snapshot(self) -> JSON:
+        """Everything interesting as JSON (control API and ``--state-file``)."""
+        return {
+            "messages": self.all_messages(),
+            "commands": {str(k or "global"): v for k, v in self.commands.items()},
+            "interactions": [r.to_json() for r in self.interactions.values()],
+            "unknown_routes": [r.to_json() for r in self.requests if r.unknown_route],
+            "request_count": len(self.requests),
+        }
