@@ -1,0 +1,71 @@
+"""The ``wirewatch`` command line: run, once, check-config, match."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Sequence
+
+from bot import __version__
+from bot.app import run_forever, run_once
+from bot.config import Config, load_config
+from bot.errors import ConfigError, StoreError
+from bot.logs import setup_logging
+from bot.match_cli import add_match_arguments, run_match
+from bot.settings import Settings, load_settings
+
+log = logging.getLogger(__name__)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser with every subcommand."""
+    parser = argparse.ArgumentParser(
+        prog="wirewatch", description="Watch news feeds and post keyword alerts into Discord.")
+    parser.add_argument("--version", action="version", version=f"wirewatch {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    commands.add_parser("run", help="poll feeds and deliver alerts until stopped (default)")
+    commands.add_parser("once", help="poll every feed once, deliver, and exit")
+    commands.add_parser("check-config", help="validate settings and the config file, then exit")
+    match = commands.add_parser("match", help="test a watch query against text or JSONL items")
+    add_match_arguments(match)
+    return parser
+
+
+def load_all() -> tuple[Settings, Config]:
+    """Settings from the environment, then the config file; ConfigError on any problem."""
+    settings = load_settings()
+    return settings, load_config(settings.config_path)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``wirewatch`` console script; returns the exit status."""
+    args = build_parser().parse_args(argv)
+    command = args.command or "run"
+    if command == "match":
+        return run_match(args)
+    try:
+        settings = load_settings()
+        setup_logging(settings.log_level, settings.log_format,
+                      secrets=(settings.discord_token,) if settings.discord_token else ())
+        config = load_config(settings.config_path)
+    except ConfigError as exc:
+        print(f"wirewatch: configuration error: {exc}", file=sys.stderr)
+        return 2
+    if command == "check-config":
+        print(f"{settings.config_path}: OK ({len(config.feeds)} feeds, "
+              f"{len(config.watches)} watches)")
+        return 0
+    runner = run_once if command == "once" else run_forever
+    try:
+        return asyncio.run(runner(settings, config))
+    except (ConfigError, StoreError) as exc:
+        print(f"wirewatch: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,37 @@
+"""The console target: watches with neither channel nor webhook print their alerts."""
+
+from __future__ import annotations
+
+import sys
+from typing import TextIO
+
+from bot.model import Alert
+from bot.store.rows import Delivery
+
+
+def format_alert(alert: Alert) -> str:
+    """A readable plain-text block with matched terms in **bold** markers."""
+    when = alert.published or alert.first_seen
+    stamp = when.strftime("%Y-%m-%d %H:%M UTC") if when else "undated"
+    snippet, cursor = [], 0
+    for start, end in alert.snippet.bold:
+        snippet += [alert.snippet.text[cursor:start], "**", alert.snippet.text[start:end], "**"]
+        cursor = end
+    snippet.append(alert.snippet.text[cursor:])
+    terms = ", ".join(alert.matched_terms)
+    return (f"[{alert.watch_name}] {alert.feed_name} · {stamp} · matched: {terms}\n"
+            f"  {alert.title}\n  {alert.link}\n  {''.join(snippet)}\n")
+
+
+class ConsoleSender:
+    """Prints alerts to a stream (stdout by default)."""
+
+    def __init__(self, stream: TextIO | None = None) -> None:
+        self._stream = stream
+
+    async def send(self, delivery: Delivery) -> str | None:
+        """Print the alert; there is no message id."""
+        stream = self._stream or sys.stdout
+        stream.write(format_alert(delivery.alert) + "\n")
+        stream.flush()
+        return None

@@ -1,0 +1,119 @@
+"""Posting alerts to Discord over REST: bot channel messages and webhook executions.
+
+Every request goes to the configured API base (``WIREWATCH_DISCORD_API_BASE``), webhooks
+included, so a REST proxy or a test fake sees all traffic. Responses are classified into the
+delivery error tree; the outbox decides what to do. Webhook tokens never appear in errors.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable
+from typing import Any
+
+import aiohttp
+
+from bot import __version__
+from bot.delivery.embed import alert_to_message
+from bot.errors import PermanentDelivery, RetryableDelivery, TargetGone
+from bot.store.rows import Delivery
+
+log = logging.getLogger(__name__)
+
+WEBHOOK_PATH = re.compile(r"/webhooks/(\d+)/([\w-]+)")
+NONCE_WINDOW_S = 60.0  # Discord dedupes a nonce for "a few minutes"; past this we look first
+REQUEST_TIMEOUT_S = 8.0  # below the 10 s shutdown budget
+
+
+class DiscordSender:
+    """Sends one delivery to its channel (bot token) or webhook; returns the message id."""
+
+    def __init__(self, session: aiohttp.ClientSession, api_base: str, token: str | None,
+                 clock: Callable[[], float]) -> None:
+        self._session = session
+        self._api = api_base.rstrip("/")
+        self._token = token
+        self._clock = clock
+
+    async def send(self, delivery: Delivery) -> str | None:
+        """Post the alert; raise RetryableDelivery, PermanentDelivery or TargetGone on failure."""
+        if delivery.channel_id:
+            return await self._send_to_channel(delivery, delivery.channel_id)
+        if delivery.webhook_url:
+            return await self._send_to_webhook(delivery, delivery.webhook_url)
+        raise PermanentDelivery("the watch has neither a channel nor a webhook")
+
+    async def _send_to_channel(self, delivery: Delivery, channel_id: int) -> str | None:
+        if not self._token:
+            raise PermanentDelivery("channel delivery needs DISCORD_TOKEN")
+        if delivery.first_attempt and self._clock() - delivery.first_attempt > NONCE_WINDOW_S:
+            existing = await self._find_existing(channel_id, delivery)
+            if existing:
+                log.info("watch %r: delivery %d was already posted as message %s",
+                         delivery.watch_name, delivery.id, existing)
+                return existing
+        payload = alert_to_message(delivery.alert, nonce=delivery.nonce)
+        body = await self._request("POST", f"/channels/{channel_id}/messages", payload,
+                                   what=f"channel {channel_id}")
+        return str(body.get("id")) if body.get("id") else None
+
+    async def _send_to_webhook(self, delivery: Delivery, webhook_url: str) -> str | None:
+        found = WEBHOOK_PATH.search(webhook_url)
+        if not found:
+            raise PermanentDelivery("the watch's webhook URL is malformed")
+        webhook_id, token = found.groups()
+        payload = alert_to_message(delivery.alert)
+        body = await self._request("POST", f"/webhooks/{webhook_id}/{token}?wait=true", payload,
+                                   what=f"webhook {webhook_id}", auth=False)
+        return str(body.get("id")) if body.get("id") else None
+
+    async def _find_existing(self, channel_id: int, delivery: Delivery) -> str | None:
+        # Past the nonce window a resend could post a duplicate, so look for our embed first.
+        try:
+            messages = await self._request("GET", f"/channels/{channel_id}/messages?limit=50",
+                                           None, what=f"channel {channel_id}")
+        except PermanentDelivery:
+            return None  # no read access: sending is still better than losing the alert
+        for message in messages.get("items", []):
+            if message.get("nonce") == delivery.nonce:
+                return str(message["id"])
+            for embed in message.get("embeds") or ():
+                if embed.get("url") and embed.get("url") == delivery.alert.link and \
+                        delivery.watch_name in (embed.get("footer") or {}).get("text", ""):
+                    return str(message["id"])
+        return None
+
+    async def _request(self, method: str, path: str, payload: dict[str, object] | None, *,
+                       what: str, auth: bool = True) -> dict[str, Any]:
+        headers = {"User-Agent": f"DiscordBot (https://github.com/wirewatch, {__version__})"}
+        if auth and self._token:
+            headers["Authorization"] = f"Bot {self._token}"
+        try:
+            async with self._session.request(
+                    method, self._api + path, json=payload, headers=headers,
+                    timeout=aiohttp.ClientTimeout(total=REQUEST_TIMEOUT_S)) as response:
+                data = await response.json(content_type=None) if response.content_length != 0 \
+                    else None
+                return _classify(response.status, response.headers, data, what)
+        except (TimeoutError, aiohttp.ClientError, ValueError) as exc:
+            raise RetryableDelivery(f"{what}: network error: {type(exc).__name__}") from None
+
+
+def _classify(status: int, headers: Any, data: Any, what: str) -> dict[str, Any]:
+    if 200 <= status < 300:
+        if isinstance(data, list):
+            return {"items": data}
+        return data if isinstance(data, dict) else {}
+    info = data if isinstance(data, dict) else {}
+    reason = f"{what}: HTTP {status}"
+    if info.get("message"):
+        reason += f" {info.get('code', '')} {info['message']}".rstrip()
+    if status == 429:
+        retry = info.get("retry_after") or headers.get("Retry-After") or 1.0
+        raise RetryableDelivery(reason, retry_after=float(retry))
+    if status >= 500 or status in (401, 408):
+        raise RetryableDelivery(reason)
+    if status in (403, 404):
+        raise TargetGone(reason)
+    raise PermanentDelivery(reason)

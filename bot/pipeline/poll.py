@@ -1,0 +1,125 @@
+"""One feed poll, step by step (miniflux's RefreshFeed is the model).
+
+fetch → not modified? stop → same body? stop → only known items? stop → parse (isolated)
+→ store, learning what is new, and in the same transaction match + render + queue alerts
+→ schedule the next check. A failure at any step is recorded on the feed, never raised.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+
+from bot.errors import FeedError, FetchError
+from bot.model import Entry
+from bot.pipeline.fetch import Fetcher, NotModified
+from bot.pipeline.isolation import IsolatedParser
+from bot.pipeline.prescan import prescan_keys
+from bot.pipeline.render import MatcherCache, plan_deliveries
+from bot.pipeline.schedule import next_check_after_failure, next_check_after_success
+from bot.store.base import Store
+from bot.store.rows import DeliveryDraft, FeedRow
+
+log = logging.getLogger(__name__)
+
+
+class Outcome(StrEnum):
+    """How a poll ended (a metrics label)."""
+
+    NOT_MODIFIED = "not_modified"
+    UNCHANGED = "unchanged"
+    KNOWN = "known"
+    INGESTED = "ingested"
+    FAILED = "failed"
+
+
+@dataclass
+class PollResult:
+    """What one poll did."""
+
+    outcome: Outcome
+    new_items: int = 0
+    deliveries: int = 0
+    error: str | None = None
+
+
+@dataclass
+class PollDeps:
+    """What a poll needs, built once by the application."""
+
+    store: Store
+    fetcher: Fetcher
+    parser: IsolatedParser
+    matchers: MatcherCache = field(default_factory=MatcherCache)
+    clock: Callable[[], float] = field(default=lambda: datetime.now(UTC).timestamp())
+    rng: random.Random = field(default_factory=random.Random)
+    on_queued: Callable[[int], None] = lambda count: None
+
+
+async def poll_feed(feed: FeedRow, deps: PollDeps) -> PollResult:
+    """Poll one feed; record success or failure on it; queue alerts for new matching items."""
+    try:
+        return await _poll(feed, deps)
+    except FeedError as exc:
+        return await _record_failure(feed, deps, exc)
+
+
+async def _poll(feed: FeedRow, deps: PollDeps) -> PollResult:
+    store, now = deps.store, deps.clock()
+    response = await deps.fetcher.fetch(feed.url, etag=feed.etag,
+                                        last_modified=feed.last_modified)
+    next_check = next_check_after_success(now, feed.interval_s, response.max_age_s, deps.rng)
+    if isinstance(response, NotModified):
+        await store.record_unchanged(feed.id, now, next_check)
+        return PollResult(Outcome.NOT_MODIFIED)
+    body_hash = hashlib.sha256(response.body).hexdigest()
+    if feed.primed and body_hash == feed.body_hash:
+        await store.record_unchanged(feed.id, now, next_check, response.etag,
+                                     response.last_modified)
+        return PollResult(Outcome.UNCHANGED)
+    if feed.primed and await _all_known(feed, response.body, store):
+        await store.record_unchanged(feed.id, now, next_check, response.etag,
+                                     response.last_modified, body_hash)
+        return PollResult(Outcome.KNOWN)
+    parsed = await deps.parser.parse(response.body, response.headers, response.final_url)
+    watches = await store.watches_for_feed(feed.id)
+    seen_at = datetime.fromtimestamp(now, UTC)
+
+    def plan(new_entries: Sequence[Entry]) -> list[DeliveryDraft]:
+        return plan_deliveries(new_entries, watches, deps.matchers, feed.url, seen_at)
+
+    result = await store.ingest(
+        feed.id, parsed.entries, now=now, next_check=next_check, title=parsed.title or None,
+        etag=response.etag, last_modified=response.last_modified, body_hash=body_hash,
+        plan=plan)
+    if result.new_items:
+        log.info("feed %r: %d new items, %d alerts queued", feed.name, result.new_items,
+                 result.deliveries)
+    if result.deliveries:
+        deps.on_queued(result.deliveries)
+    return PollResult(Outcome.INGESTED, result.new_items, result.deliveries)
+
+
+async def _all_known(feed: FeedRow, body: bytes, store: Store) -> bool:
+    # A lean pre-scan costs ~1 ms where feedparser costs 50–80 ms: skip the parse when
+    # every item id in the body is already recorded.
+    keys = prescan_keys(body)
+    if not keys:
+        return False
+    return len(await store.known_keys(feed.id, keys)) == len(set(keys))
+
+
+async def _record_failure(feed: FeedRow, deps: PollDeps, exc: FeedError) -> PollResult:
+    now = deps.clock()
+    retry_after = exc.retry_after if isinstance(exc, FetchError) else None
+    next_check = next_check_after_failure(now, feed.interval_s, feed.error_count + 1,
+                                          retry_after, deps.rng)
+    count = await deps.store.record_failure(feed.id, now, str(exc), next_check)
+    log.warning("feed %r failed (%d in a row): %s; next try in %.0fs", feed.name, count, exc,
+                next_check - now)
+    return PollResult(Outcome.FAILED, error=str(exc))

@@ -1,0 +1,100 @@
+"""The poll schedule: the database says which feeds are due; a tick polls them, bounded.
+
+APScheduler fires the tick every second. A tick leases due feeds (so an overlapping tick
+cannot take them too) and starts one tracked task per feed, never more than the configured
+concurrency. A failing feed is data on its row; an unexpected exception is logged with the
+feed's name and never stops the tick.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from bot.pipeline.poll import PollDeps, PollResult, poll_feed
+from bot.store.rows import FeedRow
+
+log = logging.getLogger(__name__)
+
+LEASE_S = 120.0  # a crashed poll's feed becomes due again after this
+
+
+class Poller:
+    """Runs due polls with bounded concurrency and remembers when it last ticked."""
+
+    def __init__(self, deps: PollDeps, concurrency: int) -> None:
+        self.deps = deps
+        self.concurrency = concurrency
+        self._tasks: set[asyncio.Task[PollResult | None]] = set()
+        self.last_tick: float | None = None
+        self.results: dict[str, int] = {}
+
+    @property
+    def in_flight(self) -> int:
+        """Polls running now."""
+        return len(self._tasks)
+
+    async def tick(self) -> int:
+        """Start polls for due feeds, up to the free slots; returns how many started."""
+        self.last_tick = time.monotonic()
+        free = self.concurrency - len(self._tasks)
+        if free <= 0:
+            return 0
+        feeds = await self.deps.store.claim_due_feeds(self.deps.clock(), free, LEASE_S)
+        for feed in feeds:
+            self._start(feed)
+        return len(feeds)
+
+    def _start(self, feed: FeedRow) -> None:
+        task = asyncio.create_task(self._guarded_poll(feed), name=f"poll {feed.name}")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _guarded_poll(self, feed: FeedRow) -> PollResult | None:
+        try:
+            result = await poll_feed(feed, self.deps)
+        except Exception:
+            log.exception("feed %r: poll crashed; it will be retried after its lease", feed.name)
+            return None
+        self.results[result.outcome] = self.results.get(result.outcome, 0) + 1
+        return result
+
+    async def poll_all_once(self) -> list[PollResult | None]:
+        """Poll every feed now, whatever its schedule (``wirewatch once``)."""
+        feeds = await self.deps.store.claim_due_feeds(float("inf"), 1_000_000, LEASE_S)
+        semaphore = asyncio.Semaphore(self.concurrency)
+
+        async def bounded(feed: FeedRow) -> PollResult | None:
+            async with semaphore:
+                return await self._guarded_poll(feed)
+
+        return list(await asyncio.gather(*(bounded(feed) for feed in feeds)))
+
+    async def wait_idle(self, timeout: float) -> None:
+        """Let in-flight polls finish (graceful shutdown), cancelling any still running after."""
+        if not self._tasks:
+            return
+        _, pending = await asyncio.wait(set(self._tasks), timeout=timeout)
+        for task in pending:
+            task.cancel()
+        if pending:
+            await asyncio.wait(pending, timeout=1.0)
+
+
+def start_scheduler(poller: Poller, tick_seconds: float = 1.0) -> AsyncIOScheduler:
+    """Start APScheduler firing ``poller.tick``; the caller shuts it down."""
+    scheduler = AsyncIOScheduler(timezone="UTC")
+    scheduler.add_job(_tick, "interval", args=[poller], seconds=tick_seconds, max_instances=1,
+                      coalesce=True, misfire_grace_time=30, id="poll-tick")
+    scheduler.start()
+    return scheduler
+
+
+async def _tick(poller: Poller) -> None:
+    try:
+        await poller.tick()
+    except Exception:
+        log.exception("scheduler tick failed; the next tick retries")

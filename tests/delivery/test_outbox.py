@@ -1,0 +1,180 @@
+"""The outbox against real SQLite and the fake Discord: once, in order, failures by class."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from bot.delivery.console import ConsoleSender
+from bot.delivery.discord_rest import DiscordSender
+from bot.delivery.outbox import OutboxSender
+from bot.model import Alert, Entry, Snippet
+from bot.store.rows import Delivery, DeliveryDraft, NewWatch, WatchRow
+from bot.store.sqlite import SqliteStore
+from tests.fakes.discord_faults import Fault
+from tests.fakes.discord_payloads import (
+    ALERTS_CHANNEL_ID,
+    BOT_TOKEN,
+    GUILD_ID,
+    WEBHOOK_ID,
+    FakeWebhook,
+)
+from tests.fakes.discord_server import FakeDiscord
+
+NOW = time.time()
+
+
+@dataclass
+class Rig:
+    store: SqliteStore
+    fake: FakeDiscord
+    outbox: OutboxSender
+    gone: list[tuple[str, str]]
+
+
+@pytest.fixture
+async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
+    store = await SqliteStore.open(tmp_path / "ww.db")
+    async with FakeDiscord() as fake, aiohttp.ClientSession() as session:
+        gone: list[tuple[str, str]] = []
+
+        async def on_gone(delivery: Delivery, reason: str) -> None:
+            gone.append((delivery.watch_name, reason))
+
+        outbox = OutboxSender(store, console=ConsoleSender(), clock=time.time,
+                              discord=DiscordSender(session, fake.api_base, BOT_TOKEN, time.time),
+                              on_target_gone=on_gone)
+        yield Rig(store, fake, outbox, gone)
+    await store.close()
+
+
+async def queue(store: SqliteStore, watch: WatchRow, count: int, url: str = "https://n.example/rss",
+                start: int = 0) -> None:
+    """Queue ``count`` alerts for ``watch`` through the real ingest path."""
+    sub = await store.subscribe(watch.guild_id, url, "News", 300, NOW)
+    await store.ingest(sub.feed.id, [], now=NOW, next_check=NOW, title=None, etag=None,
+                       last_modified=None, body_hash=None, plan=lambda new: [])
+    entries = [Entry(key=f"k{i}", title=f"Story {i} on tariffs", link=f"https://n.example/{i}")
+               for i in range(start, start + count)]
+
+    def plan(new: Sequence[Entry]) -> list[DeliveryDraft]:
+        return [DeliveryDraft(watch.id, e.key, f"n{watch.id}-{e.key}", Alert(
+            watch_name=watch.name, feed_name="News", title=e.title, link=e.link,
+            snippet=Snippet(e.title, ((len(e.title) - 7, len(e.title)),)),
+            matched_terms=("tariffs",))) for e in new]
+
+    await store.ingest(sub.feed.id, entries, now=NOW, next_check=NOW, title=None, etag=None,
+                       last_modified=None, body_hash=None, plan=plan)
+
+
+async def drain_until(outbox: OutboxSender, done, timeout: float = 15.0) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while not done():
+        assert time.monotonic() < deadline, "outbox did not finish in time"
+        await outbox.drain_once()
+        await asyncio.sleep(0.05)
+
+
+async def channel_watch(store: SqliteStore, name: str = "trade") -> WatchRow:
+    return await store.add_watch(NewWatch(guild_id=GUILD_ID, name=name, query="tariffs",
+                                          channel_id=ALERTS_CHANNEL_ID), NOW)
+
+
+def titles(fake: FakeDiscord) -> list[str]:
+    return [m["embeds"][0]["title"] for m in fake.messages(ALERTS_CHANNEL_ID)]
+
+
+async def test_channel_alerts_arrive_once_in_order_with_nonce(rig: Rig) -> None:
+    watch = await channel_watch(rig.store)
+    await queue(rig.store, watch, 4)
+    assert await rig.outbox.drain_once() == 4
+    assert titles(rig.fake) == [f"Story {i} on tariffs" for i in range(4)]
+    posts = rig.fake.requests_to("POST", f"/channels/{ALERTS_CHANNEL_ID}/messages")
+    assert all(p.json["enforce_nonce"] and len(p.json["nonce"]) <= 25 for p in posts)
+    assert all(p.json["allowed_mentions"] == {"parse": []} for p in posts)
+    assert await rig.outbox.drain_once() == 0
+    assert (await rig.store.outbox_counts()).sent == 4
+
+
+async def test_a_resend_with_the_same_nonce_creates_no_second_message(rig: Rig) -> None:
+    watch = await channel_watch(rig.store)
+    await queue(rig.store, watch, 1)
+    [(delivery, _)] = await rig.store.pending_deliveries(10)
+    async with aiohttp.ClientSession() as session:
+        sender = DiscordSender(session, rig.fake.api_base, BOT_TOKEN, time.time)
+        first = await sender.send(delivery)  # "crash" here: never marked sent
+        again = await sender.send(delivery)
+    assert first == again
+    assert len(rig.fake.messages(ALERTS_CHANNEL_ID)) == 1
+
+
+async def test_outage_then_recovery_delivers_each_once_in_order(rig: Rig) -> None:
+    watch = await channel_watch(rig.store)
+    await queue(rig.store, watch, 5)
+    rig.fake.faults.server_error(1.5, status=502)
+    await drain_until(rig.outbox, lambda: len(rig.fake.messages(ALERTS_CHANNEL_ID)) >= 5)
+    assert titles(rig.fake) == [f"Story {i} on tariffs" for i in range(5)]
+    assert rig.outbox.outcomes["retry"] >= 1
+
+
+async def test_429_storm_is_survived(rig: Rig) -> None:
+    watch = await channel_watch(rig.store)
+    await queue(rig.store, watch, 3)
+    rig.fake.faults.rate_limit("/channels/", count=4, retry_after=0.2)
+    await drain_until(rig.outbox, lambda: len(rig.fake.messages(ALERTS_CHANNEL_ID)) >= 3)
+    await rig.outbox.drain_once()
+    assert titles(rig.fake) == [f"Story {i} on tariffs" for i in range(3)]
+
+
+async def test_forbidden_channel_fails_pauses_and_tells_once(rig: Rig) -> None:
+    watch = await channel_watch(rig.store)
+    await queue(rig.store, watch, 3)
+    rig.fake.faults.forbid_channel(ALERTS_CHANNEL_ID)
+    await rig.outbox.drain_once()
+    await rig.outbox.drain_once()
+    assert rig.fake.messages(ALERTS_CHANNEL_ID) == []
+    [paused] = await rig.store.watches(GUILD_ID)
+    assert paused.paused and "403" in (paused.paused_reason or "")
+    assert len(rig.gone) == 1 and rig.gone[0][0] == "trade"
+    counts = await rig.store.outbox_counts()
+    assert (counts.failed, counts.pending) == (1, 2)  # the rest wait for /watch resume
+
+
+async def test_unknown_webhook_fails_and_pauses(rig: Rig) -> None:
+    watch = await rig.store.add_watch(NewWatch(guild_id=GUILD_ID, name="hook", query="tariffs",
+                                               webhook_url=FakeWebhook().url), NOW)
+    await queue(rig.store, watch, 2)
+    rig.fake.faults.unknown_webhook(WEBHOOK_ID)
+    await rig.outbox.drain_once()
+    [paused] = await rig.store.watches(GUILD_ID)
+    assert paused.paused and "404" in (paused.paused_reason or "")
+    assert rig.gone == [("hook", paused.paused_reason)]
+
+
+async def test_bad_payload_fails_with_reason_and_the_queue_moves_on(rig: Rig) -> None:
+    watch = await channel_watch(rig.store)
+    await queue(rig.store, watch, 2)
+    rig.fake.faults.add(Fault(status=400, body={"message": "Invalid Form Body", "code": 50035},
+                              prefix="/channels/", method="POST", count=1))
+    await rig.outbox.drain_once()
+    assert titles(rig.fake) == ["Story 1 on tariffs"]
+    counts = await rig.store.outbox_counts()
+    assert (counts.failed, counts.sent, counts.pending) == (1, 1, 0)
+
+
+async def test_webhook_delivery_waits_for_the_message_id(rig: Rig) -> None:
+    watch = await rig.store.add_watch(NewWatch(guild_id=GUILD_ID, name="hook", query="tariffs",
+                                               webhook_url=FakeWebhook().url), NOW)
+    await queue(rig.store, watch, 1)
+    assert await rig.outbox.drain_once() == 1
+    [post] = rig.fake.requests_to("POST", f"/webhooks/{WEBHOOK_ID}/")
+    assert post.query.get("wait") == "true"
+    row = await rig.store.run_blocking(
+        lambda: rig.store.conn.execute("SELECT message_id FROM deliveries").fetchone())
+    assert row[0] == rig.fake.webhook_messages(WEBHOOK_ID)[0]["id"]
