@@ -7,8 +7,10 @@ delivery error tree; the outbox decides what to do. Webhook tokens never appear 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import re
+import time
 from collections.abc import Callable
 from typing import Any
 
@@ -23,6 +25,7 @@ log = logging.getLogger(__name__)
 
 WEBHOOK_PATH = re.compile(r"/webhooks/(\d+)/([\w-]+)")
 NONCE_WINDOW_S = 60.0  # Discord dedupes a nonce for "a few minutes"; past this we look first
+MAX_ROUTE_WAIT_S = 10.0
 REQUEST_TIMEOUT_S = 8.0  # below the 10 s shutdown budget
 
 
@@ -35,6 +38,8 @@ class DiscordSender:
         self._api = api_base.rstrip("/")
         self._token = token
         self._clock = clock
+        # Per-route pacing from Discord's own headers: route → monotonic time it reopens.
+        self._route_reopens: dict[str, float] = {}
 
     async def send(self, delivery: Delivery) -> str | None:
         """Post the alert; raise RetryableDelivery, PermanentDelivery or TargetGone on failure."""
@@ -86,6 +91,8 @@ class DiscordSender:
 
     async def _request(self, method: str, path: str, payload: dict[str, object] | None, *,
                        what: str, auth: bool = True) -> dict[str, Any]:
+        route = path.split("?", 1)[0]
+        await self._wait_for_route(route)
         headers = {"User-Agent": f"DiscordBot (https://github.com/wirewatch, {__version__})"}
         if auth and self._token:
             headers["Authorization"] = f"Bot {self._token}"
@@ -93,11 +100,32 @@ class DiscordSender:
             async with self._session.request(
                     method, self._api + path, json=payload, headers=headers,
                     timeout=aiohttp.ClientTimeout(total=REQUEST_TIMEOUT_S)) as response:
+                self._note_rate_limit(route, response.headers)
                 data = await response.json(content_type=None) if response.content_length != 0 \
                     else None
                 return _classify(response.status, response.headers, data, what)
         except (TimeoutError, aiohttp.ClientError, ValueError) as exc:
             raise RetryableDelivery(f"{what}: network error: {type(exc).__name__}") from None
+
+
+    async def _wait_for_route(self, route: str) -> None:
+        reopens = self._route_reopens.get(route)
+        if reopens is not None:
+            delay = reopens - time.monotonic()
+            if delay > 0:
+                await asyncio.sleep(min(delay, MAX_ROUTE_WAIT_S))
+            del self._route_reopens[route]
+
+    def _note_rate_limit(self, route: str, headers: Any) -> None:
+        # Discord tells each route's budget (5 messages / 5 s per channel): when a response
+        # says none remain, hold that route until its bucket resets instead of earning a 429.
+        remaining, reset_after = headers.get("X-RateLimit-Remaining"), headers.get(
+            "X-RateLimit-Reset-After")
+        if remaining == "0" and reset_after:
+            try:
+                self._route_reopens[route] = time.monotonic() + float(reset_after)
+            except ValueError:
+                return
 
 
 def _classify(status: int, headers: Any, data: Any, what: str) -> dict[str, Any]:

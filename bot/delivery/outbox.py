@@ -2,6 +2,7 @@
 
 At-least-once attempted (a crash leaves rows pending, sent again on restart) and at most
 once visible (channel messages carry a deterministic nonce; see ``discord_rest``).
+Pacing follows Discord's per-route rate-limit headers (see ``discord_rest``).
 Failures by class: transient → retry with backoff and jitter honouring ``retry_after``;
 a bad payload → failed with the reason; a gone target → failed, watch paused, guild told once.
 """
@@ -11,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections import defaultdict, deque
+from collections import defaultdict
 from collections.abc import Awaitable, Callable
 from typing import Protocol
 
@@ -21,7 +22,6 @@ from bot.store.rows import Delivery
 log = logging.getLogger(__name__)
 
 BATCH = 500
-PACE_MESSAGES, PACE_WINDOW_S = 5, 5.0  # Discord allows 5 messages per 5 s per channel
 MAX_RETRY_DELAY_S = 300.0
 
 
@@ -67,7 +67,6 @@ class OutboxSender:
         self.on_target_gone = on_target_gone
         self._rng = rng or random.Random()
         self._wake = asyncio.Event()
-        self._recent: dict[str, deque[float]] = defaultdict(deque)
         self.stopping = asyncio.Event()
         self.sent_total = 0
         self.outcomes: dict[str, int] = defaultdict(int)
@@ -101,7 +100,6 @@ class OutboxSender:
             # Stop at the first one not yet due: later alerts must not overtake it.
             if self.stopping.is_set() or next_attempt > self._clock():
                 break
-            await self._pace(target)
             if not await self._send_one(delivery):
                 break
             sent += 1
@@ -147,19 +145,6 @@ class OutboxSender:
             except Exception:
                 log.exception("could not tell guild %s that watch %r was paused",
                               delivery.guild_id, delivery.watch_name)
-
-    async def _pace(self, target: str) -> None:
-        if target == "console":
-            return
-        recent = self._recent[target]
-        while recent and self._clock() - recent[0] > PACE_WINDOW_S:
-            recent.popleft()
-        if len(recent) >= PACE_MESSAGES:
-            wait = PACE_WINDOW_S - (self._clock() - recent[0])
-            if wait > 0:
-                await _wait_any(self.stopping, timeout=wait)
-            recent.popleft()
-        recent.append(self._clock())
 
 
 async def _wait_any(*events: asyncio.Event, timeout: float) -> None:

@@ -178,3 +178,50 @@ async def test_webhook_delivery_waits_for_the_message_id(rig: Rig) -> None:
     row = await rig.store.run_blocking(
         lambda: rig.store.conn.execute("SELECT message_id FROM deliveries").fetchone())
     assert row[0] == rig.fake.webhook_messages(WEBHOOK_ID)[0]["id"]
+
+
+async def test_sender_holds_a_route_when_discord_says_none_remain(rig: Rig) -> None:
+    from aiohttp import web
+
+    seen: list[float] = []
+
+    async def create(request: web.Request) -> web.Response:
+        seen.append(time.monotonic())
+        return web.Response(text='{"id": "1"}', content_type="application/json", headers={
+            "X-RateLimit-Remaining": "0", "X-RateLimit-Reset-After": "0.4"})
+
+    app = web.Application()
+    app.router.add_post("/api/v10/channels/{id}/messages", create)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = runner.addresses[0][1]
+    watch = await channel_watch(rig.store)
+    await queue(rig.store, watch, 2)
+    async with aiohttp.ClientSession() as session:
+        sender = DiscordSender(session, f"http://127.0.0.1:{port}/api/v10", BOT_TOKEN, time.time)
+        for delivery, _ in await rig.store.pending_deliveries(10):
+            assert await sender.send(delivery) == "1"
+    await runner.cleanup()
+    assert seen[1] - seen[0] >= 0.35
+
+
+async def test_past_the_nonce_window_the_channel_is_checked_before_resending(
+        tmp_path: Path) -> None:
+    from tests.fakes.discord_payloads import FakeConfig
+
+    store = await SqliteStore.open(tmp_path / "ww.db")
+    async with FakeDiscord(FakeConfig(nonce_window=0.0)) as fake, \
+            aiohttp.ClientSession() as session:
+        watch = await channel_watch(store)
+        await queue(store, watch, 1)
+        sender = DiscordSender(session, fake.api_base, BOT_TOKEN, time.time)
+        [(delivery, _)] = await store.pending_deliveries(10)
+        first = await sender.send(delivery)  # posted, then the bot "crashed" for 10 minutes
+        await store.mark_attempt(delivery.id, time.time() - 600)
+        [(stale, _)] = await store.pending_deliveries(10)
+        assert await sender.send(stale) == first
+        assert len(fake.messages(ALERTS_CHANNEL_ID)) == 1
+        assert fake.requests_to("GET", f"/channels/{ALERTS_CHANNEL_ID}/messages")
+    await store.close()
