@@ -28,7 +28,8 @@ def next_check_after_failure(now: float, interval_s: float, error_count: int,
                              retry_after_s: float | None, rng: random.Random) -> float:
     """Next poll after the ``error_count``-th consecutive failure: exponential backoff."""
     base = max(interval_s, 30.0)
-    delay = min(base * 2 ** max(error_count - 1, 0), max(MAX_BACKOFF_S, interval_s))
+    delay = _jitter(min(base * 2 ** max(error_count - 1, 0), max(MAX_BACKOFF_S, interval_s)), rng)
     if retry_after_s is not None:
+        # The publisher named a time: never earlier than that.
         delay = max(delay, min(retry_after_s, MAX_RETRY_AFTER_S))
-    return now + _jitter(delay, rng)
+    return now + delay
