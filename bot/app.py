@@ -32,6 +32,7 @@ from bot.scheduler import Poller, start_scheduler
 from bot.settings import Settings
 from bot.store.base import Store
 from bot.store.sqlite import SqliteStore
+from bot.web import start_web
 
 if TYPE_CHECKING:
     from bot.exts.client import DiscordHandle
@@ -63,11 +64,20 @@ class App:
 
 
 async def open_store(settings: Settings) -> Store:
-    """Open the configured database and apply migrations."""
+    """Open the configured database (SQLite file or PostgreSQL URL) and apply migrations."""
     path = settings.sqlite_path
-    if path is None:
-        raise ConfigError("WIREWATCH_DATABASE_URL: only sqlite:/// is supported in this version")
-    return await SqliteStore.open(path)
+    if path is not None:
+        return await SqliteStore.open(path)
+    if settings.database_url.startswith(("postgresql://", "postgres://")):
+        # Imported here: psycopg is an optional extra that SQLite users never install.
+        try:
+            from bot.store.postgres import PostgresStore
+        except ImportError as exc:
+            raise ConfigError(
+                "WIREWATCH_DATABASE_URL: PostgreSQL needs psycopg 3; install it with"
+                f" pip install 'wirewatch[postgres]' ({exc})") from None
+        return await PostgresStore.open(settings.database_url)
+    raise ConfigError("WIREWATCH_DATABASE_URL: expected sqlite:///path or postgresql://…")
 
 
 @asynccontextmanager
@@ -114,6 +124,7 @@ async def run_forever(settings: Settings, config: Config) -> int:
         discord_task = await _start_discord(app, stop) if settings.discord_token else None
         scheduler = start_scheduler(app.poller)
         sender = asyncio.create_task(app.outbox.run(), name="outbox")
+        web = await start_web(app, *settings.http_addr) if settings.http_addr else None
         log.info("wirewatch running: %d feeds, %d watches", len(config.feeds),
                  len(config.watches))
         await stop.wait()
@@ -126,6 +137,8 @@ async def run_forever(settings: Settings, config: Config) -> int:
         sender.cancel()
         if discord_task is not None:
             await _stop_discord(discord_task)
+        if web is not None:
+            await web.cleanup()
     log.info("stopped")
     return app.exit_status
 

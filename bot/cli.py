@@ -14,6 +14,7 @@ from bot.config import Config, load_config
 from bot.errors import ConfigError, StoreError
 from bot.logs import setup_logging
 from bot.match_cli import add_match_arguments, run_match
+from bot.portability import add_portability_commands, run_portability
 from bot.settings import Settings, load_settings
 
 log = logging.getLogger(__name__)
@@ -30,6 +31,7 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("check-config", help="validate settings and the config file, then exit")
     match = commands.add_parser("match", help="test a watch query against text or JSONL items")
     add_match_arguments(match)
+    add_portability_commands(commands)
     return parser
 
 
@@ -49,6 +51,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = load_settings()
         setup_logging(settings.log_level, settings.log_format,
                       secrets=(settings.discord_token,) if settings.discord_token else ())
+        portability = run_portability(args, settings)
+        if portability is not None:
+            return portability
         config = load_config(settings.config_path)
     except ConfigError as exc:
         print(f"wirewatch: configuration error: {exc}", file=sys.stderr)

@@ -10,11 +10,13 @@ from __future__ import annotations
 import hashlib
 import logging
 import random
+import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 
+from bot import metrics
 from bot.errors import FeedError, FetchError
 from bot.model import Entry
 from bot.pipeline.fetch import Fetcher, NotModified
@@ -71,8 +73,10 @@ async def poll_feed(feed: FeedRow, deps: PollDeps) -> PollResult:
 
 async def _poll(feed: FeedRow, deps: PollDeps) -> PollResult:
     store, now = deps.store, deps.clock()
+    started = time.perf_counter()
     response = await deps.fetcher.fetch(feed.url, etag=feed.etag,
                                         last_modified=feed.last_modified)
+    metrics.observe_fetch(time.perf_counter() - started)
     next_check = next_check_after_success(now, feed.interval_s, response.max_age_s, deps.rng)
     if isinstance(response, NotModified):
         await store.record_unchanged(feed.id, now, next_check)
@@ -86,7 +90,9 @@ async def _poll(feed: FeedRow, deps: PollDeps) -> PollResult:
         await store.record_unchanged(feed.id, now, next_check, response.etag,
                                      response.last_modified, body_hash)
         return PollResult(Outcome.KNOWN)
+    started = time.perf_counter()
     parsed = await deps.parser.parse(response.body, response.headers, response.final_url)
+    metrics.observe_parse(time.perf_counter() - started)
     watches = await store.watches_for_feed(feed.id)
     seen_at = datetime.fromtimestamp(now, UTC)
 
@@ -97,6 +103,8 @@ async def _poll(feed: FeedRow, deps: PollDeps) -> PollResult:
         feed.id, parsed.entries, now=now, next_check=next_check, title=parsed.title or None,
         etag=response.etag, last_modified=response.last_modified, body_hash=body_hash,
         plan=plan)
+    metrics.count_items(result.new_items)
+    metrics.count_matches(result.deliveries)
     if result.new_items:
         log.info("feed %r: %d new items, %d alerts queued", feed.name, result.new_items,
                  result.deliveries)
