@@ -3,7 +3,7 @@
     WirewatchError                 base: anything we raise on purpose
     ├── ConfigError                bad settings or config file (exit status 2)
     ├── QueryError                 a watch query that does not parse or compile (has .position)
-    ├── FeedError                  a feed could not be polled; stored on the feed row, never raised past a poll
+    ├── FeedError                  a poll failed; stored on the feed row, never raised further
     │   ├── FetchError             network, HTTP status, limits, SSRF refusal
     │   └── ParseError             not a feed, hostile body, parser crash or timeout
     ├── StoreError                 the database refused or is unreachable

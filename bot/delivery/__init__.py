@@ -1,0 +1,1 @@
+"""Delivery: the outbox sender and its targets (Discord channel, Discord webhook, console)."""

@@ -1,0 +1,317 @@
+"""Fetch step: one conditional GET per feed, bounded in time, size, redirects and address.
+
+Every way a hostile or broken server can hurt a poller ends as a ``FetchError`` with a
+message fit for the feed's status line:
+
+* a wall-clock deadline covers DNS, connect, every redirect hop and the body, so a drip
+  feed (one byte per second) ends at the deadline, which ``sock_read`` alone does not do;
+* the body is streamed and its *decoded* bytes are counted, so a gzip bomb stops at the cap;
+* redirects are followed by hand: each hop's scheme and literal address are checked and
+  its name re-resolved through the guarded resolver (SSRF through redirects);
+* one shared session keeps connections alive; a semaphore per host bounds concurrency.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+
+import aiohttp
+from multidict import CIMultiDictProxy
+from yarl import URL
+
+from bot.errors import FetchError
+from bot.pipeline.netguard import AddressGuard, GuardedResolver
+
+log = logging.getLogger(__name__)
+
+_REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+_ACCEPT = (
+    "application/rss+xml, application/atom+xml, application/feed+json, application/rdf+xml, "
+    "application/xml;q=0.9, text/xml;q=0.9, */*;q=0.8"
+)
+_CHUNK = 64 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class FetchLimits:
+    """Bounds for one fetch; the defaults suit news feeds."""
+
+    deadline_s: float = 30.0
+    max_body_bytes: int = 5 * 1024 * 1024
+    max_redirects: int = 5
+    per_host: int = 2
+    user_agent: str = "Wirewatch/0.1 (+https://github.com/wirewatch/wirewatch)"
+
+
+@dataclass(frozen=True, slots=True)
+class Fetched:
+    """A 2xx response. ``body`` is already decoded (gzip/deflate removed), so the wire
+    headers Content-Encoding/Content-Length no longer describe it; header names are
+    lower-case, repeated headers joined with ", "."""
+
+    url: str
+    final_url: str
+    status: int
+    body: bytes
+    headers: Mapping[str, str]
+    etag: str | None
+    last_modified: str | None
+    max_age_s: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class NotModified:
+    """The server answered 304 to our conditional request."""
+
+    url: str
+    max_age_s: float | None
+
+
+def display_url(url: str | URL) -> str:
+    """The URL without user name or password, for messages and logs."""
+    try:
+        parsed = url if isinstance(url, URL) else URL(url)
+        return str(parsed.with_user(None)) if parsed.absolute else str(parsed)
+    except (ValueError, TypeError):
+        return "<invalid URL>"
+
+
+def _header_dict(headers: CIMultiDictProxy[str]) -> dict[str, str]:
+    """Lower-case names; repeated headers joined with ", " as HTTP allows."""
+    out: dict[str, str] = {}
+    for name, value in headers.items():
+        key = name.lower()
+        out[key] = f"{out[key]}, {value}" if key in out else value
+    return out
+
+
+def _http_date_delta(value: str, headers: Mapping[str, str]) -> float | None:
+    """Seconds from the response's Date (or now) until the HTTP-date ``value``; None if invalid."""
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    now = datetime.now(UTC)
+    # Measuring against the server's own Date header cancels clock skew between us and it.
+    if "date" in headers:
+        try:
+            server_now = parsedate_to_datetime(headers["date"])
+            now = server_now if server_now.tzinfo else server_now.replace(tzinfo=UTC)
+        except (TypeError, ValueError, IndexError):
+            pass
+    return max(0.0, (when - now).total_seconds())
+
+
+def parse_retry_after(headers: Mapping[str, str]) -> float | None:
+    """Retry-After as seconds, from either delta-seconds or the HTTP-date form."""
+    value = headers.get("retry-after", "").strip()
+    if not value:
+        return None
+    if value.isdigit():
+        return float(value)
+    return _http_date_delta(value, headers)
+
+
+def parse_max_age(headers: Mapping[str, str]) -> float | None:
+    """Freshness lifetime from Cache-Control (max-age, no-cache, no-store) or Expires."""
+    for directive in headers.get("cache-control", "").lower().split(","):
+        name, _, arg = directive.strip().partition("=")
+        if name == "max-age" and arg.strip().strip('"').isdigit():
+            return float(arg.strip().strip('"'))
+        if name in ("no-cache", "no-store"):
+            return 0.0
+    expires = headers.get("expires")
+    if expires is None:
+        return None
+    # RFC 9111: an invalid Expires (often "0" or "-1") means "already expired".
+    delta = _http_date_delta(expires, headers)
+    return 0.0 if delta is None else delta
+
+
+class _HostSlots:
+    """A semaphore per host, dropped again when nobody holds or waits for it."""
+
+    def __init__(self, per_host: int) -> None:
+        self._per_host = max(1, per_host)
+        self._slots: dict[str, tuple[asyncio.Semaphore, int]] = {}
+
+    @asynccontextmanager
+    async def hold(self, host: str) -> AsyncIterator[None]:
+        sem, users = self._slots.get(host, (asyncio.Semaphore(self._per_host), 0))
+        self._slots[host] = (sem, users + 1)
+        try:
+            async with sem:
+                yield
+        finally:
+            sem, users = self._slots[host]
+            if users <= 1:
+                del self._slots[host]
+            else:
+                self._slots[host] = (sem, users - 1)
+
+
+class Fetcher:
+    """Fetches feeds over one shared, keep-alive HTTP session."""
+
+    def __init__(self, limits: FetchLimits, guard: AddressGuard) -> None:
+        self._limits = limits
+        self._guard = guard
+        self._slots = _HostSlots(limits.per_host)
+        self._session: aiohttp.ClientSession | None = None
+
+    def _get_session(self) -> aiohttp.ClientSession:
+        # Created lazily: aiohttp wants a running loop, the constructor may not have one.
+        if self._session is None or self._session.closed:
+            connector = aiohttp.TCPConnector(
+                resolver=GuardedResolver(self._guard), limit=100, ttl_dns_cache=60
+            )
+            self._session = aiohttp.ClientSession(
+                connector=connector,
+                timeout=aiohttp.ClientTimeout(total=None, sock_connect=self._limits.deadline_s),
+                headers={"User-Agent": self._limits.user_agent, "Accept": _ACCEPT},
+                cookie_jar=aiohttp.DummyCookieJar(),  # no state shared between feeds
+                trust_env=False,  # never route through proxies named in the environment
+            )
+        return self._session
+
+    async def close(self) -> None:
+        """Close the session and its connections."""
+        if self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    async def fetch(
+        self, url: str, *, etag: str | None = None, last_modified: str | None = None
+    ) -> Fetched | NotModified:
+        """GET ``url`` conditionally; raise FetchError for anything but a usable answer."""
+        session = self._get_session()
+        try:
+            async with asyncio.timeout(self._limits.deadline_s):
+                return await self._follow(session, url, etag, last_modified)
+        except TimeoutError as exc:
+            raise FetchError(
+                f"timed out: {display_url(url)} did not answer completely within "
+                f"the {self._limits.deadline_s:g} s deadline"
+            ) from exc
+
+    def _validate(self, url: str | URL) -> URL:
+        try:
+            target = url if isinstance(url, URL) else URL(url)
+        except (ValueError, TypeError) as exc:
+            raise FetchError(f"invalid URL {display_url(url)}: {exc}") from exc
+        if target.scheme not in ("http", "https"):
+            scheme = target.scheme or "(none)"
+            raise FetchError(f"refused: scheme {scheme!r} is not allowed (only http and https)")
+        if not target.host:
+            raise FetchError(f"invalid URL {display_url(target)}: no host")
+        self._guard.check_literal_host(target.host)
+        return target.with_fragment(None)
+
+    async def _follow(
+        self, session: aiohttp.ClientSession, url: str, etag: str | None, last_modified: str | None
+    ) -> Fetched | NotModified:
+        current: str | URL = url
+        seen: set[str] = set()
+        for _hop in range(self._limits.max_redirects + 1):
+            target = self._validate(current)
+            seen.add(str(target))
+            result = await self._request(session, url, target, etag, last_modified)
+            if not isinstance(result, URL):
+                return result
+            if str(result.with_fragment(None)) in seen:
+                raise FetchError(f"redirect loop: {display_url(target)} leads back to "
+                                 f"{display_url(result)}")
+            current = result
+        raise FetchError(f"too many redirects (more than {self._limits.max_redirects})")
+
+    async def _request(
+        self,
+        session: aiohttp.ClientSession,
+        original: str,
+        target: URL,
+        etag: str | None,
+        last_modified: str | None,
+    ) -> Fetched | NotModified | URL:
+        headers: dict[str, str] = {}
+        if etag:
+            headers["If-None-Match"] = etag
+        if last_modified:
+            headers["If-Modified-Since"] = last_modified
+        where = f"{target.host}:{target.port}"
+        async with self._slots.hold(target.host or ""):
+            try:
+                async with session.get(target, headers=headers, allow_redirects=False) as resp:
+                    return await self._handle(resp, original, target)
+            except aiohttp.ClientConnectorDNSError as exc:
+                raise FetchError(f"DNS lookup failed for {target.host}: {exc.os_error}") from exc
+            except aiohttp.ClientSSLError as exc:
+                raise FetchError(f"TLS error with {where}: {exc}") from exc
+            except aiohttp.ClientConnectorError as exc:
+                raise FetchError(f"could not connect to {where}: {exc.os_error}") from exc
+            except aiohttp.ServerTimeoutError as exc:
+                raise FetchError(f"timed out talking to {where}: {exc}") from exc
+            except aiohttp.ClientPayloadError as exc:
+                raise FetchError(f"body from {where} was cut off or badly encoded: {exc}") from exc
+            except aiohttp.ClientResponseError as exc:
+                raise FetchError(f"invalid HTTP response from {where}: {exc.message}") from exc
+            except aiohttp.ClientError as exc:
+                raise FetchError(f"HTTP error with {where}: {type(exc).__name__}: {exc}") from exc
+            except OSError as exc:
+                raise FetchError(f"network error with {where}: {exc}") from exc
+
+    async def _handle(
+        self, resp: aiohttp.ClientResponse, original: str, target: URL
+    ) -> Fetched | NotModified | URL:
+        headers = _header_dict(resp.headers)
+        status = resp.status
+        if status in _REDIRECT_STATUSES:
+            location = headers.get("location", "").strip()
+            if not location:
+                raise FetchError(f"HTTP {status} redirect from {display_url(target)} has no "
+                                 "Location header")
+            try:
+                return target.join(URL(location))
+            except (ValueError, TypeError) as exc:
+                raise FetchError(f"HTTP {status} redirect to an invalid URL: {exc}") from exc
+        if status == 304:
+            return NotModified(url=original, max_age_s=parse_max_age(headers))
+        if not 200 <= status < 300:
+            reason = f" {resp.reason}" if resp.reason else ""
+            raise FetchError(f"HTTP {status}{reason} from {display_url(target)}",
+                             retry_after=parse_retry_after(headers))
+        body = await self._read_capped(resp, headers)
+        return Fetched(
+            url=original,
+            final_url=str(target),
+            status=status,
+            body=body,
+            headers=headers,
+            etag=headers.get("etag"),
+            last_modified=headers.get("last-modified"),
+            max_age_s=parse_max_age(headers),
+        )
+
+    async def _read_capped(self, resp: aiohttp.ClientResponse, headers: Mapping[str, str]) -> bytes:
+        cap = self._limits.max_body_bytes
+        declared = resp.content_length
+        identity = headers.get("content-encoding", "identity").strip().lower() in ("", "identity")
+        # Without compression the declared length is the decoded length: refuse without reading.
+        if identity and declared is not None and declared > cap:
+            raise FetchError(f"body too large: {declared} bytes announced, the limit is {cap}")
+        chunks: list[bytes] = []
+        total = 0
+        # resp.content yields *decoded* bytes, so this counter also stops decompression bombs.
+        async for chunk in resp.content.iter_chunked(_CHUNK):
+            total += len(chunk)
+            if total > cap:
+                raise FetchError(f"body too large: more than {cap} bytes after decoding")
+            chunks.append(chunk)
+        return b"".join(chunks)

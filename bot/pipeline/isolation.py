@@ -1,0 +1,321 @@
+"""Run ``parse_feed`` in child processes that can be killed, so a hostile feed costs one feed.
+
+A ``ProcessPoolExecutor`` cannot do this: a timed-out future leaves its worker busy and the
+next healthy feed times out behind it. Here each worker is a long-lived
+``python -m bot.pipeline.isolation`` child speaking length-prefixed frames over its pipes:
+
+    parent → child   JSON {"url", "headers"}, then the raw body
+    child → parent   JSON {"feed": ...} or {"error": "...", "fatal": bool}
+
+Each child caps its address space (RLIMIT_AS) and, per job, its CPU time (RLIMIT_CPU,
+SIGXCPU), and runs at a lower priority than the bot. The parent enforces the wall-clock
+timeout: a worker that overruns is killed and a replacement is started at once, so the
+next feed does not wait for it. Results cross the boundary as JSON, never pickle.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import math
+import os
+import resource
+import signal
+import struct
+import sys
+from collections.abc import Mapping
+from dataclasses import fields
+from datetime import datetime
+from pathlib import Path
+from typing import Any, BinaryIO
+
+import bot
+from bot.errors import ParseError
+from bot.model import Entry, ParsedFeed
+from bot.pipeline.parse import ParserCrashed, parse_feed
+
+log = logging.getLogger(__name__)
+
+_HEADER = struct.Struct(">I")
+_MAX_FRAME = 256 * 1024 * 1024
+_READY = b"ready"
+_OOM_MESSAGE = "parser ran out of memory"
+_SPAWN_TIMEOUT_S = 60.0
+_ENTRY_FIELDS = tuple(f.name for f in fields(Entry))
+
+
+# --- wire format (both sides) ----------------------------------------------------------------
+
+
+def feed_to_wire(feed: ParsedFeed) -> dict[str, Any]:
+    """A ParsedFeed as JSON-ready data (entries as lists in Entry field order)."""
+    entries = []
+    for entry in feed.entries:
+        row: list[Any] = [getattr(entry, name) for name in _ENTRY_FIELDS]
+        row[_ENTRY_FIELDS.index("tags")] = list(entry.tags)
+        row[_ENTRY_FIELDS.index("published")] = (
+            entry.published.isoformat() if entry.published else None)
+        entries.append(row)
+    return {"title": feed.title, "link": feed.link, "version": feed.version, "entries": entries}
+
+
+def feed_from_wire(data: Mapping[str, Any]) -> ParsedFeed:
+    """Inverse of ``feed_to_wire``."""
+    entries = []
+    for row in data["entries"]:
+        values = dict(zip(_ENTRY_FIELDS, row, strict=True))
+        values["tags"] = tuple(values["tags"])
+        published = values["published"]
+        values["published"] = datetime.fromisoformat(published) if published else None
+        entries.append(Entry(**values))
+    return ParsedFeed(title=data["title"], link=data["link"], entries=tuple(entries),
+                      version=data["version"])
+
+
+# --- child side ------------------------------------------------------------------------------
+
+
+def _read_frame(stream: BinaryIO) -> bytes | None:
+    head = stream.read(_HEADER.size)
+    if len(head) < _HEADER.size:
+        return None
+    (size,) = _HEADER.unpack(head)
+    data = stream.read(size)
+    return data if len(data) == size else None
+
+
+def _write_frame(stream: BinaryIO, data: bytes) -> None:
+    stream.write(_HEADER.pack(len(data)) + data)
+    stream.flush()
+
+
+def _set_cpu_budget(seconds: float) -> None:
+    """Allow this job ``seconds`` more CPU; RLIMIT_CPU counts the process's whole life."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    soft = int(usage.ru_utime + usage.ru_stime + math.ceil(seconds)) + 1
+    resource.setrlimit(resource.RLIMIT_CPU, (soft, resource.RLIM_INFINITY))
+
+
+def _handle(request: bytes, body: bytes, cpu_s: float) -> tuple[bytes, bool]:
+    """One job: the reply frame and whether this worker must exit afterwards."""
+    meta = json.loads(request)
+    _set_cpu_budget(cpu_s)
+    try:
+        feed = parse_feed(body, meta["headers"], meta["url"])
+        reply: dict[str, Any] = {"feed": feed_to_wire(feed)}
+        return json.dumps(reply).encode(), False
+    except ParseError as exc:
+        # After an unexpected crash (often a C allocation failing near RLIMIT_AS) start afresh.
+        crashed = isinstance(exc, ParserCrashed)
+        return json.dumps({"error": str(exc), "fatal": crashed}).encode(), crashed
+    except MemoryError:
+        # The heap may be fragmented past use: answer, then let the parent start a fresh one.
+        return json.dumps({"error": _OOM_MESSAGE, "fatal": True}).encode(), True
+
+
+def worker_main(memory_bytes: int, cpu_s: float) -> None:
+    """Serve parse jobs on stdin/stdout until stdin closes."""
+    protocol_out = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)  # stray prints from libraries must not corrupt the protocol
+    requests = sys.stdin.buffer
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
+    with contextlib.suppress(OSError):
+        os.nice(5)  # the bot's event loop (gateway heartbeats) comes first
+    _write_frame(protocol_out, _READY)
+    while True:
+        request = _read_frame(requests)
+        body = _read_frame(requests) if request is not None else None
+        if request is None or body is None:
+            return
+        try:
+            reply, fatal = _handle(request, body, cpu_s)
+        except MemoryError:
+            reply, fatal = json.dumps({"error": _OOM_MESSAGE, "fatal": True}).encode(), True
+        _write_frame(protocol_out, reply)
+        if fatal:
+            return
+
+
+# --- parent side -----------------------------------------------------------------------------
+
+
+class _Worker:
+    """One child process and its pipes."""
+
+    def __init__(self, proc: asyncio.subprocess.Process) -> None:
+        self.proc = proc
+
+    @classmethod
+    async def spawn(cls, memory_bytes: int, cpu_s: float) -> _Worker:
+        root = Path(bot.__file__).resolve().parent.parent  # so "-m bot..." imports this tree
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                sys.executable, "-m", "bot.pipeline.isolation", str(memory_bytes), str(cpu_s),
+                stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, cwd=root)
+        except OSError as exc:
+            raise ParseError(f"parser process failed to start: {exc}") from exc
+        worker = cls(proc)
+        try:
+            async with asyncio.timeout(_SPAWN_TIMEOUT_S):
+                ready = await worker.read_frame()
+        except (TimeoutError, asyncio.IncompleteReadError) as exc:
+            await worker.kill()
+            raise ParseError(f"parser process failed to start (exit {proc.returncode})") from exc
+        except BaseException:
+            await worker.kill()
+            raise
+        if ready != _READY:
+            await worker.kill()
+            raise ParseError("parser process failed to start (bad handshake)")
+        return worker
+
+    @property
+    def alive(self) -> bool:
+        return self.proc.returncode is None
+
+    async def read_frame(self) -> bytes:
+        assert self.proc.stdout is not None  # noqa: S101 - created with stdout=PIPE
+        (size,) = _HEADER.unpack(await self.proc.stdout.readexactly(_HEADER.size))
+        if size > _MAX_FRAME:
+            raise ParseError(f"parser sent an oversized reply ({size} bytes)")
+        return await self.proc.stdout.readexactly(size)
+
+    async def call(self, request: bytes, body: bytes) -> bytes:
+        assert self.proc.stdin is not None  # noqa: S101 - created with stdin=PIPE
+        self.proc.stdin.write(_HEADER.pack(len(request)) + request + _HEADER.pack(len(body)))
+        self.proc.stdin.write(body)
+        await self.proc.stdin.drain()
+        return await self.read_frame()
+
+    async def kill(self) -> None:
+        if self.alive:
+            with contextlib.suppress(ProcessLookupError):
+                self.proc.kill()
+        await self.proc.wait()
+
+    async def stop(self) -> None:
+        """Ask politely (EOF on stdin), then kill."""
+        if self.proc.stdin is not None:
+            self.proc.stdin.close()
+        try:
+            async with asyncio.timeout(2.0):
+                await self.proc.wait()
+        except TimeoutError:
+            await self.kill()
+
+    def death_message(self, cpu_s: float) -> str:
+        code = self.proc.returncode
+        if code == -signal.SIGXCPU:
+            return f"parser killed after using {cpu_s:g} s of CPU"
+        if code is not None and code < 0:
+            return f"parser killed by signal {signal.Signals(-code).name}"
+        return f"parser crashed (exit status {code})"
+
+
+_Slot = _Worker | asyncio.Task[_Worker] | None
+
+
+class IsolatedParser:
+    """``parse_feed`` in up to ``workers`` killable child processes with CPU/memory limits."""
+
+    def __init__(self, *, timeout_s: float = 20.0, memory_bytes: int = 512 * 1024 * 1024,
+                 workers: int = 2, cpu_s: float | None = None) -> None:
+        self._timeout_s = timeout_s
+        self._cpu_s = timeout_s if cpu_s is None else cpu_s  # CPU budget per parse
+        self._memory = memory_bytes
+        self._workers = max(1, workers)
+        self._idle: asyncio.Queue[_Slot] | None = None
+        self._busy: set[_Worker] = set()
+        self._closed = False
+
+    def _queue(self) -> asyncio.Queue[_Slot]:
+        # Created on first use: a Queue binds to the running loop.
+        if self._idle is None:
+            self._idle = asyncio.Queue()
+            for _ in range(self._workers):
+                self._idle.put_nowait(None)
+        return self._idle
+
+    def _spawn(self) -> asyncio.Task[_Worker]:
+        return asyncio.create_task(_Worker.spawn(self._memory, self._cpu_s))
+
+    async def _acquire(self) -> _Worker:
+        slot = await self._queue().get()
+        try:
+            worker = await slot if isinstance(slot, asyncio.Task) else slot
+            if worker is None or not worker.alive:
+                worker = await self._spawn()
+        except BaseException:
+            self._queue().put_nowait(None)
+            raise
+        self._busy.add(worker)
+        return worker
+
+    def _release(self, worker: _Worker, *, replace: bool) -> None:
+        self._busy.discard(worker)
+        if self._closed:
+            return
+        # A replacement starts now, while the next feed is still being fetched.
+        self._queue().put_nowait(self._spawn() if replace else worker)
+
+    async def parse(self, body: bytes, headers: Mapping[str, str], url: str) -> ParsedFeed:
+        """Parse in a worker; ParseError for bad feeds, timeouts, crashes and memory blow-ups."""
+        if self._closed:
+            raise ParseError("parser is shut down")
+        worker = await self._acquire()
+        request = json.dumps({"url": url, "headers": dict(headers)}).encode()
+        try:
+            async with asyncio.timeout(self._timeout_s):
+                raw = await worker.call(request, body)
+            # ~10 ms per MB on the loop; a thread would not help, json holds the GIL.
+            reply = json.loads(raw)
+        except BaseException as exc:  # timeout, death, garbage, or cancelled mid-job
+            await worker.kill()
+            self._release(worker, replace=True)
+            failure = self._failure(exc, worker)
+            if failure is exc:
+                raise
+            raise failure from exc
+        fatal = bool(reply.get("fatal"))
+        if fatal:
+            await worker.stop()  # it exits by itself after a fatal reply
+        self._release(worker, replace=fatal)
+        if "error" in reply:
+            raise ParseError(str(reply["error"]))
+        try:
+            return feed_from_wire(reply["feed"])
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ParseError(f"parser sent a malformed reply: {exc}") from exc
+
+    def _failure(self, exc: BaseException, worker: _Worker) -> BaseException:
+        """The exception to raise for a job that did not end with a reply."""
+        if isinstance(exc, TimeoutError):
+            return ParseError(f"parser killed after {self._timeout_s:g} s")
+        if isinstance(exc, asyncio.IncompleteReadError | ConnectionError):
+            return ParseError(worker.death_message(self._cpu_s))
+        if isinstance(exc, ValueError):
+            return ParseError(f"parser sent a malformed reply: {exc}")
+        return exc  # cancellation and the like pass through unchanged
+
+    async def close(self) -> None:
+        """Stop every worker, busy or idle."""
+        self._closed = True
+        slots: list[_Slot] = []
+        while self._idle is not None and not self._idle.empty():
+            slots.append(self._idle.get_nowait())
+        for slot in slots:
+            if isinstance(slot, asyncio.Task):
+                slot.cancel()
+                with contextlib.suppress(BaseException):
+                    slot = await slot
+            if isinstance(slot, _Worker):
+                await slot.stop()
+        for worker in list(self._busy):
+            await worker.kill()
+
+
+if __name__ == "__main__":
+    worker_main(int(sys.argv[1]), float(sys.argv[2]))

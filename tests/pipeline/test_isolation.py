@@ -1,0 +1,137 @@
+"""IsolatedParser: real child processes, real limits, a responsive event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator
+
+import pytest
+
+from bot.errors import ParseError
+from bot.pipeline.isolation import IsolatedParser, feed_from_wire, feed_to_wire
+from bot.pipeline.parse import parse_feed
+from tests.fakes.feed_server import entity_bomb, rss
+
+SMALL = rss(5)
+HEAVY = rss(3_000)  # ~3.4 MB: about 1-3 s of feedparser CPU on this kind of machine
+
+
+@pytest.fixture
+async def parser() -> AsyncIterator[IsolatedParser]:
+    isolated = IsolatedParser(timeout_s=10.0, workers=2)
+    yield isolated
+    await isolated.close()
+
+
+async def test_result_equals_in_process_parse(parser: IsolatedParser) -> None:
+    body = rss(50)
+    isolated = await parser.parse(body, {"Content-Type": "application/rss+xml"}, "https://x/")
+    assert isolated == parse_feed(body, {"Content-Type": "application/rss+xml"}, "https://x/")
+    assert len(isolated.entries) == 50 and isolated.entries[0].published is not None
+
+
+def test_wire_format_round_trips() -> None:
+    feed = parse_feed(rss(3), {}, "https://x/")
+    assert feed_from_wire(json.loads(json.dumps(feed_to_wire(feed)))) == feed
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [(b"", "empty body"), (b"<html><body>hi</body></html>", "HTML page"),
+     (entity_bomb(), "declares XML entities")],
+)
+async def test_parse_errors_cross_the_boundary(parser: IsolatedParser, body: bytes,
+                                               message: str) -> None:
+    with pytest.raises(ParseError, match=message):
+        await parser.parse(body, {}, "https://x/")
+    assert len((await parser.parse(SMALL, {}, "u")).entries) == 5  # worker still usable
+
+
+async def test_timeout_kills_only_the_slow_parse() -> None:
+    parser = IsolatedParser(timeout_s=0.5, workers=2)
+    try:
+        await asyncio.gather(parser.parse(SMALL, {}, "u"), parser.parse(SMALL, {}, "u"))  # warm
+        started = time.perf_counter()
+        slow = asyncio.create_task(parser.parse(HEAVY, {}, "u"))
+        await asyncio.sleep(0.05)
+        healthy = await parser.parse(SMALL, {}, "u")
+        healthy_s = time.perf_counter() - started
+        with pytest.raises(ParseError, match=r"^parser killed after 0\.5 s$"):
+            await slow
+        killed_s = time.perf_counter() - started
+        assert len(healthy.entries) == 5
+        assert healthy_s < 0.45  # finished while the slow one was still running
+        assert 0.45 < killed_s < 2.0
+        # The pool works after the kill, with a replacement that was started right away.
+        again = await asyncio.gather(*(parser.parse(SMALL, {}, "u") for _ in range(4)))
+        assert all(len(feed.entries) == 5 for feed in again)
+    finally:
+        await parser.close()
+
+
+async def test_cpu_limit_kills_a_spinning_parse() -> None:
+    parser = IsolatedParser(timeout_s=30.0, cpu_s=0.5, workers=1)
+    try:
+        with pytest.raises(ParseError, match=r"parser killed after using 0\.5 s of CPU"):
+            await parser.parse(rss(8_000), {}, "u")
+        assert len((await parser.parse(SMALL, {}, "u")).entries) == 5
+    finally:
+        await parser.close()
+
+
+async def test_memory_limit_ends_as_parse_error() -> None:
+    items = [{"id": str(i), "content_text": "x"} for i in range(300_000)]
+    body = json.dumps({"version": "https://jsonfeed.org/version/1.1", "items": items}).encode()
+    parser = IsolatedParser(timeout_s=30.0, memory_bytes=128 * 1024 * 1024, workers=1)
+    try:
+        with pytest.raises(ParseError, match=r"^parser ran out of memory$"):
+            await parser.parse(body, {}, "u")
+        assert len((await parser.parse(SMALL, {}, "u")).entries) == 5
+    finally:
+        await parser.close()
+
+
+async def test_event_loop_stays_responsive_during_a_heavy_parse(parser: IsolatedParser) -> None:
+    await parser.parse(SMALL, {}, "u")  # warm a worker
+    worst = 0.0
+    done = asyncio.Event()
+
+    async def ticker() -> None:
+        nonlocal worst
+        while not done.is_set():
+            before = time.perf_counter()
+            await asyncio.sleep(0.01)
+            worst = max(worst, time.perf_counter() - before - 0.01)
+
+    tick = asyncio.create_task(ticker())
+    started = time.perf_counter()
+    feed = await parser.parse(HEAVY, {}, "u")
+    parse_s = time.perf_counter() - started
+    done.set()
+    await tick
+    assert len(feed.entries) == 3_000
+    # In-process this parse would block the loop for its whole duration (seconds).
+    assert parse_s > 0.3 and worst < 0.15, (parse_s, worst)
+
+
+async def test_cancelled_parse_does_not_poison_the_pool() -> None:
+    parser = IsolatedParser(timeout_s=10.0, workers=1)
+    try:
+        task = asyncio.create_task(parser.parse(HEAVY, {}, "u"))
+        await asyncio.sleep(0.5)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert len((await parser.parse(SMALL, {}, "u")).entries) == 5
+    finally:
+        await parser.close()
+
+
+async def test_closed_parser_refuses_work() -> None:
+    parser = IsolatedParser(workers=1)
+    await parser.parse(SMALL, {}, "u")
+    await parser.close()
+    with pytest.raises(ParseError, match="shut down"):
+        await parser.parse(SMALL, {}, "u")
