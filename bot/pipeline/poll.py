@@ -11,7 +11,7 @@ import hashlib
 import logging
 import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -23,7 +23,12 @@ from bot.pipeline.fetch import Fetcher, NotModified
 from bot.pipeline.isolation import IsolatedParser
 from bot.pipeline.prescan import prescan_keys
 from bot.pipeline.render import MatcherCache, plan_deliveries
-from bot.pipeline.schedule import next_check_after_failure, next_check_after_success
+from bot.pipeline.schedule import (
+    PAUSE_AFTER_FAILURES,
+    PAUSED_PROBE_S,
+    next_check_after_failure,
+    next_check_after_success,
+)
 from bot.store.base import Store
 from bot.store.rows import DeliveryDraft, FeedRow
 
@@ -61,6 +66,8 @@ class PollDeps:
     clock: Callable[[], float] = field(default=lambda: datetime.now(UTC).timestamp())
     rng: random.Random = field(default_factory=random.Random)
     on_queued: Callable[[int], None] = lambda count: None
+    on_feed_paused: Callable[[FeedRow, str], Awaitable[None]] | None = None
+    pause_after: int = PAUSE_AFTER_FAILURES
 
 
 async def poll_feed(feed: FeedRow, deps: PollDeps) -> PollResult:
@@ -127,7 +134,16 @@ async def _record_failure(feed: FeedRow, deps: PollDeps, exc: FeedError) -> Poll
     retry_after = exc.retry_after if isinstance(exc, FetchError) else None
     next_check = next_check_after_failure(now, feed.interval_s, feed.error_count + 1,
                                           retry_after, deps.rng)
+    if feed.paused:
+        next_check = max(next_check, now + PAUSED_PROBE_S)
     count = await deps.store.record_failure(feed.id, now, str(exc), next_check)
     log.warning("feed %r failed (%d in a row): %s; next try in %.0fs", feed.name, count, exc,
                 next_check - now)
+    if count >= deps.pause_after and await deps.store.pause_feed(feed.id, now + PAUSED_PROBE_S):
+        log.error("feed %r paused after %d failures in a row: %s", feed.name, count, exc)
+        if deps.on_feed_paused is not None:
+            try:
+                await deps.on_feed_paused(feed, str(exc))
+            except Exception:
+                log.exception("feed %r: could not tell its guilds it was paused", feed.name)
     return PollResult(Outcome.FAILED, error=str(exc))

@@ -89,11 +89,14 @@ class FeedQueries(SqliteDatabase):
 
     @in_db_thread
     def claim_due_feeds(self, now: float, limit: int, lease_s: float) -> list[FeedRow]:
-        """Lease up to ``limit`` due feeds so no other tick polls them meanwhile."""
+        """Lease up to ``limit`` due feeds so no other tick polls them meanwhile.
+
+        Paused feeds are due too, at their slow probe schedule: a success resumes them.
+        """
         with self.transaction() as conn:
             ids = [row[0] for row in conn.execute(
                 "UPDATE feeds SET lease_until = ? WHERE id IN (SELECT id FROM feeds"
-                " WHERE paused = 0 AND next_check <= ? AND lease_until <= ?"
+                " WHERE next_check <= ? AND lease_until <= ?"
                 " ORDER BY next_check LIMIT ?) RETURNING id",
                 (now + lease_s, now, now, limit))]
         return self._feeds_blocking(ids)
@@ -121,7 +124,7 @@ class FeedQueries(SqliteDatabase):
         with self.transaction() as conn:
             conn.execute(
                 "UPDATE feeds SET error_count = 0, last_error = NULL, last_success = ?,"
-                " last_polled = ?, next_check = ?, lease_until = 0,"
+                " last_polled = ?, next_check = ?, lease_until = 0, paused = 0,"
                 " etag = COALESCE(?, etag), last_modified = COALESCE(?, last_modified),"
                 " body_hash = COALESCE(?, body_hash) WHERE id = ?",
                 (now, now, next_check, etag, last_modified, body_hash, feed_id))
@@ -136,6 +139,24 @@ class FeedQueries(SqliteDatabase):
                 " WHERE id = ? RETURNING error_count",
                 (error[:500], now, now, next_check, feed_id)).fetchone()
         return int(row[0]) if row else 0
+
+    @in_db_thread
+    def pause_feed(self, feed_id: int, next_check: float) -> bool:
+        """Pause a failing feed (probed at ``next_check``); True if it was running until now."""
+        with self.transaction() as conn:
+            cursor = conn.execute("UPDATE feeds SET paused = 1, next_check = ?, lease_until = 0"
+                                  " WHERE id = ? AND paused = 0", (next_check, feed_id))
+        return cursor.rowcount > 0
+
+    @in_db_thread
+    def resume_feed(self, guild_id: int, name: str, now: float) -> bool:
+        """Resume a guild's paused feed and check it now; False if there is no such feed."""
+        with self.transaction() as conn:
+            cursor = conn.execute(
+                "UPDATE feeds SET paused = 0, error_count = 0, next_check = ?, lease_until = 0"
+                " WHERE id = (SELECT feed_id FROM subscriptions WHERE guild_id = ? AND name = ?)",
+                (now, guild_id, name))
+        return cursor.rowcount > 0
 
     @in_db_thread
     def known_keys(self, feed_id: int, keys: Sequence[str]) -> set[str]:
@@ -168,7 +189,7 @@ class FeedQueries(SqliteDatabase):
                 [(d.watch_id, feed_id, d.item_key, d.nonce, alert_to_json(d.alert), now, now)
                  for d in drafts])
             conn.execute(
-                "UPDATE feeds SET primed = 1, error_count = 0, last_error = NULL,"
+                "UPDATE feeds SET primed = 1, error_count = 0, last_error = NULL, paused = 0,"
                 " last_success = ?, last_polled = ?, next_check = ?, lease_until = 0,"
                 " title = COALESCE(?, title), etag = ?, last_modified = ?, body_hash = ?"
                 " WHERE id = ?",

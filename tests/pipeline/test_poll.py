@@ -127,3 +127,35 @@ async def test_retry_after_pushes_the_next_check(rig: Rig) -> None:
     rig.feeds.status("/busy", 429, headers={"Retry-After": "3600"})
     await poll_feed(await rig.feed(url), rig.deps)
     assert (await rig.feed(url)).next_check >= rig.clock.now + 3600
+
+
+async def test_a_feed_failing_many_times_is_paused_once_and_a_success_resumes_it(
+        rig: Rig) -> None:
+    paused: list[tuple[str, str]] = []
+
+    async def on_paused(feed: FeedRow, reason: str) -> None:
+        paused.append((feed.name, reason))
+
+    rig.deps.on_feed_paused = on_paused
+    rig.deps.pause_after = 3
+    url = await subscribe(rig, "/dead", b"")
+    rig.feeds.status("/dead", 404)
+    for _ in range(5):
+        await poll_feed(await rig.feed(url), rig.deps)
+    feed = await rig.feed(url)
+    assert feed.paused and feed.error_count == 5
+    assert feed.next_check >= rig.clock.now + 86400
+    assert len(paused) == 1 and paused[0][0] == "dead" and "404" in paused[0][1]
+    rig.feeds.serve("/dead", rss([("1", "Alive again")]))
+    assert await rig.poll(url) == Outcome.INGESTED
+    assert not (await rig.feed(url)).paused
+
+
+async def test_resume_command_path_makes_the_feed_due_now(rig: Rig) -> None:
+    url = await subscribe(rig, "/p", b"")
+    feed = await rig.feed(url)
+    await rig.store.pause_feed(feed.id, rig.clock.now + 86400)
+    assert await rig.store.claim_due_feeds(rig.clock.now + 10, 10, 60) == []
+    assert await rig.store.resume_feed(GUILD, "p", rig.clock.now)
+    assert [f.id for f in await rig.store.claim_due_feeds(rig.clock.now, 10, 60)] == [feed.id]
+    assert not await rig.store.resume_feed(GUILD, "nope", rig.clock.now)

@@ -18,7 +18,7 @@ CREATE TABLE feeds (
     paused        INTEGER NOT NULL DEFAULT 0,
     created_at    REAL    NOT NULL
 );
-CREATE INDEX feeds_due ON feeds (next_check) WHERE paused = 0;
+CREATE INDEX feeds_due ON feeds (next_check);
 
 -- guild_id 0 is the config file's scope.
 CREATE TABLE subscriptions (
