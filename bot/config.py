@@ -124,6 +124,9 @@ class BotConfig(_Strict):
     guilds: tuple[Snowflake, ...] = ()
     poll_concurrency: int = Field(default=16, ge=1, le=512)
     first_poll_silent: bool = True
+    # The shortest interval `/feed add` accepts. Chat users are not operators: a low floor
+    # protects publishers from hammering. Tests against a local feed server lower it.
+    min_feed_interval: Duration = WARN_INTERVAL_S
 
 
 class Config(_Strict):

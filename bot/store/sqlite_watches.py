@@ -135,6 +135,17 @@ class WatchQueries(SqliteDatabase):
             (guild_id, guild_id)).fetchone()
         return OutboxCounts(row[0] or 0, row[1] or 0, row[2] or 0, row[3])
 
+    @in_db_thread
+    def delivery_errors(self, guild_id: int, limit: int) -> list[tuple[str, str, str]]:
+        """(watch name, status, last error) of a guild's failed or retrying deliveries, newest
+        first: the reasons /status shows."""
+        rows = self.conn.execute(
+            "SELECT w.name, d.status, d.last_error FROM deliveries d"
+            " JOIN watches w ON w.id = d.watch_id WHERE w.guild_id = ?"
+            " AND d.status != 'sent' AND d.last_error IS NOT NULL ORDER BY d.id DESC LIMIT ?",
+            (guild_id, limit)).fetchall()
+        return [(str(row[0]), str(row[1]), str(row[2])) for row in rows]
+
 
 def _delivery(row: sqlite3.Row) -> Delivery:
     return Delivery(

@@ -1,0 +1,207 @@
+"""/feed: add (validated by fetching it), remove and list feeds with their health."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+
+import discord
+from discord import app_commands
+
+from bot.app import App
+from bot.durations import format_duration, parse_duration
+from bot.errors import FeedError
+from bot.exts.common import (
+    MANAGE_SERVER,
+    UserError,
+    ago,
+    can_manage,
+    choices,
+    fit_lines,
+    guild_of,
+    now,
+    plain,
+    reply,
+    require_manage_server,
+)
+from bot.exts.watches import clean_name
+from bot.model import Entry, ParsedFeed
+from bot.pipeline.fetch import Fetched, NotModified
+from bot.pipeline.schedule import next_check_after_success
+from bot.store.rows import CONFIG_GUILD, Subscription
+
+log = logging.getLogger(__name__)
+
+DEFAULT_INTERVAL_S = 300.0
+MAX_INTERVAL_S = 7 * 86400.0
+MAX_FEEDS_PER_GUILD = 200
+
+
+def parse_interval(text: str | None, minimum: float) -> float:
+    """The interval option in seconds (default 5m), within [minimum, 7d]; else UserError."""
+    if text is None:
+        return max(DEFAULT_INTERVAL_S, minimum)
+    try:
+        seconds = parse_duration(text)
+    except ValueError as exc:
+        raise UserError(str(exc)) from None
+    if seconds < minimum:
+        raise UserError(f"The interval must be at least {format_duration(minimum)}.")
+    if seconds > MAX_INTERVAL_S:
+        raise UserError("The interval must be at most 7d.")
+    return seconds
+
+
+def health(sub: Subscription) -> str:
+    """One entry of /feed list: name, interval, state, last success, next check, URL."""
+    feed = sub.feed
+    if feed.paused:
+        state = f"⏸️ paused after repeated failures: {plain(feed.last_error or '?', 150)}"
+    elif feed.error_count:
+        state = f"❌ failing ×{feed.error_count}: {plain(feed.last_error or '?', 150)}"
+    elif feed.last_success is None:
+        state = "⏳ not checked yet"
+    else:
+        state = "✅ ok"
+    source = " (config file)" if sub.source == "config" else ""
+    return (f"• **{plain(sub.name, 100)}**{source} every {format_duration(sub.interval_s)} — "
+            f"{state}\n  last success {ago(feed.last_success)}, next check "
+            f"{ago(feed.next_check)} — <{feed.url[:300]}>")
+
+
+def newest(entries: tuple[Entry, ...]) -> Entry | None:
+    """The most recently published entry, else the first one listed (feeds list newest first)."""
+    dated = [(entry.published, entry) for entry in entries if entry.published is not None]
+    if dated:
+        return max(dated, key=lambda pair: pair[0])[1]
+    return entries[0] if entries else None
+
+
+def check_unused(subs: list[Subscription], url: str, name: str | None) -> None:
+    """Refuse a second subscription to the same URL, or a name already taken."""
+    for sub in subs:
+        if sub.feed.url == url:
+            raise UserError(f"This server already has that feed as '{plain(sub.name)}'.")
+        if name is not None and sub.name.casefold() == name.casefold():
+            raise UserError(f"This server already has a feed named '{plain(name)}'; "
+                            "pick another name.")
+
+
+class FeedCommands(app_commands.Group):
+    """Feeds: the news sources this server's watches see."""
+
+    def __init__(self, app: App) -> None:
+        super().__init__(name="feed", description="Manage the news feeds this server watches",
+                         guild_only=True, default_permissions=MANAGE_SERVER)
+        self.app = app
+
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        """Manage Server is required (checked here as well as by Discord)."""
+        return require_manage_server(interaction)
+
+    async def _feed_names(self, interaction: discord.Interaction,
+                          current: str) -> list[app_commands.Choice[str]]:
+        # Autocomplete skips interaction_check: without this, names would leak to anyone.
+        if not can_manage(interaction):
+            return []
+        subs = await self.app.store.subscriptions(guild_of(interaction))
+        return choices((s.name for s in subs), current)
+
+    async def _probe(self, url: str) -> tuple[Fetched, ParsedFeed]:
+        """Fetch and parse the feed as a poll would; any failure becomes a UserError."""
+        deps = self.app.poller.deps
+        try:
+            response = await deps.fetcher.fetch(url)
+            if isinstance(response, NotModified):
+                raise UserError("The server answered 304 Not Modified to a first request.")
+            parsed = await deps.parser.parse(response.body, response.headers,
+                                             response.final_url)
+        except FeedError as exc:
+            raise UserError(f"That feed could not be added: {plain(str(exc), 300)}") from None
+        return response, parsed
+
+    async def _prime(self, feed_id: int, response: Fetched, parsed: ParsedFeed,
+                     interval_s: float) -> None:
+        """Record what the feed holds today, alerting nothing: no flood on first add."""
+        stamp = now()
+        deps = self.app.poller.deps
+        await self.app.store.ingest(
+            feed_id, parsed.entries, now=stamp, title=parsed.title or None,
+            next_check=next_check_after_success(stamp, interval_s, response.max_age_s, deps.rng),
+            etag=response.etag, last_modified=response.last_modified,
+            body_hash=hashlib.sha256(response.body).hexdigest(), plan=lambda _new: [])
+
+    @app_commands.command(name="add")
+    @app_commands.describe(url="The RSS, Atom, RDF or JSON Feed address",
+                           name="A short name (default: the feed's title)",
+                           interval='How often to check, e.g. "10m" (default 5m)')
+    async def add(self, interaction: discord.Interaction, url: app_commands.Range[str, 1, 2000],
+                  name: app_commands.Range[str, 1, 100] | None = None,
+                  interval: str | None = None) -> None:
+        """Add a feed: it is fetched and checked first; the items it holds now are not alerted."""
+        guild_id = guild_of(interaction)
+        url = url.strip()
+        seconds = parse_interval(interval, self.app.config.bot.min_feed_interval)
+        wanted = clean_name(name) if name is not None else None
+        # Fetching can take longer than Discord's 3-second deadline: acknowledge first.
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        subs = await self.app.store.subscriptions(guild_id)
+        if len(subs) >= MAX_FEEDS_PER_GUILD:
+            raise UserError(f"This server has the maximum of {MAX_FEEDS_PER_GUILD} feeds.")
+        check_unused(subs, url, wanted)
+        response, parsed = await self._probe(url)
+        name = wanted or clean_name(parsed.title or url)[:100]
+        check_unused(subs, url, name)
+        sub = await self.app.store.subscribe(guild_id, url, name, seconds, now())
+        # A URL another server already follows is primed: its stored items are the baseline.
+        if not sub.feed.primed:
+            await self._prime(sub.feed.id, response, parsed, seconds)
+        log.info("guild %s added feed %r (%d items)", guild_id, name, len(parsed.entries))
+        latest = newest(parsed.entries)
+        latest_text = (plain(latest.title or latest.link, 200) if latest is not None
+                       else "(no items yet)")
+        await reply(interaction, f"✅ Feed **{plain(name)}** added: "
+                                 f"{plain(parsed.title or url)} — {len(parsed.entries)} items "
+                                 f"now, checked every {format_duration(seconds)}.\n"
+                                 f"Newest: {latest_text}")
+
+    async def _refuse_unknown(self, name: str) -> None:
+        """Raise the right error for a feed name this guild does not have."""
+        config = {s.name.casefold() for s in await self.app.store.subscriptions(CONFIG_GUILD)}
+        if name.casefold() in config:
+            raise UserError(f"'{plain(name)}' comes from the config file; change it there.")
+        raise UserError(f"No feed named '{plain(name)}' in this server. See `/feed list`.")
+
+    @app_commands.command(name="remove")
+    @app_commands.describe(name="The feed to remove")
+    async def remove(self, interaction: discord.Interaction, name: str) -> None:
+        """Stop following a feed in this server."""
+        guild_id = guild_of(interaction)
+        if not await self.app.store.unsubscribe(guild_id, name):
+            await self._refuse_unknown(name)
+        log.info("guild %s removed feed %r", guild_id, name)
+        await reply(interaction, f"🗑️ Feed **{plain(name)}** removed.")
+
+    @app_commands.command(name="resume")
+    @app_commands.describe(name="The feed to check again now")
+    async def resume(self, interaction: discord.Interaction, name: str) -> None:
+        """Resume a feed paused after repeated failures: it is checked again right away."""
+        guild_id = guild_of(interaction)
+        if not await self.app.store.resume_feed(guild_id, name, now()):
+            await self._refuse_unknown(name)
+        log.info("guild %s resumed feed %r", guild_id, name)
+        await reply(interaction, f"▶️ Feed **{plain(name)}** resumed; it is checked within "
+                                 "seconds. See `/feed list` for the result.")
+
+    @app_commands.command(name="list")
+    async def list_(self, interaction: discord.Interaction) -> None:
+        """Show this server's feeds (and the config file's) with health and next check."""
+        subs = (await self.app.store.subscriptions(guild_of(interaction))
+                + await self.app.store.subscriptions(CONFIG_GUILD))
+        if not subs:
+            await reply(interaction, "No feeds yet. Add one with `/feed add`.")
+            return
+        await reply(interaction, fit_lines([health(s) for s in subs]))
+
+    remove.autocomplete("name")(_feed_names)
+    resume.autocomplete("name")(_feed_names)

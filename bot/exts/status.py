@@ -1,0 +1,54 @@
+"""/status: is the bot healthy, and what has it done lately."""
+
+from __future__ import annotations
+
+import discord
+from discord import app_commands
+
+from bot import __version__
+from bot.app import App
+from bot.exts.common import (
+    ago,
+    fit_lines,
+    guild_of,
+    plain,
+    reply,
+    require_manage_server,
+    uptime,
+)
+from bot.store.rows import CONFIG_GUILD
+
+REASONS_SHOWN = 5
+
+
+async def status_lines(app: App, guild_id: int) -> list[str]:
+    """The /status report for one guild: feeds, deliveries, last alert, uptime, version."""
+    subs = await app.store.subscriptions(guild_id) + await app.store.subscriptions(CONFIG_GUILD)
+    failing = [s for s in subs if s.feed.error_count]
+    counts = await app.store.outbox_counts(guild_id)
+    errors = await app.store.delivery_errors(guild_id, REASONS_SHOWN)
+    lines = [
+        f"**Wirewatch {__version__}** — up {uptime(app.started_monotonic)}",
+        f"Feeds: {len(subs) - len(failing)} ok, {len(failing)} failing",
+        f"Alerts: {counts.pending} queued, {counts.failed} failed, {counts.sent} sent; "
+        f"last alert {ago(counts.last_sent_at)}",
+    ]
+    lines += [f"• feed **{plain(s.name, 80)}**: {plain(s.feed.last_error or '?', 200)}"
+              for s in failing[:REASONS_SHOWN]]
+    lines += [f"• watch **{plain(name, 80)}** ({'retrying' if status == 'pending' else status})"
+              f": {plain(error, 200)}" for name, status, error in errors]
+    return lines
+
+
+def status_command(app: App) -> app_commands.Command[app_commands.Group, ..., None]:
+    """Build the /status command bound to the running app."""
+
+    @app_commands.command(name="status")
+    @app_commands.guild_only()
+    @app_commands.default_permissions(manage_guild=True)
+    @app_commands.check(require_manage_server)
+    async def status(interaction: discord.Interaction) -> None:
+        """Feeds ok and failing, queued and failed alerts, last alert, uptime and version."""
+        await reply(interaction, fit_lines(await status_lines(app, guild_of(interaction))))
+
+    return status
