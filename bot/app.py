@@ -72,7 +72,9 @@ async def open_store(settings: Settings) -> Store:
         # Imported here: psycopg is an optional extra that SQLite users never install.
         try:
             from bot.store.postgres import PostgresStore
-        except ImportError as exc:
+        except ModuleNotFoundError as exc:
+            if not (exc.name or "").startswith("psycopg"):
+                raise
             raise ConfigError(
                 "WIREWATCH_DATABASE_URL: PostgreSQL needs psycopg 3; install it with"
                 f" pip install 'wirewatch[postgres]' ({exc})") from None

@@ -22,6 +22,7 @@ import json
 import logging
 import re
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import urljoin
@@ -356,5 +357,28 @@ def parse_feed(body: bytes, headers: Mapping[str, str], url: str) -> ParsedFeed:
         raise ParseError(f"empty body ({len(body)} bytes): nothing to parse")
     content_type = next((v for k, v in headers.items() if k.lower() == "content-type"), "")
     if _looks_like_json(body, content_type):
-        return _guarded(lambda: _parse_json(body, url))
-    return _guarded(lambda: _parse_xml(body, headers, url))
+        return _scrubbed(_guarded(lambda: _parse_json(body, url)))
+    return _scrubbed(_guarded(lambda: _parse_xml(body, headers, url)))
+
+
+def _valid_text(text: str) -> str:
+    # JSON escapes can smuggle lone surrogates in ("\ud800"); no database can store them.
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "replace").decode("utf-8")
+    return text
+
+
+def _scrubbed(feed: ParsedFeed) -> ParsedFeed:
+    """The feed with every text field encodable as UTF-8."""
+    entries = tuple(replace(
+        entry, key=_valid_text(entry.key), title=_valid_text(entry.title),
+        link=_valid_text(entry.link), summary=_valid_text(entry.summary),
+        content=_valid_text(entry.content), author=_valid_text(entry.author),
+        tags=tuple(_valid_text(tag) for tag in entry.tags),
+        guid=_valid_text(entry.guid) if entry.guid is not None else None,
+        thumbnail=_valid_text(entry.thumbnail) if entry.thumbnail is not None else None,
+    ) for entry in feed.entries)
+    return replace(feed, title=_valid_text(feed.title), link=_valid_text(feed.link),
+                   entries=dedupe(entries))

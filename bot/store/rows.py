@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from bot.model import Alert, Entry
@@ -143,3 +144,17 @@ class OutboxCounts:
     failed: int
     sent: int
     last_sent_at: float | None
+
+
+def visible_watches(pairs: Iterable[tuple[WatchRow, str]]) -> list[tuple[WatchRow, str]]:
+    """Each watch once, with the feed's name in its guild (its own name before the config's),
+    kept only when the watch's ``feeds`` list, if any, names the feed."""
+    seen: set[int] = set()
+    visible = []
+    for watch, feed_name in pairs:
+        if watch.id in seen:
+            continue
+        seen.add(watch.id)
+        if watch.feed_names is None or feed_name in watch.feed_names:
+            visible.append((watch, feed_name))
+    return visible

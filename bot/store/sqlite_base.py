@@ -60,25 +60,27 @@ class SqliteDatabase:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
             conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
             conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA busy_timeout=5000")
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA foreign_keys=ON")
-            conn.execute("PRAGMA busy_timeout=5000")
         except (sqlite3.Error, OSError) as exc:
             raise StoreError(f"cannot open SQLite database {self.path}: {exc}") from exc
         self._conn = conn
         self._migrate()
 
     def _migrate(self) -> None:
-        conn = self.conn
-        conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER PRIMARY KEY,"
-                     " name TEXT NOT NULL, applied_at REAL NOT NULL)")
-        applied = {row[0] for row in conn.execute("SELECT version FROM schema_migrations")}
+        # Each step re-reads what is applied inside its write transaction, so two processes
+        # opening a fresh file together cannot both apply the same migration.
+        with self.transaction() as tx:
+            tx.execute("CREATE TABLE IF NOT EXISTS schema_migrations (version INTEGER"
+                       " PRIMARY KEY, name TEXT NOT NULL, applied_at REAL NOT NULL)")
         for migration in load_migrations("sqlite"):
-            if migration.version in applied:
-                continue
-            log.info("applying migration %04d_%s", migration.version, migration.name)
             with self.transaction() as tx:
+                if tx.execute("SELECT 1 FROM schema_migrations WHERE version = ?",
+                              (migration.version,)).fetchone():
+                    continue
+                log.info("applying migration %04d_%s", migration.version, migration.name)
                 for statement in _statements(migration.sql):
                     tx.execute(statement)
                 tx.execute("INSERT INTO schema_migrations VALUES (?, ?, ?)",

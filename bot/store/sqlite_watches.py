@@ -6,7 +6,7 @@ import json
 import sqlite3
 
 from bot.store.codec import alert_from_json
-from bot.store.rows import Delivery, NewWatch, OutboxCounts, WatchRow
+from bot.store.rows import Delivery, NewWatch, OutboxCounts, WatchRow, visible_watches
 from bot.store.sqlite_base import SqliteDatabase, in_db_thread
 
 
@@ -75,14 +75,16 @@ class WatchQueries(SqliteDatabase):
 
     @in_db_thread
     def watches_for_feed(self, feed_id: int) -> list[tuple[WatchRow, str]]:
-        """Active watches that see this feed, each with the feed's name in the watch's guild."""
+        """Active watches that see this feed, each with the feed's name in the watch's guild.
+
+        A guild's watches see its own feeds and the config file's (guild 0).
+        """
         rows = self.conn.execute(
             "SELECT w.*, s.name AS feed_name FROM subscriptions s JOIN watches w"
-            " ON w.guild_id = s.guild_id WHERE s.feed_id = ? AND w.paused = 0 ORDER BY w.id",
+            " ON (w.guild_id = s.guild_id OR s.guild_id = 0) WHERE s.feed_id = ?"
+            " AND w.paused = 0 ORDER BY w.id, s.guild_id = 0",
             (feed_id,)).fetchall()
-        pairs = [(watch_from_row(row), str(row["feed_name"])) for row in rows]
-        return [(watch, feed_name) for watch, feed_name in pairs
-                if watch.feed_names is None or feed_name in watch.feed_names]
+        return visible_watches((watch_from_row(row), str(row["feed_name"])) for row in rows)
 
     @in_db_thread
     def pending_deliveries(self, limit: int) -> list[tuple[Delivery, float]]:

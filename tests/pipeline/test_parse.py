@@ -292,3 +292,12 @@ def test_arbitrary_text_raises_only_parse_error(text: str, content_type: str) ->
                  '{"version": "https://jsonfeed.org/version/1", "items": [' + text + "]}"):
         with contextlib.suppress(ParseError):
             parse_feed(body.encode("utf-8", "surrogatepass"), {"content-type": content_type}, URL)
+
+
+def test_lone_surrogates_from_json_escapes_become_storable_text() -> None:
+    body = (b'{"version": "https://jsonfeed.org/version/1.1", "title": "T\\ud800",'
+            b' "items": [{"id": "a\\udfff", "title": "X\\ud83d", "url": "https://x.example/1"}]}')
+    feed = parse_feed(body, {"Content-Type": "application/feed+json"}, "https://x.example/")
+    [entry] = feed.entries
+    for text in (feed.title, entry.title, entry.key):
+        text.encode("utf-8")  # raises if a surrogate survived

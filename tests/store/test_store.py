@@ -1,16 +1,24 @@
-"""The SQLite store against a real database file."""
+"""The store contract, run on every backend (``store`` is parametrised in conftest.py)."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+import asyncio
+from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from bot.config import Config, FeedConfig, WatchConfig
+from bot.errors import StoreError
 from bot.model import Alert, Entry, Snippet
+from bot.store.base import Store
+from bot.store.migrate import load_migrations
 from bot.store.rows import CONFIG_GUILD, DeliveryDraft, NewWatch
 from bot.store.sqlite import SqliteStore
+
+if TYPE_CHECKING:
+    from tests.store.conftest import Backend, PostgresBackend
 
 NOW = 1_800_000_000.0
 
@@ -36,14 +44,7 @@ def plan_all(watch_id: int):  # type: ignore[no-untyped-def]
     return plan
 
 
-@pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
-    opened = await SqliteStore.open(tmp_path / "state" / "test.db")
-    yield opened
-    await opened.close()
-
-
-async def ingest(store: SqliteStore, feed_id: int, keys: Sequence[str], watch_id: int,
+async def ingest(store: Store, feed_id: int, keys: Sequence[str], watch_id: int,
                  now: float = NOW) -> tuple[int, int]:
     result = await store.ingest(feed_id, entries(*keys), now=now, next_check=now + 60,
                                 title="T", etag=None, last_modified=None, body_hash="h",
@@ -51,7 +52,7 @@ async def ingest(store: SqliteStore, feed_id: int, keys: Sequence[str], watch_id
     return result.new_items, result.deliveries
 
 
-async def test_migrations_wal_and_reopen(tmp_path: Path) -> None:
+async def test_sqlite_migrations_wal_and_reopen(tmp_path: Path) -> None:
     path = tmp_path / "db.sqlite"
     first = await SqliteStore.open(path)
     await first.sync_config(config(("A", "http://a.example/feed")), NOW)
@@ -64,7 +65,7 @@ async def test_migrations_wal_and_reopen(tmp_path: Path) -> None:
     await second.close()
 
 
-async def test_first_poll_is_silent_then_only_new_items_queue(store: SqliteStore) -> None:
+async def test_first_poll_is_silent_then_only_new_items_queue(store: Store) -> None:
     await store.sync_config(config(("A", "http://a.example/feed")), NOW)
     [feed] = await store.claim_due_feeds(NOW, 10, 120)
     [watch] = await store.watches()
@@ -77,14 +78,14 @@ async def test_first_poll_is_silent_then_only_new_items_queue(store: SqliteStore
     assert await store.known_keys(feed.id, ["1", "3", "9"]) == {"1", "3"}
 
 
-async def test_claim_leases_due_feeds_once(store: SqliteStore) -> None:
+async def test_claim_leases_due_feeds_once(store: Store) -> None:
     await store.sync_config(config(("A", "http://a.example/1"), ("B", "http://b.example/2")), NOW)
     assert len(await store.claim_due_feeds(NOW, 10, 120)) == 2
     assert await store.claim_due_feeds(NOW + 1, 10, 120) == []
     assert len(await store.claim_due_feeds(NOW + 121, 10, 120)) == 2
 
 
-async def test_failure_counts_and_success_resets(store: SqliteStore) -> None:
+async def test_failure_counts_and_success_resets(store: Store) -> None:
     await store.sync_config(config(("A", "http://a.example/feed")), NOW)
     [feed] = await store.claim_due_feeds(NOW, 10, 120)
     assert await store.record_failure(feed.id, NOW, "HTTP 500", NOW + 60) == 1
@@ -96,7 +97,7 @@ async def test_failure_counts_and_success_resets(store: SqliteStore) -> None:
     assert healed is not None and healed.error_count == 0 and healed.last_success == NOW + 200
 
 
-async def test_outbox_marks(store: SqliteStore) -> None:
+async def test_outbox_marks(store: Store) -> None:
     await store.sync_config(config(("A", "http://a.example/feed")), NOW)
     [feed] = await store.claim_due_feeds(NOW, 10, 120)
     [watch] = await store.watches()
@@ -112,7 +113,7 @@ async def test_outbox_marks(store: SqliteStore) -> None:
     assert (counts.pending, counts.failed, counts.sent) == (1, 1, 1)
 
 
-async def test_paused_watch_holds_deliveries_and_sees_nothing(store: SqliteStore) -> None:
+async def test_paused_watch_holds_deliveries_and_sees_nothing(store: Store) -> None:
     await store.sync_config(config(("A", "http://a.example/feed")), NOW)
     [feed] = await store.claim_due_feeds(NOW, 10, 120)
     [watch] = await store.watches()
@@ -125,7 +126,7 @@ async def test_paused_watch_holds_deliveries_and_sees_nothing(store: SqliteStore
     assert len(await store.pending_deliveries(10)) == 1
 
 
-async def test_guild_subscriptions_share_one_feed(store: SqliteStore) -> None:
+async def test_guild_subscriptions_share_one_feed(store: Store) -> None:
     url = "https://news.example/rss"
     await store.subscribe(111, url, "News", 300, NOW)
     await store.subscribe(222, url, "Nachrichten", 600, NOW)
@@ -143,7 +144,20 @@ async def test_guild_subscriptions_share_one_feed(store: SqliteStore) -> None:
     assert await store.claim_due_feeds(NOW + 999, 10, 120) == []
 
 
-async def test_sync_config_removes_what_the_file_dropped(store: SqliteStore) -> None:
+async def test_guild_watches_also_see_the_config_files_feeds(store: Store) -> None:
+    await store.sync_config(config(("Wire", "https://wire.example/rss"), watches=()), NOW)
+    await store.subscribe(111, "https://wire.example/rss", "My wire", 300, NOW)
+    await store.add_watch(NewWatch(guild_id=111, name="t", query="tariffs", channel_id=5), NOW)
+    await store.add_watch(NewWatch(guild_id=222, name="t", query="Xi", channel_id=6,
+                                   feed_names=("Wire",)), NOW)
+    await store.add_watch(NewWatch(guild_id=333, name="t", query="Xi", channel_id=7,
+                                   feed_names=("Other",)), NOW)
+    [feed] = await store.claim_due_feeds(NOW, 10, 120)
+    pairs = await store.watches_for_feed(feed.id)
+    assert [(w.guild_id, name) for w, name in pairs] == [(111, "My wire"), (222, "Wire")]
+
+
+async def test_sync_config_removes_what_the_file_dropped(store: Store) -> None:
     await store.sync_config(config(("A", "http://a.example/1"), ("B", "http://b.example/2"),
                                    watches=("w1", "w2")), NOW)
     await store.subscribe(111, "http://c.example/3", "C", 300, NOW)
@@ -152,7 +166,7 @@ async def test_sync_config_removes_what_the_file_dropped(store: SqliteStore) -> 
     assert [w.name for w in await store.watches()] == ["w1"]
 
 
-async def test_recent_items_for_watch_test(store: SqliteStore) -> None:
+async def test_recent_items_for_watch_test(store: Store) -> None:
     await store.subscribe(111, "https://news.example/rss", "News", 300, NOW)
     [feed] = await store.claim_due_feeds(NOW, 10, 120)
     await ingest(store, feed.id, ["1", "2"], 0)
@@ -160,3 +174,224 @@ async def test_recent_items_for_watch_test(store: SqliteStore) -> None:
     assert sorted(i.entry.key for i in items) == ["1", "2"]
     assert await store.recent_items(222, NOW - 10) == []
     assert await store.recent_items(111, NOW + 10) == []
+
+
+async def test_delivery_errors_for_status(store: Store) -> None:
+    await store.subscribe(111, "https://news.example/rss", "News", 300, NOW)
+    await store.subscribe(222, "https://news.example/rss", "Nachrichten", 300, NOW)
+    mine = await store.add_watch(NewWatch(guild_id=111, name="mine", query="x", channel_id=5),
+                                 NOW)
+    theirs = await store.add_watch(NewWatch(guild_id=222, name="theirs", query="x",
+                                            channel_id=6), NOW)
+    [feed] = await store.claim_due_feeds(NOW, 10, 120)
+    await ingest(store, feed.id, ["0"], mine.id)
+
+    def plan(new: Sequence[Entry]) -> list[DeliveryDraft]:
+        return [DeliveryDraft(w, e.key, f"n-{w}-{e.key}", alert(e.title))
+                for e in new for w in (mine.id, theirs.id)]
+
+    await store.ingest(feed.id, entries("1", "2", "3", "4"), now=NOW, next_check=NOW + 60,
+                       title="T", etag=None, last_modified=None, body_hash="h2", plan=plan)
+    ids = {(d.watch_name, d.item_key): d.id for d, _ in await store.pending_deliveries(20)}
+    await store.mark_failed(ids[("mine", "1")], "HTTP 403 Missing Access", NOW)
+    await store.mark_retry(ids[("mine", "2")], "HTTP 502", NOW + 30, NOW)
+    await store.mark_retry(ids[("mine", "3")], "HTTP 429", NOW + 30, NOW)
+    await store.mark_sent(ids[("mine", "3")], "m3", NOW + 31)  # recovered: not a problem
+    await store.mark_failed(ids[("theirs", "1")], "HTTP 400", NOW)
+    assert await store.delivery_errors(111, 10) == [
+        ("mine", "pending", "HTTP 502"), ("mine", "failed", "HTTP 403 Missing Access")]
+    assert await store.delivery_errors(111, 1) == [("mine", "pending", "HTTP 502")]
+    assert await store.delivery_errors(222, 10) == [("theirs", "failed", "HTTP 400")]
+    assert await store.delivery_errors(333, 10) == []
+
+
+# Several processes on one database, reopening, and what PostgreSQL adds. ``backend`` and
+# ``postgres_backend`` (conftest.py) give a fresh database that many stores may open.
+
+async def test_reopening_keeps_everything(backend: Backend) -> None:
+    first = await backend.open()
+    await first.sync_config(config(("A", "http://a.example/feed")), NOW)
+    await first.close()
+    second = await backend.open()
+    assert [s.name for s in await second.subscriptions()] == ["A"]
+    assert [w.name for w in await second.watches()] == ["w"]
+
+
+async def test_two_stores_claiming_together_never_share_a_feed(backend: Backend) -> None:
+    first, second = await backend.open(), await backend.open()
+    await first.sync_config(config(*((f"F{i}", f"http://f{i}.example/rss")
+                                     for i in range(40))), NOW)
+
+    mine: list[int] = []
+    theirs: list[int] = []
+    while True:  # each round, both claims are in flight at the same moment
+        ours, other = await asyncio.gather(first.claim_due_feeds(NOW, 3, 120),
+                                           second.claim_due_feeds(NOW, 3, 120))
+        if not ours and not other:
+            break
+        mine += [feed.id for feed in ours]
+        theirs += [feed.id for feed in other]
+    assert mine and theirs
+    assert not set(mine) & set(theirs)
+    assert len(mine) + len(theirs) == len(set(mine) | set(theirs)) == 40
+
+
+async def test_a_failing_plan_records_nothing(store: Store) -> None:
+    # plan runs inside the ingest transaction: items without their deliveries never commit.
+    await store.sync_config(config(("A", "http://a.example/feed")), NOW)
+    [feed] = await store.claim_due_feeds(NOW, 10, 120)
+    [watch] = await store.watches()
+    await ingest(store, feed.id, ["1"], watch.id)
+
+    def broken_plan(new: Sequence[Entry]) -> list[DeliveryDraft]:
+        raise RuntimeError("matcher crashed")
+
+    with pytest.raises(RuntimeError, match="matcher crashed"):
+        await store.ingest(feed.id, entries("1", "2"), now=NOW + 60, next_check=NOW + 120,
+                           title="T2", etag=None, last_modified=None, body_hash="h2",
+                           plan=broken_plan)
+    assert await store.known_keys(feed.id, ["1", "2"]) == {"1"}
+    after = await store.feed(feed.id)
+    assert after is not None and after.body_hash == "h" and after.title == "T"
+    assert await ingest(store, feed.id, ["1", "2"], watch.id, NOW + 120) == (1, 1)
+
+async def test_paused_feed_is_probed_slowly_and_resumes(store: Store) -> None:
+    await store.subscribe(111, "https://news.example/rss", "News", 300, NOW)
+    [feed] = await store.claim_due_feeds(NOW, 10, 120)
+    assert await store.pause_feed(feed.id, NOW + 86400)
+    assert not await store.pause_feed(feed.id, NOW + 86400)  # already paused
+    paused = await store.feed(feed.id)
+    assert paused is not None and paused.paused and paused.next_check == NOW + 86400
+    assert await store.claim_due_feeds(NOW + 3600, 10, 120) == []
+    [probe] = await store.claim_due_feeds(NOW + 86400, 10, 120)
+    await store.record_unchanged(probe.id, NOW + 86400, NOW + 86700)  # a success resumes
+    resumed = await store.feed(feed.id)
+    assert resumed is not None and not resumed.paused
+    assert await store.pause_feed(feed.id, NOW + 2 * 86400)
+    assert await store.resume_feed(111, "News", NOW + 90000)
+    assert not await store.resume_feed(111, "nope", NOW + 90000)
+    [again] = await store.claim_due_feeds(NOW + 90000, 10, 120)
+    assert not again.paused and again.error_count == 0
+
+WATCH_SHAPES = [
+    NewWatch(guild_id=1, name="all-fields", query="a", channel_id=1_234_567_890_123_456_789,
+             role_id=987_654_321_098_765_432, feed_names=("A", "B"), color=0xFFFFFF,
+             collapse_after=5),
+    NewWatch(guild_id=1, name="webhook", query="b", webhook_url="https://h.example/api/x"),
+    NewWatch(guild_id=1, name="no-feeds", query="c", feed_names=()),
+    NewWatch(guild_id=1, name="every-feed", query="d", feed_names=None),
+]
+
+
+@pytest.mark.parametrize("watch", WATCH_SHAPES, ids=[w.name for w in WATCH_SHAPES])
+async def test_watch_fields_round_trip(store: Store, watch: NewWatch) -> None:
+    stored = await store.add_watch(watch, NOW)
+    [listed] = await store.watches(1)
+    assert stored == listed
+    expected = {field: getattr(watch, field) for field in (
+        "guild_id", "name", "query", "channel_id", "webhook_url", "role_id", "feed_names",
+        "color", "collapse_after", "source")}
+    assert {field: getattr(stored, field) for field in expected} == expected
+
+
+async def test_nul_characters_from_a_feed_are_stored(store: Store) -> None:
+    # PostgreSQL text cannot hold NUL; one such byte must not fail every poll of the feed.
+    await store.subscribe(111, "https://news.example/rss", "News", 300, NOW)
+    [feed] = await store.claim_due_feeds(NOW, 10, 120)
+    odd = Entry(key="k\x00y", title="nul\x00here", link="https://n.example/\x00")
+
+    async def ingest_odd() -> int:
+        result = await store.ingest(feed.id, [odd], now=NOW, next_check=NOW + 60, title="T\x00",
+                                    etag="e\x00", last_modified=None, body_hash="h",
+                                    plan=plan_all(0))
+        return result.new_items
+
+    assert await ingest_odd() == 1
+    assert await ingest_odd() == 0
+    assert await store.known_keys(feed.id, [odd.key, "other"]) == {odd.key}
+    [item] = await store.recent_items(111, NOW - 1)
+    assert item.entry == odd
+
+
+async def test_postgres_claim_passes_over_a_feed_being_claimed(
+        postgres_backend: PostgresBackend) -> None:
+    import psycopg
+    store = await postgres_backend.open()
+    await store.sync_config(config(("A", "http://a.example/1"), ("B", "http://b.example/2")), NOW)
+    # Another process is between claiming A and committing: its row lock is held.
+    async with await psycopg.AsyncConnection.connect(postgres_backend.url) as other:
+        await other.execute("SELECT id FROM feeds WHERE url = 'http://a.example/1' FOR UPDATE")
+        claimed = await asyncio.wait_for(store.claim_due_feeds(NOW, 10, 120), timeout=5)
+        assert [feed.name for feed in claimed] == ["B"]
+        await other.rollback()
+    assert [feed.name for feed in await store.claim_due_feeds(NOW, 10, 120)] == ["A"]
+
+
+async def test_postgres_processes_starting_together_migrate_once(
+        postgres_backend: PostgresBackend) -> None:
+    from psycopg import sql
+    await asyncio.gather(*(postgres_backend.open() for _ in range(4)))
+    rows = await postgres_backend.admin(sql.SQL("SELECT version FROM {}.schema_migrations"
+                                                " ORDER BY version").format(
+        sql.Identifier(postgres_backend.schema)))
+    assert [row[0] for row in rows] == [m.version for m in load_migrations("postgres")]
+
+
+async def test_postgres_reconnects_after_the_server_drops_the_connection(
+        postgres_backend: PostgresBackend) -> None:
+    store = await postgres_backend.open()
+    await store.sync_config(config(("A", "http://a.example/feed")), NOW)
+    killed = await postgres_backend.admin(
+        "SELECT pg_terminate_backend(pid, 5000) FROM pg_stat_activity"
+        " WHERE application_name = %s", (postgres_backend.schema,))
+    assert killed == [(True,)]
+    with pytest.raises(StoreError):
+        await store.ping()
+    assert [s.name for s in await store.subscriptions()] == ["A"]
+
+
+@pytest.mark.parametrize("url", [
+    "postgresql://ww:s3cret@127.0.0.1:1/none?connect_timeout=2",  # nothing listens
+    "postgresql://ww:s3cret@[127.0.0.1/none",  # malformed: libpq quotes the whole URI
+])
+async def test_postgres_unusable_url_is_a_store_error_without_the_password(url: str) -> None:
+    pytest.importorskip("psycopg", reason="psycopg (the postgres extra) is not installed")
+    from bot.store.postgres import PostgresStore
+    with pytest.raises(StoreError) as caught:
+        await PostgresStore.open(url)
+    assert "127.0.0.1" in str(caught.value) and "s3cret" not in str(caught.value)
+    assert caught.value.__cause__ is None  # the chained psycopg error would repeat the URI
+
+
+@pytest.mark.parametrize("scheme", ["postgresql", "postgres"])
+async def test_open_store_chooses_postgres_by_url(postgres_backend: PostgresBackend,
+                                                  scheme: str) -> None:
+    from bot.app import open_store
+    from bot.settings import load_settings
+    from bot.store.postgres import PostgresStore
+    url = scheme + "://" + postgres_backend.url.split("://", 1)[1]
+    store = await open_store(load_settings({"WIREWATCH_DATABASE_URL": url}))
+    try:
+        assert isinstance(store, PostgresStore)
+        await store.ping()
+    finally:
+        await store.close()
+
+
+async def test_sqlite_processes_opening_a_fresh_file_together_migrate_once(
+        tmp_path: Path) -> None:
+    import asyncio
+
+    from bot.store.sqlite import SqliteStore
+
+    for attempt in range(10):
+        path = tmp_path / f"fresh{attempt}.db"
+        stores = await asyncio.gather(*(SqliteStore.open(path) for _ in range(4)))
+        for opened in stores:
+            await opened.close()
+        import sqlite3
+
+        with sqlite3.connect(path) as plain:
+            versions = plain.execute("SELECT version FROM schema_migrations").fetchall()
+        plain.close()
+        assert [v[0] for v in versions] == [1]

@@ -1,0 +1,179 @@
+"""PostgreSQL queries for watches and the delivery outbox."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from bot.errors import StoreError
+from bot.store.codec import alert_from_json
+from bot.store.postgres_base import Connection, PostgresDatabase, pg_text
+from bot.store.rows import Delivery, NewWatch, OutboxCounts, WatchRow, visible_watches
+
+
+def watch_from_row(row: Mapping[str, Any]) -> WatchRow:
+    """Build a WatchRow from a ``watches`` row."""
+    feed_names = row["feed_names"]
+    return WatchRow(
+        id=row["id"], guild_id=row["guild_id"], name=row["name"], query=row["query"],
+        channel_id=row["channel_id"], webhook_url=row["webhook_url"], role_id=row["role_id"],
+        feed_names=tuple(feed_names) if feed_names is not None else None, color=row["color"],
+        collapse_after=row["collapse_after"], paused=bool(row["paused"]),
+        paused_reason=row["paused_reason"], source=row["source"],
+    )
+
+
+def _opt(value: str | None) -> str | None:
+    return pg_text(value) if value is not None else None
+
+
+class WatchQueries(PostgresDatabase):
+    """Watches and the outbox."""
+
+    async def _upsert_watch(self, conn: Connection, watch: NewWatch, now: float) -> None:
+        feed_names = ([pg_text(name) for name in watch.feed_names]
+                      if watch.feed_names is not None else None)
+        await conn.execute(
+            "INSERT INTO watches (guild_id, name, query, channel_id, webhook_url, role_id,"
+            " feed_names, color, collapse_after, source, created_at)"
+            " VALUES (%s, %s, %s, %s, %s, %s, %s::text[], %s, %s, %s, %s)"
+            " ON CONFLICT (guild_id, name) DO UPDATE SET"
+            " query = excluded.query, channel_id = excluded.channel_id,"
+            " webhook_url = excluded.webhook_url, role_id = excluded.role_id,"
+            " feed_names = excluded.feed_names, color = excluded.color,"
+            " collapse_after = excluded.collapse_after, source = excluded.source",
+            (watch.guild_id, pg_text(watch.name), pg_text(watch.query), watch.channel_id,
+             _opt(watch.webhook_url), watch.role_id, feed_names, watch.color,
+             watch.collapse_after, watch.source, now))
+
+    async def add_watch(self, watch: NewWatch, now: float) -> WatchRow:
+        """Create or replace the guild's watch of that name."""
+        async with self.transaction() as conn:
+            await self._upsert_watch(conn, watch, now)
+            cursor = await conn.execute(
+                "SELECT * FROM watches WHERE guild_id = %s AND name = %s",
+                (watch.guild_id, pg_text(watch.name)))
+            row = await cursor.fetchone()
+        if row is None:  # cannot happen: written in this very transaction
+            raise StoreError(f"watch {watch.name!r} was not stored")
+        return watch_from_row(row)
+
+    async def remove_watch(self, guild_id: int, name: str) -> bool:
+        """Delete a watch (its pending deliveries go with it)."""
+        async with self.session() as conn:
+            cursor = await conn.execute("DELETE FROM watches WHERE guild_id = %s AND name = %s",
+                                        (guild_id, pg_text(name)))
+        return cursor.rowcount > 0
+
+    async def set_watch_paused(self, guild_id: int, name: str, paused: bool,
+                               reason: str | None = None) -> bool:
+        """Pause or resume a watch; a paused watch matches nothing and sends nothing."""
+        async with self.session() as conn:
+            cursor = await conn.execute(
+                "UPDATE watches SET paused = %s, paused_reason = %s"
+                " WHERE guild_id = %s AND name = %s",
+                (paused, _opt(reason) if paused else None, guild_id, pg_text(name)))
+        return cursor.rowcount > 0
+
+    async def watches(self, guild_id: int | None = None) -> list[WatchRow]:
+        """All watches, or one guild's, by name."""
+        async with self.session() as conn:
+            cursor = await conn.execute(
+                "SELECT * FROM watches WHERE (%s::bigint IS NULL OR guild_id = %s)"
+                " ORDER BY guild_id, name", (guild_id, guild_id))
+            return [watch_from_row(row) for row in await cursor.fetchall()]
+
+    async def watches_for_feed(self, feed_id: int) -> list[tuple[WatchRow, str]]:
+        """Active watches that see this feed, each with the feed's name in the watch's guild.
+
+        A guild's watches see its own feeds and the config file's (guild 0).
+        """
+        async with self.session() as conn:
+            cursor = await conn.execute(
+                "SELECT w.*, s.name AS feed_name FROM subscriptions s JOIN watches w"
+                " ON (w.guild_id = s.guild_id OR s.guild_id = 0) WHERE s.feed_id = %s"
+                " AND NOT w.paused ORDER BY w.id, s.guild_id = 0",
+                (feed_id,))
+            rows = await cursor.fetchall()
+        return visible_watches((watch_from_row(row), str(row["feed_name"])) for row in rows)
+
+    async def pending_deliveries(self, limit: int) -> list[tuple[Delivery, float]]:
+        """Pending deliveries of active watches in queue order, each with its next attempt time."""
+        async with self.session() as conn:
+            cursor = await conn.execute(
+                "SELECT d.*, w.name AS watch_name, w.guild_id, w.channel_id, w.webhook_url"
+                " FROM deliveries d JOIN watches w ON w.id = d.watch_id"
+                " WHERE d.status = 'pending' AND NOT w.paused ORDER BY d.id LIMIT %s",
+                (limit,))
+            rows = await cursor.fetchall()
+        return [(_delivery(row), float(row["next_attempt"])) for row in rows]
+
+    async def mark_sent(self, delivery_id: int, message_id: str | None, now: float) -> None:
+        """The alert is in Discord (or printed): never send it again."""
+        async with self.session() as conn:
+            await conn.execute(
+                "UPDATE deliveries SET status = 'sent', message_id = %s, sent_at = %s,"
+                " attempts = attempts + 1, first_attempt = COALESCE(first_attempt, %s)"
+                " WHERE id = %s", (_opt(message_id), now, now, delivery_id))
+
+    async def mark_attempt(self, delivery_id: int, now: float) -> None:
+        """Note that a send is about to start (for the nonce window check after a crash)."""
+        async with self.session() as conn:
+            await conn.execute(
+                "UPDATE deliveries SET first_attempt = COALESCE(first_attempt, %s)"
+                " WHERE id = %s", (now, delivery_id))
+
+    async def mark_retry(self, delivery_id: int, error: str, next_attempt: float,
+                         now: float) -> None:
+        """A transient failure: try again at ``next_attempt``."""
+        async with self.session() as conn:
+            await conn.execute(
+                "UPDATE deliveries SET attempts = attempts + 1, last_error = %s,"
+                " next_attempt = %s, first_attempt = COALESCE(first_attempt, %s)"
+                " WHERE id = %s", (pg_text(error[:500]), next_attempt, now, delivery_id))
+
+    async def mark_failed(self, delivery_id: int, error: str, now: float) -> None:
+        """A permanent failure: keep the reason, never retry."""
+        async with self.session() as conn:
+            await conn.execute(
+                "UPDATE deliveries SET status = 'failed', attempts = attempts + 1,"
+                " last_error = %s, first_attempt = COALESCE(first_attempt, %s)"
+                " WHERE id = %s", (pg_text(error[:500]), now, delivery_id))
+
+    async def outbox_counts(self, guild_id: int | None = None) -> OutboxCounts:
+        """Pending, failed and sent deliveries, and when the last one was sent."""
+        async with self.session() as conn:
+            cursor = await conn.execute(
+                "SELECT COUNT(*) FILTER (WHERE d.status = 'pending') AS pending,"
+                " COUNT(*) FILTER (WHERE d.status = 'failed') AS failed,"
+                " COUNT(*) FILTER (WHERE d.status = 'sent') AS sent,"
+                " MAX(d.sent_at) AS last_sent_at FROM deliveries d"
+                " JOIN watches w ON w.id = d.watch_id"
+                " WHERE (%s::bigint IS NULL OR w.guild_id = %s)", (guild_id, guild_id))
+            row = await cursor.fetchone()
+        if row is None:  # an aggregate always returns one row
+            return OutboxCounts(0, 0, 0, None)
+        return OutboxCounts(int(row["pending"]), int(row["failed"]), int(row["sent"]),
+                            row["last_sent_at"])
+
+    async def delivery_errors(self, guild_id: int, limit: int) -> list[tuple[str, str, str]]:
+        """(watch name, status, last error) of a guild's failed or retrying deliveries, newest
+        first: the reasons /status shows."""
+        async with self.session() as conn:
+            cursor = await conn.execute(
+                "SELECT w.name, d.status, d.last_error FROM deliveries d"
+                " JOIN watches w ON w.id = d.watch_id WHERE w.guild_id = %s"
+                " AND d.status <> 'sent' AND d.last_error IS NOT NULL"
+                " ORDER BY d.id DESC LIMIT %s", (guild_id, limit))
+            rows = await cursor.fetchall()
+        return [(str(row["name"]), str(row["status"]), str(row["last_error"])) for row in rows]
+
+
+def _delivery(row: Mapping[str, Any]) -> Delivery:
+    return Delivery(
+        id=row["id"], watch_id=row["watch_id"], watch_name=row["watch_name"],
+        guild_id=row["guild_id"], feed_id=row["feed_id"], item_key=row["item_key"],
+        nonce=row["nonce"], alert=alert_from_json(row["payload"]), attempts=row["attempts"],
+        first_attempt=row["first_attempt"], created_at=row["created_at"],
+        channel_id=row["channel_id"], webhook_url=row["webhook_url"],
+    )
