@@ -1,0 +1,90 @@
+"""Caps and cleaning for feed fields, shared by the XML and the JSON Feed parsers. Pure."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import replace
+from urllib.parse import urljoin
+
+from bot.model import Entry, ParsedFeed
+from bot.text import html_to_text
+
+MAX_TITLE = 1_000
+MAX_TEXT = 100_000  # summary and content
+MAX_AUTHOR = 500
+MAX_URL = 4_096
+MAX_TAGS = 50
+MAX_TAG = 200
+
+
+def one_line(markup: str, limit: int) -> str:
+    """Visible text of an HTML fragment on one line, at most ``limit`` characters.
+
+    The input is cut first (to 20× the limit) so that no text helper ever sees megabytes.
+    """
+    return cap(" ".join(html_to_text(markup[: limit * 20]).split()), limit)
+
+
+def cap(text: str, limit: int) -> str:
+    """``text`` cut to at most ``limit`` characters."""
+    return text if len(text) <= limit else text[:limit]
+
+
+def web_url(value: object) -> str | None:
+    """``value`` if it is an http(s) URL of sane length, else None."""
+    if not isinstance(value, str):
+        return None
+    url = value.strip()
+    ok = url[:8].lower().startswith(("http://", "https://")) and len(url) <= MAX_URL
+    return url if ok else None
+
+
+def dedupe(entries: Iterable[Entry]) -> tuple[Entry, ...]:
+    """Drop entries whose key was already seen in this document; the first one wins."""
+    seen: dict[str, Entry] = {}
+    for entry in entries:
+        seen.setdefault(entry.key, entry)
+    return tuple(seen.values())
+
+
+def absolute(base: str, link: object) -> str:
+    """``link`` resolved against the feed URL (feedparser got none), capped; "" if unusable."""
+    if not isinstance(link, str) or not link.strip():
+        return ""
+    try:
+        resolved = urljoin(base, link.strip()) if base else link.strip()
+    except ValueError:
+        resolved = link.strip()
+    return cap(resolved, MAX_URL)
+
+
+def tags(terms: Iterable[object]) -> tuple[str, ...]:
+    seen: dict[str, None] = {}
+    for term in terms:
+        text = " ".join(str(term or "").split())
+        if text:
+            seen.setdefault(cap(text, MAX_TAG))
+    return tuple(seen)[:MAX_TAGS]
+
+
+def _valid_text(text: str) -> str:
+    # JSON escapes can smuggle lone surrogates in ("\ud800"); no database can store them.
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return text.encode("utf-8", "replace").decode("utf-8")
+    return text
+
+
+def scrubbed(feed: ParsedFeed) -> ParsedFeed:
+    """The feed with every text field encodable as UTF-8."""
+    entries = tuple(replace(
+        entry, key=_valid_text(entry.key), title=_valid_text(entry.title),
+        link=_valid_text(entry.link), summary=_valid_text(entry.summary),
+        content=_valid_text(entry.content), author=_valid_text(entry.author),
+        tags=tuple(_valid_text(tag) for tag in entry.tags),
+        guid=_valid_text(entry.guid) if entry.guid is not None else None,
+        thumbnail=_valid_text(entry.thumbnail) if entry.thumbnail is not None else None,
+    ) for entry in feed.entries)
+    return replace(feed, title=_valid_text(feed.title), link=_valid_text(feed.link),
+                   entries=dedupe(entries))
