@@ -1,0 +1,181 @@
+"""Match step: watch queries → compiled matchers → decisions, spans and explanations (pure).
+
+Per new item the poller does ``doc = document_from_entry(entry, feed_name)``, then
+``keys = matcher.match(doc)`` with one ``WatchMatcher`` over all watches, then for each key
+``compiled[key].explain(doc)`` for the spans and terms of the alert. The query language is
+documented in ``bot.query.parser``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Generic, TypeVar
+
+from bot.model import Entry, Span
+from bot.query.ast import Node
+from bot.query.evaluate import DocView, collect, evaluate
+from bot.query.fast import MultiMatcher
+from bot.query.parser import parse
+from bot.text import html_to_text, normalize_text
+
+__all__ = [
+    "CompiledQuery",
+    "Document",
+    "Explanation",
+    "WatchMatcher",
+    "compile_query",
+    "document_from_entry",
+    "document_from_mapping",
+]
+
+K = TypeVar("K")
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    """Normalised text per field (title, summary, content, author, tag, feed, link).
+
+    ``fields["tag"]`` is the normalised tags joined by ``"\\n"`` (a phrase never spans two
+    tags); ``tags`` keeps them as a tuple. Build with ``document_from_entry`` or
+    ``document_from_mapping`` so both stay consistent.
+    """
+
+    fields: Mapping[str, str]
+    tags: tuple[str, ...] = ()
+
+
+def _document(
+    *,
+    title: str,
+    summary: str,
+    content: str,
+    author: str,
+    tags: Iterable[str],
+    feed: str,
+    link: str,
+) -> Document:
+    clean_tags = tuple(t for t in (normalize_text(tag) for tag in tags) if t)
+    fields = {
+        "title": html_to_text(title),  # Atom html titles may carry markup or entities
+        "summary": html_to_text(summary),
+        "content": html_to_text(content),
+        "author": normalize_text(author),
+        "tag": "\n".join(clean_tags),
+        "feed": normalize_text(feed),
+        "link": normalize_text(link),
+    }
+    return Document(MappingProxyType(fields), clean_tags)
+
+
+def document_from_entry(entry: Entry, feed_name: str) -> Document:
+    """The matchable text of a parsed feed entry (HTML stripped, NFKC, whitespace collapsed)."""
+    return _document(
+        title=entry.title,
+        summary=entry.summary,
+        content=entry.content,
+        author=entry.author,
+        tags=entry.tags,
+        feed=feed_name,
+        link=entry.link,
+    )
+
+
+def document_from_mapping(data: Mapping[str, object]) -> Document:
+    """A document from the CLI's JSON item shape: optional string fields and a ``tags`` list.
+
+    Raises ``TypeError`` naming the field when a value has the wrong type (``null`` counts
+    as empty).
+    """
+
+    def text(name: str) -> str:
+        value = data.get(name)
+        if value is None:
+            return ""
+        if not isinstance(value, str):
+            raise TypeError(f"field {name!r} must be a string")
+        return value
+
+    tags = data.get("tags")
+    if tags is None:
+        tags = []
+    if isinstance(tags, str):
+        tags = [tags]
+    if not isinstance(tags, list) or not all(isinstance(t, str) for t in tags):
+        raise TypeError("field 'tags' must be a list of strings")
+    return _document(
+        title=text("title"),
+        summary=text("summary"),
+        content=text("content"),
+        author=text("author"),
+        tags=tags,
+        feed=text("feed"),
+        link=text("link"),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Explanation:
+    """Why a query did or did not match one document.
+
+    ``spans`` are the occurrences of the query's positive terms (not under a NOT), in field
+    order (title, summary, content, author, tag, feed, link) then position; ``terms`` the
+    distinct labels of those terms in order of first span; ``excluded`` the labels of negated
+    terms that are present (what blocked a match).
+    """
+
+    matched: bool
+    spans: tuple[Span, ...]
+    terms: tuple[str, ...]
+    excluded: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledQuery:
+    """A parsed, validated query. Immutable and safe to share between threads."""
+
+    source: str
+    node: Node
+
+    def matches(self, doc: Document) -> bool:
+        """Whether the query matches ``doc``."""
+        return evaluate(self.node, DocView(doc.fields))
+
+    def explain(self, doc: Document) -> Explanation:
+        """The decision plus the spans and terms behind it."""
+        view = DocView(doc.fields)
+        matched = evaluate(self.node, view)
+        spans, excluded = collect(self.node, view)
+        terms: list[str] = []
+        for span in spans:
+            if span.term not in terms:
+                terms.append(span.term)
+        return Explanation(matched, tuple(spans), tuple(terms), tuple(excluded))
+
+
+def compile_query(text: str) -> CompiledQuery:
+    """Parse and compile a watch query; raises ``bot.errors.QueryError`` (message, position)."""
+    return CompiledQuery(text, parse(text))
+
+
+class WatchMatcher(Generic[K]):
+    """Matches one document against many compiled queries at once (prefilter + verification).
+
+    Decisions are exactly those of ``CompiledQuery.matches``; building is linear in the
+    rules (about 0.1 ms per rule), matching costs a few microseconds per document plus the
+    verification of the rules whose literals are present.
+    """
+
+    def __init__(self, rules: Iterable[tuple[K, CompiledQuery]]) -> None:
+        pairs = list(rules)
+        self._keys = [key for key, _ in pairs]
+        self._matcher = MultiMatcher([query.node for _, query in pairs])
+
+    def __len__(self) -> int:
+        return len(self._keys)
+
+    def match(self, doc: Document) -> list[K]:
+        """Keys of the rules that match ``doc``, in input order."""
+        keys = self._keys
+        return [keys[i] for i in self._matcher.match(doc.fields)]

@@ -1,0 +1,180 @@
+"""Alert snippets: the sentence (or two) around the first match, matched terms in bold.
+
+The snippet is neutral data (``bot.model.Snippet``): plain text plus bold ranges into it.
+Escaping for Discord happens later, on this already-short text.
+
+- The first span in the summary (else the content) anchors the snippet; spans only in the
+  title, author, tags, feed name or link give the lead of the summary (else the content).
+- The window is the anchor's sentence, plus the next (or else the previous) sentence when
+  both fit in ``max_chars``. A longer sentence is cut on word boundaries around the match,
+  with ``…`` marking each cut; the ellipses count towards ``max_chars``.
+- Sentences end at ``. ! ? …`` followed by a space, or at a block break; not after a
+  one-letter word (``U.S.``) or a few common abbreviations (``Mr.``, ``Dr.``, ``Inc.``).
+- Whitespace is collapsed to single spaces; bold ranges are merged and clipped to the text.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from bot.model import Snippet, Span
+from bot.pipeline.match import Document
+from bot.query.words import is_word_char
+
+__all__ = ["make_snippet"]
+
+_BODY_FIELDS = ("summary", "content")
+_ELLIPSIS = "…"
+_SENTENCE_END = re.compile(r"[.!?…]+[\"'”’)\]]*\s+|\n")
+_ABBREVIATIONS = frozenset({
+    "mr", "mrs", "ms", "dr", "prof", "st", "jr", "sr", "vs", "no", "gen", "gov", "sen", "rep",
+    "inc", "corp", "co", "ltd", "jan", "feb", "aug", "sept", "oct", "nov", "dec",
+})  # fmt: skip
+
+
+def make_snippet(doc: Document, spans: Sequence[Span], max_chars: int = 300) -> Snippet:
+    """Build the alert snippet for ``doc`` from the match ``spans`` (see the module docstring)."""
+    max_chars = max(max_chars, 20)
+    body = sorted(
+        (s for s in spans if s.field in _BODY_FIELDS),
+        key=lambda s: (_BODY_FIELDS.index(s.field), s.start),
+    )
+    if body:
+        field = body[0].field
+        anchor = (body[0].start, max(body[0].end, body[0].start))
+    else:
+        field = next((f for f in _BODY_FIELDS if doc.fields.get(f)), "summary")
+        anchor = (0, 0)
+    text = doc.fields.get(field, "")
+    if not text.strip():
+        return Snippet("")
+    start, end, cut_left, cut_right = _window(text, anchor, max_chars)
+    bold = [(s.start, s.end) for s in spans if s.field == field and s.end > start and s.start < end]
+    return _render(text, start, end, cut_left, cut_right, bold)
+
+
+def _sentences(text: str) -> list[tuple[int, int]]:
+    """(start, end) of each sentence; ``end`` includes the closing punctuation."""
+    out: list[tuple[int, int]] = []
+    start = 0
+    for match in _SENTENCE_END.finditer(text):
+        if match.group() != "\n" and _is_abbreviation(text, match.start()):
+            continue
+        end = match.start() + len(match.group().rstrip())
+        if end > start:
+            out.append((start, end))
+        start = match.end()
+    if start < len(text):
+        out.append((start, len(text)))
+    return out or [(0, len(text))]
+
+
+def _is_abbreviation(text: str, dot: int) -> bool:
+    """A full stop after a one-letter word or a known abbreviation does not end a sentence."""
+    if text[dot] != ".":
+        return False
+    begin = dot
+    while begin > 0 and is_word_char(text[begin - 1]):
+        begin -= 1
+    word = text[begin:dot]
+    return len(word) == 1 or word.casefold() in _ABBREVIATIONS
+
+
+def _window(text: str, anchor: tuple[int, int], max_chars: int) -> tuple[int, int, bool, bool]:
+    """Pick [start, end) of ``text`` around ``anchor``; flags say where a sentence was cut."""
+    sentences = _sentences(text)
+    index = next((i for i, (a, b) in enumerate(sentences) if anchor[0] < b), len(sentences) - 1)
+    start, end = sentences[index]
+    if end - start > max_chars:
+        return _cut(text, (start, end), anchor, max_chars)
+    for neighbour in (index + 1, index - 1):
+        if 0 <= neighbour < len(sentences):
+            a, b = sentences[neighbour]
+            if max(end, b) - min(start, a) <= max_chars:
+                start, end = min(start, a), max(end, b)
+                break
+    return start, end, False, False
+
+
+def _cut(
+    text: str, sentence: tuple[int, int], anchor: tuple[int, int], max_chars: int
+) -> tuple[int, int, bool, bool]:
+    """Cut a window of at most ``max_chars`` (ellipses included) out of a long sentence."""
+    s_start, s_end = sentence
+    budget = max_chars - 2  # room for an ellipsis on each side
+    focus_end = min(anchor[1], anchor[0] + budget)
+    # About a third of the room goes to context before the match, more if the sentence
+    # ends soon after it; the match itself must fit.
+    start = min(anchor[0] - budget // 3, s_end - budget)
+    start = max(start, s_start, focus_end - budget)
+    start = _word_start(text, start, s_start)
+    end = min(s_end, start + budget)
+    end = _word_end(text, end, max(start, min(focus_end, end)))
+    while start < end and text[start].isspace():
+        start += 1
+    while end > start and text[end - 1].isspace():
+        end -= 1
+    return start, end, start > s_start, end < s_end
+
+
+def _word_start(text: str, pos: int, floor: int) -> int:
+    """Move ``pos`` forward out of a word it splits (never before ``floor``)."""
+    if pos <= floor or not is_word_char(text[pos - 1]):
+        return pos
+    while pos < len(text) and is_word_char(text[pos]):
+        pos += 1
+    return pos
+
+
+def _word_end(text: str, pos: int, floor: int) -> int:
+    """Move ``pos`` back out of a word it splits, but not before ``floor``."""
+    if pos >= len(text) or not is_word_char(text[pos]) or not is_word_char(text[pos - 1]):
+        return pos
+    back = pos
+    while back > floor and is_word_char(text[back - 1]):
+        back -= 1
+    return back if back > floor else pos
+
+
+def _render(
+    text: str, start: int, end: int, cut_left: bool, cut_right: bool, bold: list[tuple[int, int]]
+) -> Snippet:
+    """Collapse whitespace in text[start:end], add ellipses, map bold ranges into the result."""
+    out: list[str] = [_ELLIPSIS] if cut_left else []
+    length = len(out[0]) if out else 0
+    mapping: dict[int, int] = {}
+    pending_space = False
+    for pos in range(start, end):
+        char = text[pos]
+        if char.isspace():
+            pending_space = length > (1 if cut_left else 0)
+            continue
+        if pending_space:
+            out.append(" ")
+            length += 1
+            pending_space = False
+        mapping[pos] = length
+        out.append(char)
+        length += 1
+    if cut_right:
+        out.append(_ELLIPSIS)
+    snippet_text = "".join(out)
+    return Snippet(snippet_text, _map_bold(bold, mapping, start, end))
+
+
+def _map_bold(
+    bold: list[tuple[int, int]], mapping: dict[int, int], start: int, end: int
+) -> tuple[tuple[int, int], ...]:
+    ranges: list[tuple[int, int]] = []
+    for a, b in sorted(bold):
+        a, b = max(a, start), min(b, end)
+        inside = [mapping[p] for p in range(a, b) if p in mapping]
+        if not inside:
+            continue
+        lo, hi = inside[0], inside[-1] + 1
+        if ranges and lo <= ranges[-1][1]:
+            ranges[-1] = (ranges[-1][0], max(hi, ranges[-1][1]))
+        else:
+            ranges.append((lo, hi))
+    return tuple(ranges)

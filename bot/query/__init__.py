@@ -1,0 +1,1 @@
+"""The watch-list query language: lexer, parser, syntax tree, evaluators and fast matcher."""

@@ -1,0 +1,117 @@
+"""The syntax tree of a watch query: plain frozen dataclasses, built by ``bot.query.parser``."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+__all__ = [
+    "DEFAULT_SCOPE",
+    "FIELDS",
+    "And",
+    "Near",
+    "Node",
+    "Not",
+    "Or",
+    "Regex",
+    "Term",
+    "iter_terms",
+]
+
+# Every field a query can address, in the order spans are reported.
+FIELDS: tuple[str, ...] = ("title", "summary", "content", "author", "tag", "feed", "link")
+DEFAULT_SCOPE: tuple[str, ...] = ("title", "summary", "content")
+
+
+@dataclass(frozen=True, slots=True)
+class Term:
+    """A word, prefix or phrase: consecutive words, the last one inflecting (or a prefix).
+
+    ``words`` are casefolded unless ``case_sensitive``. ``gaps[i]`` is the punctuation the
+    query itself wrote between ``words[i]`` and ``words[i + 1]`` (``None`` for a space);
+    text with exactly that punctuation there also matches. ``last_forms`` are the surface
+    forms the last word matches (empty for a prefix).
+
+    For the prefilter, each word has a *literal* (``literals[k]``: the casefolded string it
+    always starts with, which names it) and the casefolded whole words it can be
+    (``searches[k]``; empty for a prefix word, which is searched as a word start only).
+    ``literal`` is the word the prefilter anchors the term on (uncommon and long preferred).
+    """
+
+    words: tuple[str, ...]
+    gaps: tuple[str | None, ...]
+    prefix: bool
+    case_sensitive: bool
+    fields: tuple[str, ...]
+    label: str
+    position: int
+    last_forms: frozenset[str]
+    literal: str
+    literals: tuple[str, ...] = ()
+    searches: tuple[frozenset[str], ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Regex:
+    """An RE2 pattern searched in each field's normalised text.
+
+    ``key`` is the effective pattern handed to RE2 (``(?i)`` prepended for ``/…/i``);
+    ``compiled`` is the compiled ``re2`` object (untyped: the library ships no stubs).
+    """
+
+    key: str
+    fields: tuple[str, ...]
+    label: str
+    position: int
+    compiled: Any = field(compare=False, hash=False, repr=False)
+
+
+@dataclass(frozen=True, slots=True)
+class Near:
+    """Both terms in one field, at most ``distance`` words between them, either order."""
+
+    left: Term
+    right: Term
+    distance: int
+    fields: tuple[str, ...]
+    label: str
+    position: int
+
+
+@dataclass(frozen=True, slots=True)
+class And:
+    """All children match."""
+
+    children: tuple[Node, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Or:
+    """At least one child matches."""
+
+    children: tuple[Node, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Not:
+    """The child does not match."""
+
+    child: Node
+
+
+Node = Term | Regex | Near | And | Or | Not
+
+
+def iter_terms(node: Node, negated: bool = False) -> list[tuple[Term | Regex | Near, bool]]:
+    """Every leaf of ``node`` with whether it sits under an odd number of NOTs (iterative)."""
+    out: list[tuple[Term | Regex | Near, bool]] = []
+    stack: list[tuple[Node, bool]] = [(node, negated)]
+    while stack:
+        current, neg = stack.pop()
+        if isinstance(current, And | Or):
+            stack.extend((child, neg) for child in reversed(current.children))
+        elif isinstance(current, Not):
+            stack.append((current.child, not neg))
+        else:
+            out.append((current, neg))
+    return out

@@ -1,0 +1,259 @@
+"""Evaluate a query tree against one document's normalised fields (the production path).
+
+A ``DocView`` indexes each field on first use (its set of words; positions when needed), so
+a term is a handful of lookups of its surface forms (``bot.query.words.forms``) rather than a
+scan of the text, and stemming happens once per query, never per document word. When
+a prefilter has already searched the document (``bot.query.fast``), the view carries the
+literals it found and the regexes that may match; a term whose literal was not found is
+known absent without touching the text. ``bot.query.reference`` is the slow, independent
+implementation the tests and the benchmark compare this with.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from bot.model import Span
+from bot.query.ast import FIELDS, And, Near, Node, Not, Or, Regex, Term, iter_terms
+from bot.query.words import gap_allows, word_list, word_offsets
+
+__all__ = ["MAX_SPANS_PER_LEAF", "DocView", "FieldIndex", "collect", "evaluate", "find_term"]
+
+MAX_SPANS_PER_LEAF = 50
+RegexHits = Mapping[str, frozenset[str]]
+
+
+class FieldIndex:
+    """The words of one field, built in C where possible; offsets and positions on demand.
+
+    Deciding whether a one-word term occurs needs only the set of casefolded words; phrases,
+    NEAR and spans need positions and offsets, which are computed the first time they are
+    asked for.
+    """
+
+    __slots__ = ("_by_folded", "_by_word", "_offsets", "folded", "folded_set", "text", "words")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.words = word_list(text)
+        # casefold works character by character, so one call over the joined words equals
+        # casefolding each word ("\x00" is never part of a word nor produced by casefold).
+        self.folded = "\x00".join(self.words).casefold().split("\x00") if self.words else []
+        self.folded_set = frozenset(self.folded)
+        self._offsets: tuple[list[int], list[int]] | None = None
+        self._by_folded: dict[str, list[int]] | None = None
+        self._by_word: dict[str, list[int]] | None = None
+
+    @property
+    def starts(self) -> list[int]:
+        """Start offset of each word."""
+        return self._spans()[0]
+
+    @property
+    def ends(self) -> list[int]:
+        """End offset of each word (after a possessive ``'s``)."""
+        return self._spans()[1]
+
+    def _spans(self) -> tuple[list[int], list[int]]:
+        if self._offsets is None:
+            self._offsets = word_offsets(self.text)
+        return self._offsets
+
+    def positions(self, case_sensitive: bool) -> dict[str, list[int]]:
+        """Word → positions, casefolded or case-preserving (each built once)."""
+        if case_sensitive:
+            if self._by_word is None:
+                self._by_word = _positions(self.words)
+            return self._by_word
+        if self._by_folded is None:
+            self._by_folded = _positions(self.folded)
+        return self._by_folded
+
+
+def _positions(words: list[str]) -> dict[str, list[int]]:
+    out: dict[str, list[int]] = {}
+    for i, word in enumerate(words):
+        out.setdefault(word, []).append(i)
+    return out
+
+
+class DocView:
+    """Lazily indexed fields of one document plus what a prefilter already knows."""
+
+    __slots__ = ("_indexes", "fields", "found", "known", "regex_hits")
+
+    def __init__(
+        self,
+        fields: Mapping[str, str],
+        known: frozenset[str] = frozenset(),
+        found: frozenset[str] = frozenset(),
+        regex_hits: RegexHits | None = None,
+    ) -> None:
+        self.fields = fields
+        self.known = known  # literals a prefilter looked for ...
+        self.found = found  # ... and those it found at a word start
+        self.regex_hits = regex_hits  # field -> keys of the regexes that match in it
+        self._indexes: dict[str, FieldIndex] = {}
+
+    def index(self, field: str) -> FieldIndex:
+        """The word index of ``field`` (built once per view)."""
+        index = self._indexes.get(field)
+        if index is None:
+            index = self._indexes[field] = FieldIndex(self.fields.get(field, ""))
+        return index
+
+
+def find_term(term: Term, index: FieldIndex) -> list[tuple[int, int]]:
+    """(first word, last word) positions of every occurrence of ``term`` in one field."""
+    if not term.case_sensitive and _missing_word(term, index.folded_set):
+        return []
+    words = index.words if term.case_sensitive else index.folded
+    lookup = index.positions(term.case_sensitive)
+    last = term.words[-1]
+    if term.prefix:
+        hits = [i for word, pos in lookup.items() if word.startswith(last) for i in pos]
+    else:
+        hits = [i for form in term.last_forms for i in lookup.get(form, ())]
+    if len(term.words) == 1:
+        return [(i, i) for i in sorted(hits)]
+    out: list[tuple[int, int]] = []
+    span = len(term.words) - 1
+    for end in sorted(hits):
+        first = end - span
+        if first >= 0 and _phrase_at(term, index, words, first):
+            out.append((first, end))
+    return out
+
+
+def _missing_word(term: Term, present: frozenset[str]) -> bool:
+    """The common case, decided without positions: some word of the term is not there."""
+    if any(w not in present for w in term.words[:-1]):
+        return True
+    last = term.words[-1]
+    if term.prefix:
+        return not any(w.startswith(last) for w in present)
+    return term.last_forms.isdisjoint(present)
+
+
+def _phrase_at(term: Term, index: FieldIndex, words: list[str], first: int) -> bool:
+    """Whether the phrase's leading words and the gaps between them match at ``first``."""
+    text, starts, ends = index.text, index.starts, index.ends
+    for k, expected in enumerate(term.words[:-1]):
+        i = first + k
+        if words[i] != expected:
+            return False
+        gap = text[ends[i] : starts[i + 1]]
+        if not gap_allows(gap, index.words[i], term.gaps[k]):
+            return False
+    return True
+
+
+def near_pairs(node: Near, index: FieldIndex) -> list[tuple[tuple[int, int], tuple[int, int]]]:
+    """Occurrence pairs of the two operands with at most ``distance`` words between them."""
+    pairs = []
+    rights = find_term(node.right, index)
+    if not rights:
+        return []
+    for left in find_term(node.left, index):
+        for right in rights:
+            between = max(right[0] - left[1], left[0] - right[1]) - 1
+            if between <= node.distance:
+                pairs.append((left, right))
+    return pairs
+
+
+def regex_spans(node: Regex, view: DocView, field: str, limit: int) -> list[tuple[int, int]]:
+    """Up to ``limit`` match spans of a regex in ``field`` (per tag for the tag field)."""
+    if view.regex_hits is not None and node.key not in view.regex_hits.get(field, ()):
+        return []
+    text = view.fields.get(field, "")
+    parts = _split_tags(text) if field == "tag" else [(0, text)]
+    out: list[tuple[int, int]] = []
+    for offset, part in parts:
+        if limit == 1:  # a yes/no question: one search, no iterator
+            match = node.compiled.search(part)
+            if match is not None:
+                return [(offset + match.start(), offset + match.end())]
+            continue
+        for match in node.compiled.finditer(part):
+            out.append((offset + match.start(), offset + match.end()))
+            if len(out) >= limit:
+                return out
+    return out
+
+
+def _split_tags(text: str) -> list[tuple[int, str]]:
+    out, offset = [], 0
+    for tag in text.split("\n"):
+        out.append((offset, tag))
+        offset += len(tag) + 1
+    return out
+
+
+def _absent(term: Term, view: DocView) -> bool:
+    """True when the prefilter proved a word of ``term`` missing from the whole document."""
+    known, found = view.known, view.found
+    return bool(known) and any(lit in known and lit not in found for lit in term.literals)
+
+
+def leaf_matches(node: Term | Regex | Near, view: DocView) -> bool:
+    """Whether one leaf occurs anywhere in its scope."""
+    if isinstance(node, Term):
+        return not _absent(node, view) and any(find_term(node, view.index(f)) for f in node.fields)
+    if isinstance(node, Regex):
+        return any(regex_spans(node, view, f, 1) for f in node.fields)
+    if _absent(node.left, view) or _absent(node.right, view):
+        return False
+    return any(near_pairs(node, view.index(f)) for f in node.fields)
+
+
+def evaluate(node: Node, view: DocView) -> bool:
+    """Boolean value of ``node`` for the document behind ``view`` (short-circuiting)."""
+    if isinstance(node, And):
+        return all(evaluate(child, view) for child in node.children)
+    if isinstance(node, Or):
+        return any(evaluate(child, view) for child in node.children)
+    if isinstance(node, Not):
+        return not evaluate(node.child, view)
+    return leaf_matches(node, view)
+
+
+def leaf_spans(node: Term | Regex | Near, view: DocView) -> list[Span]:
+    """Spans of every occurrence of one leaf in its scope (capped per leaf)."""
+    spans: list[Span] = []
+    for field in node.fields:
+        if isinstance(node, Regex):
+            found = regex_spans(node, view, field, MAX_SPANS_PER_LEAF)
+            spans.extend(Span(field, a, b, node.label) for a, b in found)
+            continue
+        index = view.index(field)
+        if isinstance(node, Term):
+            occurrences: list[tuple[Term, tuple[int, int]]] = [
+                (node, occ) for occ in find_term(node, index)
+            ]
+        else:
+            occurrences = []
+            for left, right in near_pairs(node, index):
+                occurrences += [(node.left, left), (node.right, right)]
+        for term, (first, last) in occurrences:
+            spans.append(Span(field, index.starts[first], index.ends[last], term.label))
+    return sorted(set(spans), key=span_order)[:MAX_SPANS_PER_LEAF]
+
+
+def span_order(span: Span) -> tuple[int, int, int]:
+    """Sort key: field order (title first), then position."""
+    rank = FIELDS.index(span.field) if span.field in FIELDS else len(FIELDS)
+    return (rank, span.start, span.end)
+
+
+def collect(node: Node, view: DocView) -> tuple[list[Span], list[str]]:
+    """Spans of the positive leaves present, and labels of the negated leaves present."""
+    spans: list[Span] = []
+    excluded: list[str] = []
+    for leaf, negated in iter_terms(node):
+        if negated:
+            if leaf_matches(leaf, view) and leaf.label not in excluded:
+                excluded.append(leaf.label)
+        else:
+            spans.extend(leaf_spans(leaf, view))
+    return sorted(set(spans), key=span_order), excluded

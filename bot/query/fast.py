@@ -1,0 +1,226 @@
+"""Many rules against one document: an Aho-Corasick prefilter, then exact evaluation.
+
+Each word of a term has a *literal* naming it (``Term.literals``): for a whole word, the
+casefolded surface forms it can take are searched (``tariff``, ``tariffs``) and must stand
+between word boundaries; for a prefix, the prefix must start a word. One Aho-Corasick
+automaton holds the keys of all rules; one pass over the document's casefolded text, with a
+Unicode-aware boundary check (RE2's and Hyperscan's ``\\b`` are ASCII-only: ``ve`` would be
+found in ``naïve``), yields the literals present.
+
+A rule's *required literals* come from its tree: a term needs its anchor literal
+(``Term.literal``, an uncommon word preferred); an AND needs the requirement of any one
+child (the most selective is chosen); an OR needs one from every branch; a NOT, or an OR
+with a branch that needs nothing, needs nothing, and the rule goes to the "always check"
+list. Only rules whose requirement was found, plus the always-check rules,
+are evaluated, and evaluation itself skips every term with a searched word not found.
+
+Regex leaves are prefiltered together: one RE2 set per field (a DFA, linear time) tells which
+patterns match somewhere in it. A matching pattern counts as a found pseudo-literal
+(``REGEX_MARK + key``), so a regex is a requirement like any literal and pure-regex rules are
+not evaluated on items their pattern cannot match.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import ahocorasick
+import re2
+
+from bot.query.ast import FIELDS, And, Near, Node, Or, Regex, Term, iter_terms
+from bot.query.common_words import COMMON_LITERALS
+from bot.query.evaluate import DocView, evaluate
+from bot.query.words import MARKS
+
+__all__ = ["REGEX_MARK", "MultiMatcher", "required_literals"]
+
+log = logging.getLogger(__name__)
+
+_SET_CHUNK = 200  # patterns per RE2 set: keeps each set's DFA comfortably inside max_mem
+_SET_MAX_MEM = 64 << 20
+REGEX_MARK = "\x00re:"  # pseudo-literal prefix; never a substring of casefolded words
+
+
+def required_literals(node: Node) -> frozenset[str] | None:
+    """Literals of which at least one is present whenever ``node`` matches; None: unknown."""
+    if isinstance(node, Term):
+        return frozenset({node.literal}) if node.literal else None
+    if isinstance(node, Regex):
+        return frozenset({REGEX_MARK + node.key})
+    if isinstance(node, Near):
+        return _best([required_literals(node.left), required_literals(node.right)])
+    if isinstance(node, And):
+        return _best([required_literals(child) for child in node.children])
+    if isinstance(node, Or):
+        union: set[str] = set()
+        for child in node.children:
+            needed = required_literals(child)
+            if needed is None:
+                return None
+            union |= needed
+        return frozenset(union)
+    return None  # Not
+
+
+def _best(options: list[frozenset[str] | None]) -> frozenset[str] | None:
+    """The most selective requirement: no common words, words over regexes, fewest, longest."""
+    known = [o for o in options if o is not None]
+    if not known:
+        return None
+    return max(
+        known,
+        key=lambda lits: (
+            all(lit not in COMMON_LITERALS for lit in lits),
+            not any(lit.startswith(REGEX_MARK) for lit in lits),
+            -len(lits),
+            min(len(lit) for lit in lits),
+        ),
+    )
+
+
+class _RegexSets:
+    """One RE2 set per field over every regex leaf that searches that field."""
+
+    def __init__(self, leaves: Sequence[Regex]) -> None:
+        self._sets: list[tuple[str, Any, list[str], frozenset[str]]] = []
+        for field in FIELDS:
+            keys = sorted({leaf.key for leaf in leaves if field in leaf.fields})
+            for i in range(0, len(keys), _SET_CHUNK):
+                chunk = keys[i : i + _SET_CHUNK]
+                regex_set = self._build(chunk)
+                # Empty fields are common (no content, no tags): answer them from a table.
+                on_empty = frozenset(chunk[j] for j in regex_set.Match("") or ())
+                self._sets.append((field, regex_set, chunk, on_empty))
+
+    @staticmethod
+    def _build(keys: list[str]) -> Any:
+        options = re2.Options()
+        options.max_mem = _SET_MAX_MEM
+        regex_set = re2.Set.SearchSet(options)
+        for key in keys:
+            regex_set.Add(key)
+        regex_set.Compile()
+        return regex_set
+
+    def hits(self, fields: Mapping[str, str]) -> dict[str, frozenset[str]]:
+        """Per field, the keys of the regexes that match in it (per tag for ``tag``)."""
+        out: dict[str, set[str]] = {}
+        for field, regex_set, keys, on_empty in self._sets:
+            text = fields.get(field, "")
+            if not text:
+                if on_empty:
+                    out.setdefault(field, set()).update(on_empty)
+                continue
+            for part in text.split("\n") if field == "tag" else (text,):
+                for i in regex_set.Match(part) or ():
+                    out.setdefault(field, set()).add(keys[i])
+        return {field: frozenset(keys) for field, keys in out.items()}
+
+
+class MultiMatcher:
+    """Match many query trees against documents; ``match`` returns rule indices in order."""
+
+    def __init__(self, nodes: Sequence[Node]) -> None:
+        self.nodes = list(nodes)
+        self._always: list[int] = []
+        self._by_literal: dict[str, list[int]] = {}
+        keys: dict[str, set[tuple[int, bool, str]]] = {}
+        regexes: list[Regex] = []
+        for i, node in enumerate(self.nodes):
+            needed = required_literals(node)
+            if needed is None:
+                self._always.append(i)
+            else:
+                for literal in needed:
+                    self._by_literal.setdefault(literal, []).append(i)
+            _add_search_keys(node, needed, keys)
+            # Every leaf, not one per pattern: the same pattern may search other fields.
+            regexes += [leaf for leaf, _ in iter_terms(node) if isinstance(leaf, Regex)]
+        self._known = frozenset(lit for entries in keys.values() for _, _, lit in entries)
+        self._automaton: Any = None
+        if keys:
+            self._automaton = ahocorasick.Automaton()
+            for key, entries in keys.items():
+                self._automaton.add_word(key, tuple(entries))
+            self._automaton.make_automaton()
+        self._regex_sets = _RegexSets(regexes) if regexes else None
+        log.debug(
+            "multi-matcher: %d rules, %d literals, %d search keys, %d regexes, %d always-check",
+            len(self.nodes),
+            len(self._known),
+            len(keys),
+            len({leaf.key for leaf in regexes}),
+            len(self._always),
+        )
+
+    def found_literals(self, fields: Mapping[str, str]) -> frozenset[str]:
+        """Literals whose words occur anywhere in the document (all fields).
+
+        A whole-word key counts only between two word boundaries, a prefix key only at a
+        word start (the same word characters as the tokenizer, so ``Xi`` is not in ``taxi``
+        nor, as a whole word, in ``Xinjiang``).
+        """
+        if self._automaton is None:
+            return frozenset()
+        text = "\n".join([fields.get(f, "") for f in FIELDS]).casefold()
+        last = len(text) - 1
+        found: set[str] = set()
+        marks = MARKS
+        for end, entries in self._automaton.iter(text):
+            for size, whole_word, literal in entries:
+                if literal in found:
+                    continue
+                before = end - size  # the character before the hit, if any
+                if before >= 0:
+                    char = text[before]
+                    if char != "_" and (char.isalnum() or char in marks):
+                        continue
+                if whole_word and end < last:
+                    char = text[end + 1]
+                    if char != "_" and (char.isalnum() or char in marks):
+                        continue
+                found.add(literal)
+        return frozenset(found)
+
+    def match(self, fields: Mapping[str, str]) -> list[int]:
+        """Indices of the rules that match the document, in ascending order."""
+        found = self.found_literals(fields)
+        regex_hits = None
+        if self._regex_sets is not None:
+            regex_hits = self._regex_sets.hits(fields)
+            keys = {REGEX_MARK + key for field_keys in regex_hits.values() for key in field_keys}
+            found = found | keys
+        candidates = set(self._always)
+        by_literal = self._by_literal
+        for literal in found:
+            rules = by_literal.get(literal)
+            if rules:
+                candidates.update(rules)
+        if not candidates:
+            return []
+        view = DocView(fields, self._known, found, regex_hits)
+        nodes = self.nodes
+        return [i for i in sorted(candidates) if evaluate(nodes[i], view)]
+
+
+def _add_search_keys(
+    node: Node, needed: frozenset[str] | None, keys: dict[str, set[tuple[int, bool, str]]]
+) -> None:
+    """Add the automaton keys of one rule: (length, whole word?, literal) per key string.
+
+    A rule's words are searched when they anchor it (``needed``) or are uncommon. Common
+    words would hit in nearly every item; they are searched only as anchors or to let an
+    always-checked rule (``-sports``) skip evaluation.
+    """
+    for leaf, _negated in iter_terms(node):
+        if isinstance(leaf, Regex):
+            continue
+        for term in (leaf.left, leaf.right) if isinstance(leaf, Near) else (leaf,):
+            for literal, words in zip(term.literals, term.searches, strict=True):
+                wanted = needed is None or literal in needed or literal not in COMMON_LITERALS
+                if not literal or not wanted:
+                    continue
+                for key in words or (literal,):
+                    keys.setdefault(key, set()).add((len(key), bool(words), literal))

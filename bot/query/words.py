@@ -1,0 +1,199 @@
+"""The one definition of a word, its inflection class, and what may stand between two words.
+
+A *word* is a maximal run of Unicode letters, digits and combining marks (so ``ve`` is not a
+word inside ``naïve`` even when the diaeresis is a separate combining character). Underscore
+is not a word character. An apostrophe (``'`` or ``’``) splits words, except a possessive
+``'s`` at the end of a word, which belongs to the word and is ignored when comparing:
+``tariff's`` is the word ``tariff``; ``O'Brien`` is the two words ``O`` ``Brien``.
+
+Inflection is a small symmetric rule set (``stem``), not a dictionary stemmer: two words are
+the same word when their stems are equal. ``forms`` inverts ``stem`` exactly, so a matcher
+can look up the handful of surface forms instead of stemming every word of every item.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterator
+from functools import lru_cache
+from typing import NamedTuple
+
+__all__ = [
+    "APOSTROPHES",
+    "DASHES",
+    "MARKS",
+    "Token",
+    "common_prefix",
+    "forms",
+    "gap_allows",
+    "is_word_char",
+    "stem",
+    "tokenize",
+    "word_list",
+    "word_offsets",
+]
+
+APOSTROPHES = "'\u2019"
+
+
+def _scan_categories() -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
+    """Combining marks (BMP and above) and dash punctuation, from this Python's Unicode data."""
+    bmp_marks: set[str] = set()
+    high_marks: set[str] = set()
+    dashes: set[str] = {"\u2212"}  # MINUS SIGN is Sm, but people type it as a hyphen
+    category = unicodedata.category
+    for code in (*range(0x20000), *range(0xE0100, 0xE01F0)):
+        char = chr(code)
+        cat = category(char)
+        if cat[0] == "M":
+            (bmp_marks if code < 0x10000 else high_marks).add(char)
+        elif cat == "Pd":
+            dashes.add(char)
+    return frozenset(bmp_marks), frozenset(high_marks), frozenset(dashes)
+
+
+_BMP_MARKS, _HIGH_MARKS, DASHES = _scan_categories()
+MARKS = _BMP_MARKS | _HIGH_MARKS
+
+
+def _char_class(chars: frozenset[str]) -> str:
+    return "".join(re.escape(c) for c in sorted(chars))
+
+
+# sre turns a class of single BMP characters into a bitmap (fast); ranges above the BMP make
+# it a linear list, ~5x slower. Supplementary-plane marks are rare, so the full class is only
+# used for text that contains a supplementary-plane character at all.
+_WORD_BMP = rf"[\w{_char_class(_BMP_MARKS)}]"
+_WORD_ALL = rf"(?:[\w{_char_class(_BMP_MARKS)}]|[{_char_class(_HIGH_MARKS)}])"
+_POSSESSIVE = rf"(?:[{APOSTROPHES}][sS](?!{{w}}))?"
+# Group 1 is the word without its possessive; the match spans both.
+_TOKEN_BMP = re.compile(rf"({_WORD_BMP}+)" + _POSSESSIVE.format(w=_WORD_BMP))
+_TOKEN_ALL = re.compile(rf"({_WORD_ALL}+)" + _POSSESSIVE.format(w=_WORD_ALL))
+_ABOVE_BMP = re.compile("[\U00010000-\U0010ffff]")
+_LINE_BREAKS = frozenset("\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029")
+
+
+class Token(NamedTuple):
+    """One word of a text: character span (including a possessive ``'s``) and its word."""
+
+    start: int
+    end: int
+    word: str  # the word without its possessive suffix, case preserved
+
+
+def is_word_char(char: str) -> bool:
+    """True for letters, digits and combining marks (the characters words are made of)."""
+    return (char.isalnum() or char in MARKS) and char != "_"
+
+
+def _prepare(text: str) -> tuple[str, re.Pattern[str]]:
+    if "_" in text:
+        # \w includes "_": blank it out (same length, so offsets stay valid).
+        text = text.replace("_", " ")
+    pattern = _TOKEN_ALL if not text.isascii() and _ABOVE_BMP.search(text) else _TOKEN_BMP
+    return text, pattern
+
+
+def tokenize(text: str) -> Iterator[Token]:
+    """Yield the words of ``text`` in order (see the module docstring for what a word is)."""
+    text, pattern = _prepare(text)
+    for match in pattern.finditer(text):
+        yield Token(match.start(), match.end(), match.group(1))
+
+
+def word_list(text: str) -> list[str]:
+    """The words of ``text`` (as ``Token.word``), without offsets: the fast path."""
+    text, pattern = _prepare(text)
+    return pattern.findall(text)
+
+
+def word_offsets(text: str) -> tuple[list[int], list[int]]:
+    """Start and end offsets of the words of ``text`` (as ``Token.start``/``Token.end``)."""
+    text, pattern = _prepare(text)
+    spans = [match.span() for match in pattern.finditer(text)]
+    return [s for s, _ in spans], [e for _, e in spans]
+
+
+_EXCEPTIONS = frozenset({"news", "series", "species"})
+_SIBILANT = ("s", "x", "z", "ch", "sh")
+_KEEPS_S = ("ss", "us", "is")
+
+
+@lru_cache(maxsize=65536)
+def stem(word: str) -> str:
+    """Return the inflection class of ``word`` (already casefolded unless case-sensitive).
+
+    Rules, tried in order on words of 4+ characters (shorter words, and ``news``, ``series``,
+    ``species``, are their own stem); no rule leaves fewer than 3 characters:
+
+    1. ``-ies`` → ``-y`` (economies → economy);
+    2. ``-es`` after s, x, z, ch, sh is dropped (taxes → tax, churches → church);
+    3. a final ``-s`` is dropped unless the word ends in ss, us or is (tariffs → tariff;
+       glass, virus, Paris stay);
+    4. then, singular spelling: ``-ie`` → ``-y`` (movie → movy, like movies) and a final
+       ``-e`` after s, x, z, ch, sh is dropped (horse → hors, like horses → hors).
+
+    Suffixes are matched in lower case only, so case-sensitive acronyms inflect as
+    ``CEOs`` → ``CEO`` but ``USES`` stays ``USES``. Irregular plurals (crises, children,
+    heroes) are not handled.
+    """
+    if len(word) < 4 or word in _EXCEPTIONS:
+        return word
+    if word.endswith("ies") and len(word) >= 6:
+        return word[:-3] + "y"
+    if word.endswith("es") and len(word) >= 5 and word[:-2].endswith(_SIBILANT):
+        return word[:-2]
+    if word.endswith("s") and not word.endswith(_KEEPS_S):
+        word = word[:-1]
+    if len(word) >= 4 and word.endswith("ie"):
+        return word[:-2] + "y"
+    if len(word) >= 4 and word.endswith("e") and word[:-1].endswith(_SIBILANT):
+        return word[:-1]
+    return word
+
+
+@lru_cache(maxsize=65536)
+def forms(word: str) -> frozenset[str]:
+    """Every word whose stem equals ``stem(word)``: the exact inverse of ``stem``.
+
+    Each rule either strips a suffix or replaces ``ie``/``ies`` by ``y``, so every word of
+    the class is the stem, the stem plus ``s``/``es``/``e``, or the stem with its final ``y``
+    turned into ``ie``/``ies``; the candidates are filtered through ``stem`` itself.
+    """
+    base = stem(word)
+    candidates = {base, base + "s", base + "es", base + "e"}
+    if base.endswith("y"):
+        candidates.update((base[:-1] + "ies", base[:-1] + "ie"))
+    return frozenset(c for c in candidates if stem(c) == base)
+
+
+def common_prefix(words: frozenset[str]) -> str:
+    """The longest common prefix of ``words`` (used as the literal a fast matcher looks for)."""
+    first, last = min(words), max(words)
+    size = 0
+    for a, b in zip(first, last, strict=False):
+        if a != b:
+            break
+        size += 1
+    return first[:size]
+
+
+def gap_allows(gap: str, previous_word: str, verbatim: str | None = None) -> bool:
+    """Whether ``gap`` (the text between two words) keeps them in one phrase.
+
+    Allowed: spaces, hyphens and Unicode dashes, apostrophes; a full stop right after a
+    one-character word (``U.S. tariffs``, ``J. Smith``); or exactly ``verbatim``, the
+    punctuation the query itself put between those words (``1,000``, ``AT&T``). A newline
+    (block break) or other punctuation (``. , ; : ! ?``, brackets, quotes) breaks the phrase.
+    """
+    if verbatim is not None and gap == verbatim:
+        return True
+    if len(previous_word) == 1 and gap.startswith("."):
+        gap = gap[1:]
+    for char in gap:
+        if char in DASHES or char in APOSTROPHES:
+            continue
+        if not char.isspace() or char in _LINE_BREAKS:
+            return False
+    return True

@@ -1,0 +1,124 @@
+"""Words, inflection classes and phrase gaps."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bot.query.words import common_prefix, forms, gap_allows, is_word_char, stem, tokenize
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("China's rare-earth exports", ["China", "rare", "earth", "exports"]),
+        ("Xi’s", ["Xi"]),
+        ("tariffs'", ["tariffs"]),
+        ("O'Brien", ["O", "Brien"]),
+        ("naïve nai\u0308ve", ["naïve", "nai\u0308ve"]),  # a combining mark stays in the word
+        ("snake_case", ["snake", "case"]),
+        ("1,000.5", ["1", "000", "5"]),
+        ("日本語 text", ["日本語", "text"]),
+        ("हिन्दी", ["हिन्दी"]),  # Devanagari vowel signs are marks
+        ("𑀅𑀸", ["𑀅𑀸"]),  # Brahmi: a mark above the BMP
+        ("it's'", ["it"]),
+    ],
+)
+def test_tokenize(text: str, words: list[str]) -> None:
+    assert [t.word for t in tokenize(text)] == words
+
+
+def test_token_span_includes_possessive() -> None:
+    (token,) = tokenize("Xi's")
+    assert (token.start, token.end, token.word) == (0, 4, "Xi")
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "same"),
+    [
+        ("tariff", "tariffs", True),
+        ("tax", "taxes", True),
+        ("earth", "earths", True),
+        ("economy", "economies", True),
+        ("church", "churches", True),
+        ("glass", "glasses", True),
+        ("horse", "horses", True),
+        ("cache", "caches", True),
+        ("movie", "movies", True),
+        ("bus", "buses", True),
+        ("price", "prices", True),
+        ("change", "changes", True),
+        ("status", "statuses", True),
+        ("xi", "xis", False),  # words under 4 letters do not inflect
+        ("us", "uses", False),
+        ("new", "news", False),
+        ("series", "sery", False),
+        ("virus", "viru", False),
+        ("paris", "pari", False),
+        ("crisis", "crises", False),  # irregular: documented as unsupported
+        ("CEO", "CEOs", True),  # lower-case suffixes inflect case-sensitive words
+        ("TARIFF", "TARIFFS", False),
+    ],
+)
+def test_stem_classes(a: str, b: str, same: bool) -> None:
+    assert (stem(a) == stem(b)) is same
+
+
+_WORDS = st.text(alphabet="abceihsxyzuoCS", min_size=1, max_size=9)
+
+
+@settings(max_examples=300, deadline=None)
+@given(_WORDS)
+def test_forms_is_the_exact_inverse_of_stem(word: str) -> None:
+    family = forms(word)
+    assert word in family
+    assert all(stem(f) == stem(word) for f in family)
+    assert all(f.startswith(common_prefix(family)) for f in family)
+
+
+@settings(max_examples=200, deadline=None)
+@given(_WORDS, _WORDS)
+def test_forms_membership_matches_stem_equality(a: str, b: str) -> None:
+    assert (b in forms(a)) is (stem(a) == stem(b))
+
+
+@pytest.mark.parametrize(
+    ("gap", "previous", "verbatim", "allowed"),
+    [
+        (" ", "rare", None, True),
+        ("-", "rare", None, True),
+        ("\u2010", "rare", None, True),
+        (" \u2013 ", "rare", None, True),
+        ("’", "o", None, True),
+        ("\n", "rare", None, False),
+        (". ", "rare", None, False),
+        (", ", "rare", None, False),
+        ("; ", "rare", None, False),
+        (": ", "rare", None, False),
+        ("! ", "rare", None, False),
+        ("? ", "rare", None, False),
+        ('"', "rare", None, False),
+        (". ", "S", None, True),  # U.S. tariffs
+        (",", "1", ",", True),  # the query wrote 1,000
+        (";", "1", ",", False),
+    ],
+)
+def test_gap_allows(gap: str, previous: str, verbatim: str | None, allowed: bool) -> None:
+    assert gap_allows(gap, previous, verbatim) is allowed
+
+
+def test_casefold_never_moves_a_word_boundary() -> None:
+    # The prefilter looks for word starts in casefolded text; that is only sound if casefold
+    # maps word characters to word characters and everything else to non-word characters.
+    for code in range(0x30000):
+        char = chr(code)
+        folded = char.casefold()
+        if folded != char:
+            assert all(is_word_char(c) == is_word_char(char) for c in folded), hex(code)
+
+
+def test_is_word_char_agrees_with_tokenize() -> None:
+    for code in range(0x20000):
+        char = chr(code)
+        assert is_word_char(char) == bool(list(tokenize(char))), hex(code)
