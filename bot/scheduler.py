@@ -57,7 +57,8 @@ class Poller:
         try:
             result = await poll_feed(feed, self.deps)
         except Exception:
-            log.exception("feed %r: poll crashed; it will be retried after its lease", feed.name)
+            log.exception("feed %r: poll crashed; it will be retried after its lease", feed.name,
+                          extra={"feed": feed.name})
             return None
         self.results[result.outcome] = self.results.get(result.outcome, 0) + 1
         return result

@@ -107,6 +107,7 @@ class OutboxSender:
 
     async def _send_one(self, delivery: Delivery) -> bool:
         """Send and mark; False when the target's queue must wait (a retry is scheduled)."""
+        context = {"watch": delivery.watch_name, "guild": delivery.guild_id}
         sender = self._console if delivery.target == "console" else self._discord
         now = self._clock()
         try:
@@ -118,7 +119,7 @@ class OutboxSender:
             delay = retry_delay(delivery.attempts, exc.retry_after, self._rng)
             await self._store.mark_retry(delivery.id, str(exc), self._clock() + delay, now)
             log.warning("watch %r: delivery %d will retry in %.1fs: %s", delivery.watch_name,
-                        delivery.id, delay, exc)
+                        delivery.id, delay, exc, extra=context)
             self.outcomes["retry"] += 1
             return False
         except TargetGone as exc:
@@ -126,7 +127,8 @@ class OutboxSender:
             return False
         except PermanentDelivery as exc:
             await self._store.mark_failed(delivery.id, str(exc), self._clock())
-            log.error("watch %r: delivery %d failed: %s", delivery.watch_name, delivery.id, exc)
+            log.error("watch %r: delivery %d failed: %s", delivery.watch_name, delivery.id, exc,
+                      extra=context)
             self.outcomes["failed"] += 1
             return True
         await self._store.mark_sent(delivery.id, message_id, self._clock())
@@ -137,7 +139,8 @@ class OutboxSender:
     async def _target_gone(self, delivery: Delivery, reason: str) -> None:
         await self._store.mark_failed(delivery.id, reason, self._clock())
         await self._store.set_watch_paused(delivery.guild_id, delivery.watch_name, True, reason)
-        log.error("watch %r paused: %s", delivery.watch_name, reason)
+        log.error("watch %r paused: %s", delivery.watch_name, reason,
+                  extra={"watch": delivery.watch_name, "guild": delivery.guild_id})
         self.outcomes["failed"] += 1
         if self.on_target_gone is not None:
             try:

@@ -114,7 +114,7 @@ async def _poll(feed: FeedRow, deps: PollDeps) -> PollResult:
     metrics.count_matches(result.deliveries)
     if result.new_items:
         log.info("feed %r: %d new items, %d alerts queued", feed.name, result.new_items,
-                 result.deliveries)
+                 result.deliveries, extra={"feed": feed.name})
     if result.deliveries:
         deps.on_queued(result.deliveries)
     return PollResult(Outcome.INGESTED, result.new_items, result.deliveries)
@@ -138,9 +138,10 @@ async def _record_failure(feed: FeedRow, deps: PollDeps, exc: FeedError) -> Poll
         next_check = max(next_check, now + PAUSED_PROBE_S)
     count = await deps.store.record_failure(feed.id, now, str(exc), next_check)
     log.warning("feed %r failed (%d in a row): %s; next try in %.0fs", feed.name, count, exc,
-                next_check - now)
+                next_check - now, extra={"feed": feed.name})
     if count >= deps.pause_after and await deps.store.pause_feed(feed.id, now + PAUSED_PROBE_S):
-        log.error("feed %r paused after %d failures in a row: %s", feed.name, count, exc)
+        log.error("feed %r paused after %d failures in a row: %s", feed.name, count, exc,
+                  extra={"feed": feed.name})
         if deps.on_feed_paused is not None:
             try:
                 await deps.on_feed_paused(feed, str(exc))
