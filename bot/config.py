@@ -122,7 +122,7 @@ class BotConfig(_Strict):
     """The optional ``[bot]`` table."""
 
     guilds: tuple[Snowflake, ...] = ()
-    poll_concurrency: int = Field(default=16, ge=1, le=512)
+    poll_concurrency: int = Field(default=32, ge=1, le=512)
     first_poll_silent: bool = True
     # The shortest interval `/feed add` accepts. Chat users are not operators: a low floor
     # protects publishers from hammering. Tests against a local feed server lower it.

@@ -136,6 +136,9 @@ def parse_max_age(headers: Mapping[str, str]) -> float | None:
     return 0.0 if delta is None else delta
 
 
+SLOT_WAIT_DEADLINES = 4  # waiting for a busy host may take this many deadlines
+
+
 class _HostSlots:
     """A semaphore per host, dropped again when nobody holds or waits for it."""
 
@@ -144,12 +147,21 @@ class _HostSlots:
         self._slots: dict[str, tuple[asyncio.Semaphore, int]] = {}
 
     @asynccontextmanager
-    async def hold(self, host: str) -> AsyncIterator[None]:
+    async def hold(self, host: str, wait_s: float) -> AsyncIterator[None]:
+        """Hold one of ``host``'s slots; FetchError if none frees up within ``wait_s``."""
         sem, users = self._slots.get(host, (asyncio.Semaphore(self._per_host), 0))
         self._slots[host] = (sem, users + 1)
         try:
-            async with sem:
+            try:
+                async with asyncio.timeout(wait_s):
+                    await sem.acquire()
+            except TimeoutError:
+                raise FetchError(f"host busy: no free connection to {host} within "
+                                 f"{wait_s:g} s") from None
+            try:
                 yield
+            finally:
+                sem.release()
         finally:
             sem, users = self._slots[host]
             if users <= 1:
@@ -193,9 +205,11 @@ class Fetcher:
     ) -> Fetched | NotModified:
         """GET ``url`` conditionally; raise FetchError for anything but a usable answer."""
         session = self._get_session()
+        # The deadline starts once a per-host slot is held: waiting behind other feeds of a
+        # slow host is not this feed's failure (that wait has its own, longer bound).
         try:
-            async with asyncio.timeout(self._limits.deadline_s):
-                return await self._follow(session, url, etag, last_modified)
+            async with asyncio.timeout(None) as deadline:
+                return await self._follow(session, url, etag, last_modified, deadline)
         except TimeoutError as exc:
             raise FetchError(
                 f"timed out: {display_url(url)} did not answer completely within "
@@ -216,14 +230,15 @@ class Fetcher:
         return target.with_fragment(None)
 
     async def _follow(
-        self, session: aiohttp.ClientSession, url: str, etag: str | None, last_modified: str | None
+        self, session: aiohttp.ClientSession, url: str, etag: str | None,
+        last_modified: str | None, deadline: asyncio.Timeout,
     ) -> Fetched | NotModified:
         current: str | URL = url
         seen: set[str] = set()
         for _hop in range(self._limits.max_redirects + 1):
             target = self._validate(current)
             seen.add(str(target))
-            result = await self._request(session, url, target, etag, last_modified)
+            result = await self._request(session, url, target, etag, last_modified, deadline)
             if not isinstance(result, URL):
                 return result
             if str(result.with_fragment(None)) in seen:
@@ -239,6 +254,7 @@ class Fetcher:
         target: URL,
         etag: str | None,
         last_modified: str | None,
+        deadline: asyncio.Timeout,
     ) -> Fetched | NotModified | URL:
         headers: dict[str, str] = {}
         if etag:
@@ -246,7 +262,10 @@ class Fetcher:
         if last_modified:
             headers["If-Modified-Since"] = last_modified
         where = f"{target.host}:{target.port}"
-        async with self._slots.hold(target.host or ""):
+        slot_wait_s = self._limits.deadline_s * SLOT_WAIT_DEADLINES
+        async with self._slots.hold(target.host or "", slot_wait_s):
+            if deadline.when() is None:
+                deadline.reschedule(asyncio.get_running_loop().time() + self._limits.deadline_s)
             try:
                 async with session.get(target, headers=headers, allow_redirects=False) as resp:
                     return await self._handle(resp, original, target)

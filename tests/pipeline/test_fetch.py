@@ -335,3 +335,42 @@ async def test_fetched_author_redos_is_neutralised(server: FeedServer, fetcher: 
     # (plus ~0.3 s to start the worker process).
     assert time.perf_counter() - started < 2.0
     assert [e.key for e in feed.entries] == ["//x.example/1"]
+
+
+async def test_waiting_for_a_busy_host_does_not_count_against_the_deadline(
+        server: FeedServer) -> None:
+    async def slow(request: web.Request) -> web.StreamResponse:
+        await asyncio.sleep(0.7)
+        return web.Response(body=rss(1), content_type="application/rss+xml")
+
+    server.route("/slow", slow)
+    server.route("/also-slow", slow)
+    limits = FetchLimits(deadline_s=1.0, per_host=1)
+    fetcher = Fetcher(limits, AddressGuard(parse_networks("127.0.0.0/8")))
+    try:
+        # The second fetch waits ~0.7 s for the host's only slot, then needs 0.7 s itself:
+        # 1.4 s in all, yet within its own 1 s deadline.
+        first, second = await asyncio.gather(fetcher.fetch(server.url("/slow")),
+                                             fetcher.fetch(server.url("/also-slow")))
+        assert isinstance(first, Fetched) and isinstance(second, Fetched)
+    finally:
+        await fetcher.close()
+
+
+async def test_a_host_busy_for_too_long_is_its_own_error(server: FeedServer) -> None:
+    server.drip("/drip", interval=0.2, total=1000)
+    server.serve("/ok", rss(1))
+    limits = FetchLimits(deadline_s=0.3, per_host=1)
+    fetcher = Fetcher(limits, AddressGuard(parse_networks("127.0.0.0/8")))
+    try:
+        results = await asyncio.gather(fetcher.fetch(server.url("/drip")),
+                                       fetcher.fetch(server.url("/drip")),
+                                       fetcher.fetch(server.url("/drip")),
+                                       fetcher.fetch(server.url("/drip")),
+                                       fetcher.fetch(server.url("/drip")),
+                                       return_exceptions=True)
+        messages = [str(r) for r in results]
+        assert all(isinstance(r, FetchError) for r in results), messages
+        assert any("host busy" in m for m in messages), messages
+    finally:
+        await fetcher.close()
