@@ -30,8 +30,16 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-unit: $(STAMP)
+unit: $(STAMP) corpus
 	$(BIN)/pytest -q
+
+# feedparser's own test corpus (its sdist's tests/, ~2,200 feeds) for
+# tests/pipeline/test_feedparser_corpus.py: downloaded once into .cache/feedparser-tests/.
+# Offline this only warns, and that test skips saying why.
+.PHONY: corpus
+corpus: $(STAMP)
+	@$(BIN)/python -m tests.fakes.corpus || \
+		echo "warning: could not fetch feedparser's test corpus; its test will skip"
 
 test: lint typecheck unit
 
