@@ -22,6 +22,7 @@ from bot.store.migrate import load_migrations
 
 log = logging.getLogger(__name__)
 
+WAL_RETRIES = 100
 P = ParamSpec("P")
 R = TypeVar("R")
 D = TypeVar("D", bound="SqliteDatabase")
@@ -61,7 +62,7 @@ class SqliteDatabase:
             conn = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
             conn.row_factory = sqlite3.Row
             conn.execute("PRAGMA busy_timeout=5000")
-            conn.execute("PRAGMA journal_mode=WAL")
+            _enable_wal(conn)
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA foreign_keys=ON")
         except (sqlite3.Error, OSError) as exc:
@@ -136,6 +137,19 @@ class SqliteDatabase:
         with sqlite3.connect(target) as copy:
             self.conn.backup(copy)
         copy.close()
+
+
+def _enable_wal(conn: sqlite3.Connection) -> None:
+    # Switching a fresh file to WAL takes an exclusive lock and does not always wait on the
+    # busy handler, so processes opening the same new file together retry briefly.
+    for attempt in range(WAL_RETRIES):
+        try:
+            conn.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or attempt == WAL_RETRIES - 1:
+                raise
+            time.sleep(0.05)
 
 
 def _statements(sql: str) -> list[str]:
