@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable
 from typing import Protocol
 
 from bot.errors import PermanentDelivery, RetryableDelivery, TargetGone
+from bot.store.base import Store
 from bot.store.rows import Delivery
 
 log = logging.getLogger(__name__)
@@ -31,17 +32,6 @@ class Sender(Protocol):
     async def send(self, delivery: Delivery) -> str | None: ...
 
 
-class OutboxStore(Protocol):
-    """The part of the store the outbox uses."""
-
-    async def pending_deliveries(self, limit: int) -> list[tuple[Delivery, float]]: ...
-    async def mark_attempt(self, delivery_id: int, now: float) -> None: ...
-    async def mark_sent(self, delivery_id: int, message_id: str | None, now: float) -> None: ...
-    async def mark_retry(self, delivery_id: int, error: str, next_attempt: float,
-                         now: float) -> None: ...
-    async def mark_failed(self, delivery_id: int, error: str, now: float) -> None: ...
-    async def set_watch_paused(self, guild_id: int, name: str, paused: bool,
-                               reason: str | None = None) -> bool: ...
 
 
 TargetGoneHook = Callable[[Delivery, str], Awaitable[None]]
@@ -57,7 +47,7 @@ def retry_delay(attempts: int, retry_after: float | None, rng: random.Random) ->
 class OutboxSender:
     """Drains the outbox; ``run`` until stopped, or ``drain_once`` for one pass."""
 
-    def __init__(self, store: OutboxStore, *, discord: Sender | None, console: Sender,
+    def __init__(self, store: Store, *, discord: Sender | None, console: Sender,
                  clock: Callable[[], float], on_target_gone: TargetGoneHook | None = None,
                  rng: random.Random | None = None) -> None:
         self._store = store

@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 import discord
 from discord import app_commands
 
+from bot.app import App
 from bot.delivery.markdown import escape_markdown
 from bot.errors import QueryError, StoreError, WirewatchError
 
@@ -137,3 +138,16 @@ def uptime(started_monotonic: float) -> str:
     hours, rest = divmod(rest, 3600)
     prefix = f"{days}d" if days else ""
     return f"{prefix}{hours}h{rest // 60:02d}m"
+
+
+class ManagedGroup(app_commands.Group):
+    """A guild-only command group that needs Manage Server: by default and in the handler."""
+
+    def __init__(self, app: App, *, name: str, description: str) -> None:
+        super().__init__(name=name, description=description, guild_only=True,
+                         default_permissions=MANAGE_SERVER)
+        self.app = app
+
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        """Manage Server is required (checked here as well as by Discord)."""
+        return require_manage_server(interaction)

@@ -12,7 +12,7 @@ from bot.app import App
 from bot.durations import format_duration, parse_duration
 from bot.errors import FeedError
 from bot.exts.common import (
-    MANAGE_SERVER,
+    ManagedGroup,
     UserError,
     ago,
     can_manage,
@@ -22,7 +22,6 @@ from bot.exts.common import (
     now,
     plain,
     reply,
-    require_manage_server,
 )
 from bot.exts.watches import clean_name
 from bot.model import Entry, ParsedFeed
@@ -87,17 +86,11 @@ def check_unused(subs: list[Subscription], url: str, name: str | None) -> None:
                             "pick another name.")
 
 
-class FeedCommands(app_commands.Group):
+class FeedCommands(ManagedGroup):
     """Feeds: the news sources this server's watches see."""
 
     def __init__(self, app: App) -> None:
-        super().__init__(name="feed", description="Manage the news feeds this server watches",
-                         guild_only=True, default_permissions=MANAGE_SERVER)
-        self.app = app
-
-    async def interaction_check(self, interaction: discord.Interaction) -> bool:
-        """Manage Server is required (checked here as well as by Discord)."""
-        return require_manage_server(interaction)
+        super().__init__(app, name="feed", description="Manage the news feeds this server watches")
 
     async def _feed_names(self, interaction: discord.Interaction,
                           current: str) -> list[app_commands.Choice[str]]:

@@ -12,7 +12,7 @@ from bot.app import App
 from bot.delivery.embed import render_snippet
 from bot.errors import QueryError
 from bot.exts.common import (
-    MANAGE_SERVER,
+    ManagedGroup,
     UserError,
     can_manage,
     choices,
@@ -21,7 +21,6 @@ from bot.exts.common import (
     now,
     plain,
     reply,
-    require_manage_server,
 )
 from bot.pipeline.match import (
     CompiledQuery,
@@ -126,17 +125,11 @@ def recent_matches(compiled: CompiledQuery, items: list[StoredItem]) -> list[Sto
             if matcher.match(document_from_entry(item.entry, item.feed_name))]
 
 
-class WatchCommands(app_commands.Group):
+class WatchCommands(ManagedGroup):
     """Watch-lists: a query and the channel its alerts go to."""
 
     def __init__(self, app: App) -> None:
-        super().__init__(name="watch", description="Manage keyword watches for this server",
-                         guild_only=True, default_permissions=MANAGE_SERVER)
-        self.app = app
-
-    async def interaction_check(self, interaction: discord.Interaction) -> bool:
-        """Manage Server is required (checked here as well as by Discord)."""
-        return require_manage_server(interaction)
+        super().__init__(app, name="watch", description="Manage keyword watches for this server")
 
     async def _watch_names(self, interaction: discord.Interaction,
                            current: str) -> list[app_commands.Choice[str]]:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from typing import Any
+from collections.abc import Sequence
 
 from bot.errors import StoreError
 from bot.model import Entry
 from bot.store.base import PlanDeliveries
 from bot.store.codec import alert_to_json, entry_from_json, entry_to_json
+from bot.store.mapping import feed_from_row
 from bot.store.postgres_base import Connection, PostgresDatabase, pg_text
 from bot.store.rows import DeliveryDraft, FeedRow, IngestResult, StoredItem, Subscription
 
@@ -20,17 +20,6 @@ _SELECT_FEEDS = """
     FROM feeds f
 """
 
-
-def feed_from_row(row: Mapping[str, Any]) -> FeedRow:
-    """Build a FeedRow from a row selected with _SELECT_FEEDS."""
-    return FeedRow(
-        id=row["id"], url=row["url"], name=row["sub_name"] or row["url"], title=row["title"],
-        interval_s=row["sub_interval"] or 300.0, etag=row["etag"],
-        last_modified=row["last_modified"], body_hash=row["body_hash"],
-        primed=bool(row["primed"]), error_count=row["error_count"],
-        last_error=row["last_error"], last_success=row["last_success"],
-        next_check=row["next_check"], paused=bool(row["paused"]),
-    )
 
 
 def _opt(value: str | None) -> str | None:

@@ -6,21 +6,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from bot.errors import StoreError
-from bot.store.codec import alert_from_json
+from bot.store.mapping import delivery_from_row, watch_from_row
 from bot.store.postgres_base import Connection, PostgresDatabase, pg_text
 from bot.store.rows import Delivery, NewWatch, OutboxCounts, WatchRow, visible_watches
 
 
-def watch_from_row(row: Mapping[str, Any]) -> WatchRow:
-    """Build a WatchRow from a ``watches`` row."""
-    feed_names = row["feed_names"]
-    return WatchRow(
-        id=row["id"], guild_id=row["guild_id"], name=row["name"], query=row["query"],
-        channel_id=row["channel_id"], webhook_url=row["webhook_url"], role_id=row["role_id"],
-        feed_names=tuple(feed_names) if feed_names is not None else None, color=row["color"],
-        collapse_after=row["collapse_after"], paused=bool(row["paused"]),
-        paused_reason=row["paused_reason"], source=row["source"],
-    )
+def _watch(row: Mapping[str, Any]) -> WatchRow:
+    return watch_from_row(row, row["feed_names"])
 
 
 def _opt(value: str | None) -> str | None:
@@ -56,7 +48,7 @@ class WatchQueries(PostgresDatabase):
             row = await cursor.fetchone()
         if row is None:  # cannot happen: written in this very transaction
             raise StoreError(f"watch {watch.name!r} was not stored")
-        return watch_from_row(row)
+        return _watch(row)
 
     async def remove_watch(self, guild_id: int, name: str) -> bool:
         """Delete a watch (its pending deliveries go with it)."""
@@ -81,7 +73,7 @@ class WatchQueries(PostgresDatabase):
             cursor = await conn.execute(
                 "SELECT * FROM watches WHERE (%s::bigint IS NULL OR guild_id = %s)"
                 " ORDER BY guild_id, name", (guild_id, guild_id))
-            return [watch_from_row(row) for row in await cursor.fetchall()]
+            return [_watch(row) for row in await cursor.fetchall()]
 
     async def watches_for_feed(self, feed_id: int) -> list[tuple[WatchRow, str]]:
         """Active watches that see this feed, each with the feed's name in the watch's guild.
@@ -95,7 +87,7 @@ class WatchQueries(PostgresDatabase):
                 " AND NOT w.paused ORDER BY w.id, s.guild_id = 0",
                 (feed_id,))
             rows = await cursor.fetchall()
-        return visible_watches((watch_from_row(row), str(row["feed_name"])) for row in rows)
+        return visible_watches((_watch(row), str(row["feed_name"])) for row in rows)
 
     async def pending_deliveries(self, limit: int) -> list[tuple[Delivery, float]]:
         """Pending deliveries of active watches in queue order, each with its next attempt time."""
@@ -106,7 +98,7 @@ class WatchQueries(PostgresDatabase):
                 " WHERE d.status = 'pending' AND NOT w.paused ORDER BY d.id LIMIT %s",
                 (limit,))
             rows = await cursor.fetchall()
-        return [(_delivery(row), float(row["next_attempt"])) for row in rows]
+        return [(delivery_from_row(row), float(row["next_attempt"])) for row in rows]
 
     async def mark_sent(self, delivery_id: int, message_id: str | None, now: float) -> None:
         """The alert is in Discord (or printed): never send it again."""
@@ -167,13 +159,3 @@ class WatchQueries(PostgresDatabase):
                 " ORDER BY d.id DESC LIMIT %s", (guild_id, limit))
             rows = await cursor.fetchall()
         return [(str(row["name"]), str(row["status"]), str(row["last_error"])) for row in rows]
-
-
-def _delivery(row: Mapping[str, Any]) -> Delivery:
-    return Delivery(
-        id=row["id"], watch_id=row["watch_id"], watch_name=row["watch_name"],
-        guild_id=row["guild_id"], feed_id=row["feed_id"], item_key=row["item_key"],
-        nonce=row["nonce"], alert=alert_from_json(row["payload"]), attempts=row["attempts"],
-        first_attempt=row["first_attempt"], created_at=row["created_at"],
-        channel_id=row["channel_id"], webhook_url=row["webhook_url"],
-    )

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from bot.model import Entry
 from bot.store.base import PlanDeliveries
 from bot.store.codec import alert_to_json, entry_from_json, entry_to_json
+from bot.store.mapping import feed_from_row
 from bot.store.rows import FeedRow, IngestResult, StoredItem, Subscription
 from bot.store.sqlite_base import SqliteDatabase, in_db_thread
 
@@ -19,17 +20,6 @@ _FEED_COLUMNS = """
 """
 _ROWS_PER_INSERT = 400  # stays far below SQLite's bound-variable limit
 
-
-def feed_from_row(row: sqlite3.Row) -> FeedRow:
-    """Build a FeedRow from a row selected with _FEED_COLUMNS."""
-    return FeedRow(
-        id=row["id"], url=row["url"], name=row["sub_name"] or row["url"], title=row["title"],
-        interval_s=row["sub_interval"] or 300.0, etag=row["etag"],
-        last_modified=row["last_modified"], body_hash=row["body_hash"],
-        primed=bool(row["primed"]), error_count=row["error_count"],
-        last_error=row["last_error"], last_success=row["last_success"],
-        next_check=row["next_check"], paused=bool(row["paused"]),
-    )
 
 
 class FeedQueries(SqliteDatabase):

@@ -5,21 +5,13 @@ from __future__ import annotations
 import json
 import sqlite3
 
-from bot.store.codec import alert_from_json
+from bot.store.mapping import delivery_from_row, watch_from_row
 from bot.store.rows import Delivery, NewWatch, OutboxCounts, WatchRow, visible_watches
 from bot.store.sqlite_base import SqliteDatabase, in_db_thread
 
 
-def watch_from_row(row: sqlite3.Row) -> WatchRow:
-    """Build a WatchRow from a ``watches`` row."""
-    feed_names = json.loads(row["feed_names"]) if row["feed_names"] else None
-    return WatchRow(
-        id=row["id"], guild_id=row["guild_id"], name=row["name"], query=row["query"],
-        channel_id=row["channel_id"], webhook_url=row["webhook_url"], role_id=row["role_id"],
-        feed_names=tuple(feed_names) if feed_names is not None else None, color=row["color"],
-        collapse_after=row["collapse_after"], paused=bool(row["paused"]),
-        paused_reason=row["paused_reason"], source=row["source"],
-    )
+def _watch(row: sqlite3.Row) -> WatchRow:
+    return watch_from_row(row, json.loads(row["feed_names"]) if row["feed_names"] else None)
 
 
 class WatchQueries(SqliteDatabase):
@@ -45,7 +37,7 @@ class WatchQueries(SqliteDatabase):
             self._upsert_watch(conn, watch, now)
         row = self.conn.execute("SELECT * FROM watches WHERE guild_id = ? AND name = ?",
                                 (watch.guild_id, watch.name)).fetchone()
-        return watch_from_row(row)
+        return _watch(row)
 
     @in_db_thread
     def remove_watch(self, guild_id: int, name: str) -> bool:
@@ -71,7 +63,7 @@ class WatchQueries(SqliteDatabase):
         rows = self.conn.execute(
             "SELECT * FROM watches WHERE (? IS NULL OR guild_id = ?) ORDER BY guild_id, name",
             (guild_id, guild_id)).fetchall()
-        return [watch_from_row(row) for row in rows]
+        return [_watch(row) for row in rows]
 
     @in_db_thread
     def watches_for_feed(self, feed_id: int) -> list[tuple[WatchRow, str]]:
@@ -84,7 +76,7 @@ class WatchQueries(SqliteDatabase):
             " ON (w.guild_id = s.guild_id OR s.guild_id = 0) WHERE s.feed_id = ?"
             " AND w.paused = 0 ORDER BY w.id, s.guild_id = 0",
             (feed_id,)).fetchall()
-        return visible_watches((watch_from_row(row), str(row["feed_name"])) for row in rows)
+        return visible_watches((_watch(row), str(row["feed_name"])) for row in rows)
 
     @in_db_thread
     def pending_deliveries(self, limit: int) -> list[tuple[Delivery, float]]:
@@ -94,7 +86,7 @@ class WatchQueries(SqliteDatabase):
             " FROM deliveries d JOIN watches w ON w.id = d.watch_id"
             " WHERE d.status = 'pending' AND w.paused = 0 ORDER BY d.id LIMIT ?",
             (limit,)).fetchall()
-        return [(_delivery(row), float(row["next_attempt"])) for row in rows]
+        return [(delivery_from_row(row), float(row["next_attempt"])) for row in rows]
 
     @in_db_thread
     def mark_sent(self, delivery_id: int, message_id: str | None, now: float) -> None:
@@ -147,13 +139,3 @@ class WatchQueries(SqliteDatabase):
             " AND d.status != 'sent' AND d.last_error IS NOT NULL ORDER BY d.id DESC LIMIT ?",
             (guild_id, limit)).fetchall()
         return [(str(row[0]), str(row[1]), str(row[2])) for row in rows]
-
-
-def _delivery(row: sqlite3.Row) -> Delivery:
-    return Delivery(
-        id=row["id"], watch_id=row["watch_id"], watch_name=row["watch_name"],
-        guild_id=row["guild_id"], feed_id=row["feed_id"], item_key=row["item_key"],
-        nonce=row["nonce"], alert=alert_from_json(row["payload"]), attempts=row["attempts"],
-        first_attempt=row["first_attempt"], created_at=row["created_at"],
-        channel_id=row["channel_id"], webhook_url=row["webhook_url"],
-    )

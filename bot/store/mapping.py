@@ -1,0 +1,49 @@
+"""Database rows → row dataclasses, shared by the SQLite and PostgreSQL stores."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+from bot.store.codec import alert_from_json
+from bot.store.rows import Delivery, FeedRow, WatchRow
+
+
+class RowLike(Protocol):
+    """A row readable by column name (``sqlite3.Row``, a psycopg dict row)."""
+
+    def __getitem__(self, key: str, /) -> Any: ...
+
+
+def feed_from_row(row: RowLike) -> FeedRow:
+    """A FeedRow from a feeds row selected with its first subscription's name and interval."""
+    return FeedRow(
+        id=row["id"], url=row["url"], name=row["sub_name"] or row["url"], title=row["title"],
+        interval_s=row["sub_interval"] or 300.0, etag=row["etag"],
+        last_modified=row["last_modified"], body_hash=row["body_hash"],
+        primed=bool(row["primed"]), error_count=row["error_count"],
+        last_error=row["last_error"], last_success=row["last_success"],
+        next_check=row["next_check"], paused=bool(row["paused"]),
+    )
+
+
+def watch_from_row(row: RowLike, feed_names: Sequence[str] | None) -> WatchRow:
+    """A WatchRow from a ``watches`` row; ``feed_names`` already decoded by the dialect."""
+    return WatchRow(
+        id=row["id"], guild_id=row["guild_id"], name=row["name"], query=row["query"],
+        channel_id=row["channel_id"], webhook_url=row["webhook_url"], role_id=row["role_id"],
+        feed_names=tuple(feed_names) if feed_names is not None else None, color=row["color"],
+        collapse_after=row["collapse_after"], paused=bool(row["paused"]),
+        paused_reason=row["paused_reason"], source=row["source"],
+    )
+
+
+def delivery_from_row(row: RowLike) -> Delivery:
+    """A Delivery from a deliveries row joined with its watch's name, guild and target."""
+    return Delivery(
+        id=row["id"], watch_id=row["watch_id"], watch_name=row["watch_name"],
+        guild_id=row["guild_id"], feed_id=row["feed_id"], item_key=row["item_key"],
+        nonce=row["nonce"], alert=alert_from_json(row["payload"]), attempts=row["attempts"],
+        first_attempt=row["first_attempt"], created_at=row["created_at"],
+        channel_id=row["channel_id"], webhook_url=row["webhook_url"],
+    )
