@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import logging
+from collections.abc import Sequence
+from urllib.parse import urlsplit
 
 import discord
 from discord import app_commands
 
 from bot.app import App
+from bot.config import MIN_INTERVAL_S
 from bot.durations import format_duration, parse_duration
 from bot.errors import FeedError
 from bot.exts.common import (
@@ -26,7 +29,9 @@ from bot.exts.common import (
 from bot.exts.watches import clean_name
 from bot.model import Entry, ParsedFeed
 from bot.pipeline.fetch import Fetched, NotModified
+from bot.pipeline.netguard import parse_address
 from bot.pipeline.schedule import next_check_after_success
+from bot.settings import Network
 from bot.store.rows import CONFIG_GUILD, Subscription
 
 log = logging.getLogger(__name__)
@@ -49,6 +54,16 @@ def parse_interval(text: str | None, minimum: float) -> float:
     if seconds > MAX_INTERVAL_S:
         raise UserError("The interval must be at most 7d.")
     return seconds
+
+
+def on_allowed_network(url: str, networks: Sequence[Network]) -> bool:
+    """Whether ``url``'s host is an address (or ``localhost``) inside ``networks``."""
+    host = (urlsplit(url).hostname or "").strip("[]").lower()
+    if host == "localhost":
+        host = "127.0.0.1"
+    address = parse_address(host)
+    return address is not None and any(address in network for network in networks
+                                       if network.version == address.version)
 
 
 def health(sub: Subscription) -> str:
@@ -134,7 +149,7 @@ class FeedCommands(ManagedGroup):
         """Add a feed: it is fetched and checked first; the items it holds now are not alerted."""
         guild_id = guild_of(interaction)
         url = url.strip()
-        seconds = parse_interval(interval, self.app.config.bot.min_feed_interval)
+        seconds = parse_interval(interval, self._minimum_interval(url))
         wanted = clean_name(name) if name is not None else None
         # Fetching can take longer than Discord's 3-second deadline: acknowledge first.
         await interaction.response.defer(ephemeral=True, thinking=True)
@@ -157,6 +172,13 @@ class FeedCommands(ManagedGroup):
                                  f"{plain(parsed.title or url)} — {len(parsed.entries)} items "
                                  f"now, checked every {format_duration(seconds)}.\n"
                                  f"Newest: {latest_text}")
+
+    def _minimum_interval(self, url: str) -> float:
+        # The floor protects other people's servers. A feed on a network the operator
+        # explicitly allowed (WIREWATCH_ALLOW_PRIVATE_NETWORKS) is their own: down to 1s.
+        if on_allowed_network(url, self.app.settings.allow_private_networks):
+            return MIN_INTERVAL_S
+        return self.app.config.bot.min_feed_interval
 
     async def _refuse_unknown(self, name: str) -> None:
         """Raise the right error for a feed name this guild does not have."""

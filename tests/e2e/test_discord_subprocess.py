@@ -37,7 +37,6 @@ HOSTILE = f"@everyone <@&{ROLE_ID}> <@{USER_ID}> tariffs"
 CONFIG = f"""
 [bot]
 guilds = ["{GUILD_ID}"]
-min_feed_interval = "1s"
 """
 
 

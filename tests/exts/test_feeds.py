@@ -133,12 +133,16 @@ async def test_private_addresses_are_refused_unless_allowed(
     assert feeds.hits("/feed.xml") == 0
 
 
-async def test_the_default_minimum_interval_is_one_minute(
+async def test_the_default_minimum_interval_is_one_minute_for_other_peoples_servers(
         fake: FakeDiscord, feeds: FeedServer, tmp_path: Path) -> None:
     config = Config(bot=BotConfig(guilds=(GUILD_ID,)))
     async with running_bot(fake, feeds, tmp_path, config) as bot:
-        text = await bot.feed_add(serve_wire(feeds), interval="30s")
-    assert text == "⚠️ The interval must be at least 1m."
+        public = await bot.feed_add("https://news.example/rss", interval="30s")
+        # A feed on a network the operator allowed (here 127.0.0.0/8) is theirs: down to 1s.
+        local = await bot.feed_add(serve_wire(feeds), interval="2s")
+    assert public == "⚠️ The interval must be at least 1m."
+    assert local.startswith("✅ Feed **Local Wire** added"), local
+    assert "checked every 2s" in local
 
 
 async def test_a_url_shared_by_two_guilds_is_fetched_once_per_poll(
