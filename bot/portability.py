@@ -15,221 +15,24 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import sys
-import tomllib
-import xml.etree.ElementTree as ET
-from collections.abc import Sequence
-from dataclasses import dataclass
-from email.utils import formatdate
 from pathlib import Path
 from typing import TextIO
-from xml.parsers import expat
-
-from pydantic import BaseModel, ConfigDict, ValidationError
 
 from bot.app import open_store, wall_clock
-from bot.config import FeedConfig, WatchConfig, describe_validation_error
 from bot.durations import parse_duration
 from bot.errors import ConfigError, StoreError
+from bot.opml import OpmlFeed, export_opml, import_feeds, parse_opml
 from bot.settings import Settings
-from bot.store.base import Store
-from bot.store.rows import CONFIG_GUILD, NewWatch, Subscription, WatchRow
+from bot.store.rows import CONFIG_GUILD
 from bot.store.sqlite import SqliteStore
+from bot.watchfile import export_watches, import_watches, parse_watches, toml_string
 
 MAX_FILE_BYTES = 10 * 1024 * 1024
 
-
-@dataclass(frozen=True, slots=True)
-class OpmlFeed:
-    """One outline with an ``xmlUrl``."""
-
-    name: str
-    url: str
-
-
-# ---------------------------------------------------------------- OPML
-
-
-def parse_opml(data: bytes, source: str = "OPML") -> list[OpmlFeed]:
-    """The feeds (outlines with ``xmlUrl``, at any depth) of an OPML document.
-
-    ElementTree expands entities, so a "billion laughs" document would eat the memory: any
-    document with a DTD is refused before ElementTree sees it.
-    """
-    _refuse_dtd(data, source)
-    try:
-        root = ET.fromstring(data)  # noqa: S314 - DTDs refused above; no entity can expand
-    except ET.ParseError as exc:
-        raise ConfigError(f"{source}: not well-formed XML: {exc}") from None
-    if root.tag != "opml":
-        raise ConfigError(f"{source}: not OPML (the root element is <{root.tag}>)")
-    feeds = []
-    for outline in root.iter("outline"):
-        url = (outline.get("xmlUrl") or outline.get("xmlurl") or "").strip()
-        if url:
-            name = " ".join((outline.get("title") or outline.get("text") or "").split())
-            feeds.append(OpmlFeed(name or url, url))
-    return feeds
-
-
-def _refuse_dtd(data: bytes, source: str) -> None:
-    refusal = f"{source}: refusing a document with a DOCTYPE or ENTITY declaration"
-    upper = data.upper()
-    if b"<!DOCTYPE" in upper or b"<!ENTITY" in upper:
-        raise ConfigError(refusal)
-
-    # The byte check misses other encodings (UTF-16...): expat, which decodes exactly as
-    # ElementTree will, reports the DOCTYPE before it reads any entity, and stops there.
-    def refuse(*_args: object) -> None:
-        raise ConfigError(refusal)
-
-    parser = expat.ParserCreate()
-    parser.StartDoctypeDeclHandler = refuse
-    parser.EntityDeclHandler = refuse
-    try:
-        parser.Parse(data, True)
-    except expat.ExpatError as exc:
-        raise ConfigError(f"{source}: not well-formed XML: {exc}") from None
-
-
-def export_opml(subscriptions: Sequence[Subscription], title: str = "Wirewatch feeds") -> str:
-    """An OPML 2.0 document with one outline per feed URL (first name wins)."""
-    root = ET.Element("opml", version="2.0")
-    head = ET.SubElement(root, "head")
-    ET.SubElement(head, "title").text = title
-    ET.SubElement(head, "dateCreated").text = formatdate(wall_clock(), usegmt=True)
-    body = ET.SubElement(root, "body")
-    seen: set[str] = set()
-    for sub in subscriptions:
-        if sub.feed.url in seen:
-            continue
-        seen.add(sub.feed.url)
-        ET.SubElement(body, "outline", type="rss", text=sub.name, title=sub.name,
-                      xmlUrl=sub.feed.url)
-    ET.indent(root)
-    return '<?xml version="1.0" encoding="UTF-8"?>\n' + ET.tostring(root, "unicode") + "\n"
-
-
-async def import_feeds(store: Store, feeds: Sequence[OpmlFeed], guild_id: int,
-                       interval_s: float, now: float) -> tuple[list[str], list[str]]:
-    """Subscribe ``guild_id`` to each feed; returns (added names, skipped with reasons).
-
-    A URL the guild already has is skipped; a name already taken gets " (2)", " (3)"...,
-    so an import never re-points or takes over an existing subscription.
-    """
-    existing = await store.subscriptions(guild_id)
-    urls = {sub.feed.url for sub in existing}
-    names = {sub.name.casefold() for sub in existing}
-    added: list[str] = []
-    skipped: list[str] = []
-    for feed in feeds:
-        if feed.url in urls:
-            skipped.append(f"{feed.name}: already subscribed ({feed.url})")
-            continue
-        name = _free_name(feed.name[:90], names)
-        try:
-            FeedConfig(name=name, url=feed.url, interval=interval_s)
-        except ValidationError as exc:
-            skipped.append(f"{feed.name}: {describe_validation_error(exc)}")
-            continue
-        await store.subscribe(guild_id, feed.url, name, interval_s, now)
-        urls.add(feed.url)
-        names.add(name.casefold())
-        added.append(name)
-    return added, skipped
-
-
-def _free_name(name: str, taken: set[str]) -> str:
-    candidate, number = name, 1
-    while candidate.casefold() in taken:
-        number += 1
-        candidate = f"{name} ({number})"
-    return candidate
-
-
-# ---------------------------------------------------------------- watches as TOML
-
-
-class _WatchFile(BaseModel):
-    # Other tables ([bot], [[feeds]]) are ignored, so a whole config file can be imported.
-    model_config = ConfigDict(extra="ignore")
-    watches: tuple[WatchConfig, ...] = ()
-
-
-def parse_watches(text: str, source: str = "TOML") -> list[WatchConfig]:
-    """The ``[[watches]]`` tables of a TOML document, validated like the config file."""
-    try:
-        parsed = _WatchFile.model_validate(tomllib.loads(text))
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{source}: not valid TOML: {exc}") from None
-    except ValidationError as exc:
-        raise ConfigError(f"{source}: {describe_validation_error(exc)}") from None
-    seen: set[str] = set()
-    for index, watch in enumerate(parsed.watches):
-        if watch.name.casefold() in seen:
-            raise ConfigError(f"{source}: watches[{index}].name: duplicate name {watch.name!r}")
-        seen.add(watch.name.casefold())
-    return list(parsed.watches)
-
-
-def toml_string(value: str) -> str:
-    """A TOML basic string (JSON escapes are valid TOML; DEL must be escaped too)."""
-    return json.dumps(value, ensure_ascii=False).replace("\x7f", "\\u007f")
-
-
-def export_watches(watches: Sequence[WatchRow]) -> str:
-    """Watches as ``[[watches]]`` tables that ``watches import`` and the config file accept."""
-    lines = ["# Wirewatch watches. Webhook URLs contain their secret token: keep this file safe."]
-    guild: int | None = None
-    for watch in watches:
-        if watch.guild_id != guild:
-            guild = watch.guild_id
-            scope = "the config file's scope" if guild == CONFIG_GUILD else f"guild {guild}"
-            lines += ["", f"# ---- {scope}"]
-        lines += ["", "[[watches]]", f"name = {toml_string(watch.name)}",
-                  f"query = {toml_string(watch.query)}"]
-        if watch.webhook_url:
-            lines.append(f"webhook = {toml_string(watch.webhook_url)}")
-        for key, number in (("channel", watch.channel_id), ("role", watch.role_id),
-                            ("collapse_after", watch.collapse_after)):
-            if number is not None:
-                lines.append(f"{key} = {number}")
-        if watch.feed_names is not None:
-            lines.append(f"feeds = [{', '.join(toml_string(n) for n in watch.feed_names)}]")
-        if watch.color is not None:
-            lines.append(f"color = 0x{watch.color:06X}")
-        if watch.paused:
-            lines.append(f"# paused: {watch.paused_reason or 'by a command'}")
-    return "\n".join(lines) + "\n"
-
-
-async def import_watches(store: Store, watches: Sequence[WatchConfig], guild_id: int,
-                         now: float, *, replace: bool = False) -> tuple[list[str], list[str]]:
-    """Add each watch to ``guild_id``; returns (added names, notes: skipped or warnings).
-
-    An existing name is kept unless ``replace``; a config-file watch is never replaced (the
-    next start would put the config file's version back).
-    """
-    existing = {watch.name.casefold(): watch for watch in await store.watches(guild_id)}
-    feed_names = {sub.name for sub in await store.subscriptions(guild_id)}
-    added: list[str] = []
-    notes: list[str] = []
-    for watch in watches:
-        old = existing.get(watch.name.casefold())
-        if old is not None and (old.source == "config" or not replace):
-            why = "the config file defines it" if old.source == "config" else "exists (--replace)"
-            notes.append(f"{watch.name}: skipped: {why}")
-            continue
-        unknown = sorted(set(watch.feeds or ()) - feed_names)
-        if unknown:
-            notes.append(f"{watch.name}: no such feeds (yet): {', '.join(unknown)}")
-        await store.add_watch(NewWatch(
-            guild_id=guild_id, name=watch.name, query=watch.query, channel_id=watch.channel,
-            webhook_url=watch.webhook, role_id=watch.role, feed_names=watch.feeds,
-            color=watch.color, collapse_after=watch.collapse_after), now)
-        added.append(watch.name)
-    return added, notes
+__all__ = ["OpmlFeed", "add_portability_commands", "export_opml", "export_watches",
+           "import_feeds", "import_watches", "parse_opml", "parse_watches", "run_portability",
+           "toml_string"]
 
 
 # ---------------------------------------------------------------- the command line
