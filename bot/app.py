@@ -39,7 +39,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-SHUTDOWN_BUDGET_S = 8.0
+SHUTDOWN_BUDGET_S = 6.0  # polls and sends; Discord and the parser workers take the rest
 
 
 def wall_clock() -> float:
@@ -89,6 +89,8 @@ async def build_app(settings: Settings, config: Config) -> AsyncIterator[App]:
         store = await open_store(settings)
         stack.push_async_callback(store.close)
         await store.sync_config(config, wall_clock())
+        # Leases left by a process that was killed mid-poll would hide those feeds for minutes.
+        await store.release_leases()
         session = aiohttp.ClientSession()
         stack.push_async_callback(session.close)
         fetcher = Fetcher(FetchLimits(), AddressGuard(settings.allow_private_networks))
@@ -132,10 +134,12 @@ async def run_forever(settings: Settings, config: Config) -> int:
         await stop.wait()
         log.info("stopping: finishing in-flight polls and sends")
         scheduler.shutdown(wait=False)
-        await app.poller.wait_idle(SHUTDOWN_BUDGET_S / 2)
+        # Polls and sends wind down together, so the whole stop fits in 10 s; an alert a
+        # late poll queues is sent after the next start.
         app.outbox.stopping.set()
         app.outbox.wake()
-        await asyncio.wait({sender}, timeout=SHUTDOWN_BUDGET_S / 2)
+        await asyncio.gather(app.poller.wait_idle(SHUTDOWN_BUDGET_S / 2),
+                             asyncio.wait({sender}, timeout=SHUTDOWN_BUDGET_S / 2))
         sender.cancel()
         if discord_task is not None:
             await _stop_discord(discord_task)

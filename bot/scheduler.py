@@ -65,7 +65,8 @@ class Poller:
 
     async def poll_all_once(self) -> list[PollResult | None]:
         """Poll every feed now, whatever its schedule (``wirewatch once``)."""
-        feeds = await self.deps.store.claim_due_feeds(float("inf"), 1_000_000, LEASE_S)
+        feeds = await self.deps.store.claim_due_feeds(self.deps.clock(), 1_000_000, LEASE_S,
+                                                      due_before=float("inf"))
         semaphore = asyncio.Semaphore(self.concurrency)
 
         async def bounded(feed: FeedRow) -> PollResult | None:

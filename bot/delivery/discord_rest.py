@@ -114,7 +114,7 @@ class DiscordSender:
             delay = reopens - time.monotonic()
             if delay > 0:
                 await asyncio.sleep(min(delay, MAX_ROUTE_WAIT_S))
-            del self._route_reopens[route]
+            self._route_reopens.pop(route, None)
 
     def _note_rate_limit(self, route: str, headers: Any) -> None:
         # Discord tells each route's budget (5 messages / 5 s per channel): when a response

@@ -81,8 +81,18 @@ class OutboxSender:
         queues: dict[str, list[tuple[Delivery, float]]] = defaultdict(list)
         for delivery, next_attempt in pending:
             queues[delivery.target].append((delivery, next_attempt))
-        counts = await asyncio.gather(*(self._drain_target(t, q) for t, q in queues.items()))
-        return sum(counts)
+        # Every target's task is awaited to the end, even when one fails: a sibling left
+        # running past this pass would race the next pass over the same rows.
+        results = await asyncio.gather(*(self._drain_target(t, q) for t, q in queues.items()),
+                                       return_exceptions=True)
+        sent = 0
+        for target, result in zip(queues, results, strict=True):
+            if isinstance(result, BaseException):
+                log.error("outbox: sending to %s failed; the next pass retries", target,
+                          exc_info=result)
+            else:
+                sent += result
+        return sent
 
     async def _drain_target(self, target: str, queue: list[tuple[Delivery, float]]) -> int:
         sent = 0

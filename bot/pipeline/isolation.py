@@ -91,11 +91,23 @@ def _write_frame(stream: BinaryIO, data: bytes) -> None:
     stream.flush()
 
 
+class _CpuExceeded(BaseException):
+    """Raised by the SIGXCPU handler; a BaseException so no ``except Exception`` eats it."""
+
+
+def _on_sigxcpu(signum: int, frame: object) -> None:
+    raise _CpuExceeded
+
+
 def _set_cpu_budget(seconds: float) -> None:
-    """Allow this job ``seconds`` more CPU; RLIMIT_CPU counts the process's whole life."""
+    """Allow this job ``seconds`` more CPU; RLIMIT_CPU counts the process's whole life.
+
+    At the soft limit SIGXCPU makes the job answer "killed" itself (the parent cannot always
+    learn a child's exit signal); the hard limit, 2 s later, kills a job stuck in C code.
+    """
     usage = resource.getrusage(resource.RUSAGE_SELF)
     soft = int(usage.ru_utime + usage.ru_stime + math.ceil(seconds)) + 1
-    resource.setrlimit(resource.RLIMIT_CPU, (soft, resource.RLIM_INFINITY))
+    resource.setrlimit(resource.RLIMIT_CPU, (soft, soft + 2))
 
 
 def _handle(request: bytes, body: bytes, cpu_s: float) -> tuple[bytes, bool]:
@@ -113,6 +125,9 @@ def _handle(request: bytes, body: bytes, cpu_s: float) -> tuple[bytes, bool]:
     except MemoryError:
         # The heap may be fragmented past use: answer, then let the parent start a fresh one.
         return json.dumps({"error": _OOM_MESSAGE, "fatal": True}).encode(), True
+    except _CpuExceeded:
+        message = f"parser killed after using {cpu_s:g} s of CPU"
+        return json.dumps({"error": message, "fatal": True}).encode(), True
 
 
 def worker_main(memory_bytes: int, cpu_s: float) -> None:
@@ -122,6 +137,7 @@ def worker_main(memory_bytes: int, cpu_s: float) -> None:
     requests = sys.stdin.buffer
     resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
+    signal.signal(signal.SIGXCPU, _on_sigxcpu)
     with contextlib.suppress(OSError):
         os.nice(5)  # the bot's event loop (gateway heartbeats) comes first
     _write_frame(protocol_out, _READY)
@@ -201,7 +217,7 @@ class _Worker:
         if self.proc.stdin is not None:
             self.proc.stdin.close()
         try:
-            async with asyncio.timeout(2.0):
+            async with asyncio.timeout(1.0):
                 await self.proc.wait()
         except TimeoutError:
             await self.kill()
@@ -306,15 +322,18 @@ class IsolatedParser:
         slots: list[_Slot] = []
         while self._idle is not None and not self._idle.empty():
             slots.append(self._idle.get_nowait())
-        for slot in slots:
-            if isinstance(slot, asyncio.Task):
-                slot.cancel()
-                with contextlib.suppress(BaseException):
-                    slot = await slot
-            if isinstance(slot, _Worker):
-                await slot.stop()
-        for worker in list(self._busy):
-            await worker.kill()
+        # Workers stop side by side: shutdown must fit in the 10 s a container gets.
+        await asyncio.gather(*(self._stop_slot(slot) for slot in slots),
+                             *(worker.kill() for worker in list(self._busy)))
+
+    @staticmethod
+    async def _stop_slot(slot: _Slot) -> None:
+        if isinstance(slot, asyncio.Task):
+            slot.cancel()
+            with contextlib.suppress(BaseException):
+                slot = await slot
+        if isinstance(slot, _Worker):
+            await slot.stop()
 
 
 if __name__ == "__main__":

@@ -7,11 +7,12 @@ fetch → not modified? stop → same body? stop → only known items? stop → 
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -93,7 +94,7 @@ async def _poll(feed: FeedRow, deps: PollDeps) -> PollResult:
         await store.record_unchanged(feed.id, now, next_check, response.etag,
                                      response.last_modified)
         return PollResult(Outcome.UNCHANGED)
-    if feed.primed and await _all_known(feed, response.body, store):
+    if feed.primed and await _all_known(feed, response.body, response.headers, store):
         await store.record_unchanged(feed.id, now, next_check, response.etag,
                                      response.last_modified, body_hash)
         return PollResult(Outcome.KNOWN)
@@ -120,10 +121,12 @@ async def _poll(feed: FeedRow, deps: PollDeps) -> PollResult:
     return PollResult(Outcome.INGESTED, result.new_items, result.deliveries)
 
 
-async def _all_known(feed: FeedRow, body: bytes, store: Store) -> bool:
+async def _all_known(feed: FeedRow, body: bytes, headers: Mapping[str, str],
+                     store: Store) -> bool:
     # A lean pre-scan costs ~1 ms where feedparser costs 50–80 ms: skip the parse when
-    # every item id in the body is already recorded.
-    keys = prescan_keys(body)
+    # every item id in the body is already recorded. Off the event loop: a 5 MB body
+    # takes ~100 ms.
+    keys = await asyncio.to_thread(prescan_keys, body, headers)
     if not keys:
         return False
     return len(await store.known_keys(feed.id, keys)) == len(set(keys))

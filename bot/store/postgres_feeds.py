@@ -48,6 +48,10 @@ class FeedQueries(PostgresDatabase):
                          interval_s: float, source: str, now: float) -> None:
         url, name = pg_text(url), pg_text(name)
         feed_id = await self._feed_id_for_url(conn, url, now)
+        # One subscription per feed and guild: a renamed (or URL-swapped) entry replaces the
+        # old one instead of colliding with it. The feed row, and so its items, stay.
+        await conn.execute("DELETE FROM subscriptions WHERE guild_id = %s AND feed_id = %s"
+                           " AND name <> %s", (guild_id, feed_id, name))
         await conn.execute(
             "INSERT INTO subscriptions (guild_id, feed_id, name, interval_s, source, created_at)"
             " VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (guild_id, name) DO UPDATE SET"
@@ -92,7 +96,8 @@ class FeedQueries(PostgresDatabase):
         return [Subscription(row["s_guild"], row["s_name"], row["s_source"], row["s_interval"],
                              feed_from_row(row)) for row in await cursor.fetchall()]
 
-    async def claim_due_feeds(self, now: float, limit: int, lease_s: float) -> list[FeedRow]:
+    async def claim_due_feeds(self, now: float, limit: int, lease_s: float,
+                              due_before: float | None = None) -> list[FeedRow]:
         """Lease up to ``limit`` due feeds so no other tick (or process) polls them meanwhile.
 
         Paused feeds are due too, at their slow probe schedule: a success resumes them.
@@ -104,9 +109,19 @@ class FeedQueries(PostgresDatabase):
                 "UPDATE feeds SET lease_until = %s WHERE id IN (SELECT id FROM feeds"
                 " WHERE next_check <= %s AND lease_until <= %s"
                 " ORDER BY next_check LIMIT %s FOR UPDATE SKIP LOCKED) RETURNING id",
-                (now + lease_s, now, now, limit))
+                (now + lease_s, now if due_before is None else due_before, now, limit))
             ids = [int(row["id"]) for row in await cursor.fetchall()]
             return await self._feeds(conn, ids)
+
+    async def release_leases(self) -> None:
+        """Forget leases of polls that a stopped or crashed process never finished.
+
+        With several processes this may also free a feed another one is polling right now;
+        that costs one duplicate fetch, never a duplicate alert (items and deliveries are
+        unique), and only happens when a process starts.
+        """
+        async with self.transaction() as conn:
+            await conn.execute("UPDATE feeds SET lease_until = 0 WHERE lease_until > 0")
 
     async def _feeds(self, conn: Connection, ids: Sequence[int]) -> list[FeedRow]:
         if not ids:

@@ -19,6 +19,11 @@ def _opt(value: str | None) -> str | None:
     return pg_text(value) if value is not None else None
 
 
+# Each target (channel, webhook, console) sends in order and at most 5 per 5 s on Discord,
+# so one pass needs only its head; more would let one backlog crowd out every other target.
+PER_TARGET = 50
+
+
 class WatchQueries(PostgresDatabase):
     """Watches and the outbox."""
 
@@ -33,7 +38,9 @@ class WatchQueries(PostgresDatabase):
             " query = excluded.query, channel_id = excluded.channel_id,"
             " webhook_url = excluded.webhook_url, role_id = excluded.role_id,"
             " feed_names = excluded.feed_names, color = excluded.color,"
-            " collapse_after = excluded.collapse_after, source = excluded.source",
+            " collapse_after = excluded.collapse_after, source = excluded.source,"
+            # A restart after fixing a config watch's target ends an automatic pause.
+            " paused = FALSE, paused_reason = NULL",
             (watch.guild_id, pg_text(watch.name), pg_text(watch.query), watch.channel_id,
              _opt(watch.webhook_url), watch.role_id, feed_names, watch.color,
              watch.collapse_after, watch.source, now))
@@ -93,10 +100,13 @@ class WatchQueries(PostgresDatabase):
         """Pending deliveries of active watches in queue order, each with its next attempt time."""
         async with self.session() as conn:
             cursor = await conn.execute(
-                "SELECT d.*, w.name AS watch_name, w.guild_id, w.channel_id, w.webhook_url"
+                "SELECT * FROM (SELECT d.*, w.name AS watch_name, w.guild_id, w.channel_id,"
+                " w.webhook_url, ROW_NUMBER() OVER (PARTITION BY COALESCE(w.channel_id::text,"
+                " w.webhook_url, '') ORDER BY d.id) AS place"
                 " FROM deliveries d JOIN watches w ON w.id = d.watch_id"
-                " WHERE d.status = 'pending' AND NOT w.paused ORDER BY d.id LIMIT %s",
-                (limit,))
+                " WHERE d.status = 'pending' AND NOT w.paused) AS queued"
+                " WHERE place <= %s ORDER BY id LIMIT %s",
+                (PER_TARGET, limit))
             rows = await cursor.fetchall()
         return [(delivery_from_row(row), float(row["next_attempt"])) for row in rows]
 

@@ -104,7 +104,14 @@ class SqliteDatabase:
         except BaseException:
             conn.execute("ROLLBACK")
             raise
-        conn.execute("COMMIT")
+        try:
+            conn.execute("COMMIT")
+        except sqlite3.Error:
+            # A failed COMMIT (disk full, I/O error) can leave the transaction open, and
+            # every later BEGIN would fail while a health check's SELECT still passed.
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
 
     async def run_blocking(self, call: Callable[[], R]) -> R:
         """Run ``call`` on the database thread, turning sqlite3 errors into StoreError."""

@@ -34,6 +34,10 @@ class FeedQueries(SqliteDatabase):
     def _subscribe(self, conn: sqlite3.Connection, guild_id: int, url: str, name: str,
                    interval_s: float, source: str, now: float) -> None:
         feed_id = self._feed_id_for_url(conn, url, now)
+        # One subscription per feed and guild: a renamed (or URL-swapped) entry replaces the
+        # old one instead of colliding with it. The feed row, and so its items, stay.
+        conn.execute("DELETE FROM subscriptions WHERE guild_id = ? AND feed_id = ? AND name <> ?",
+                     (guild_id, feed_id, name))
         conn.execute(
             "INSERT INTO subscriptions (guild_id, feed_id, name, interval_s, source, created_at)"
             " VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (guild_id, name) DO UPDATE SET"
@@ -78,17 +82,20 @@ class FeedQueries(SqliteDatabase):
                              feed_from_row(row)) for row in rows]
 
     @in_db_thread
-    def claim_due_feeds(self, now: float, limit: int, lease_s: float) -> list[FeedRow]:
+    def claim_due_feeds(self, now: float, limit: int, lease_s: float,
+                        due_before: float | None = None) -> list[FeedRow]:
         """Lease up to ``limit`` due feeds so no other tick polls them meanwhile.
 
         Paused feeds are due too, at their slow probe schedule: a success resumes them.
+        ``due_before`` (default ``now``) lets ``wirewatch once`` take feeds not yet due; the
+        lease is always ``now + lease_s``.
         """
         with self.transaction() as conn:
             ids = [row[0] for row in conn.execute(
                 "UPDATE feeds SET lease_until = ? WHERE id IN (SELECT id FROM feeds"
                 " WHERE next_check <= ? AND lease_until <= ?"
                 " ORDER BY next_check LIMIT ?) RETURNING id",
-                (now + lease_s, now, now, limit))]
+                (now + lease_s, now if due_before is None else due_before, now, limit))]
         return self._feeds_blocking(ids)
 
     def _feeds_blocking(self, ids: Sequence[int]) -> list[FeedRow]:
@@ -99,6 +106,12 @@ class FeedQueries(SqliteDatabase):
             f"SELECT {_FEED_COLUMNS} FROM feeds f WHERE f.id IN ({marks})"  # noqa: S608 - placeholders only
             " ORDER BY f.next_check", tuple(ids)).fetchall()
         return [feed_from_row(row) for row in rows]
+
+    @in_db_thread
+    def release_leases(self) -> None:
+        """Forget leases of polls that a stopped or crashed process never finished."""
+        with self.transaction() as conn:
+            conn.execute("UPDATE feeds SET lease_until = 0 WHERE lease_until > 0")
 
     @in_db_thread
     def feed(self, feed_id: int) -> FeedRow | None:

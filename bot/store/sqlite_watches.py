@@ -14,6 +14,11 @@ def _watch(row: sqlite3.Row) -> WatchRow:
     return watch_from_row(row, json.loads(row["feed_names"]) if row["feed_names"] else None)
 
 
+# Each target (channel, webhook, console) sends in order and at most 5 per 5 s on Discord,
+# so one pass needs only its head; more would let one backlog crowd out every other target.
+PER_TARGET = 50
+
+
 class WatchQueries(SqliteDatabase):
     """Watches and the outbox."""
 
@@ -26,7 +31,9 @@ class WatchQueries(SqliteDatabase):
             " query = excluded.query, channel_id = excluded.channel_id,"
             " webhook_url = excluded.webhook_url, role_id = excluded.role_id,"
             " feed_names = excluded.feed_names, color = excluded.color,"
-            " collapse_after = excluded.collapse_after, source = excluded.source",
+            " collapse_after = excluded.collapse_after, source = excluded.source,"
+            # A restart after fixing a config watch's target ends an automatic pause.
+            " paused = 0, paused_reason = NULL",
             (watch.guild_id, watch.name, watch.query, watch.channel_id, watch.webhook_url,
              watch.role_id, feed_names, watch.color, watch.collapse_after, watch.source, now))
 
@@ -80,12 +87,16 @@ class WatchQueries(SqliteDatabase):
 
     @in_db_thread
     def pending_deliveries(self, limit: int) -> list[tuple[Delivery, float]]:
-        """Pending deliveries of active watches in queue order, each with its next attempt time."""
+        """Pending deliveries of active watches in queue order (at most PER_TARGET of each
+        target), each with its next attempt time."""
         rows = self.conn.execute(
-            "SELECT d.*, w.name AS watch_name, w.guild_id, w.channel_id, w.webhook_url"
+            "SELECT * FROM (SELECT d.*, w.name AS watch_name, w.guild_id, w.channel_id,"
+            " w.webhook_url, ROW_NUMBER() OVER (PARTITION BY COALESCE(CAST(w.channel_id AS"
+            " TEXT), w.webhook_url, '') ORDER BY d.id) AS place"
             " FROM deliveries d JOIN watches w ON w.id = d.watch_id"
-            " WHERE d.status = 'pending' AND w.paused = 0 ORDER BY d.id LIMIT ?",
-            (limit,)).fetchall()
+            " WHERE d.status = 'pending' AND w.paused = 0)"
+            " WHERE place <= ? ORDER BY id LIMIT ?",
+            (PER_TARGET, limit)).fetchall()
         return [(delivery_from_row(row), float(row["next_attempt"])) for row in rows]
 
     @in_db_thread

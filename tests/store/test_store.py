@@ -395,3 +395,65 @@ async def test_sqlite_processes_opening_a_fresh_file_together_migrate_once(
             versions = plain.execute("SELECT version FROM schema_migrations").fetchall()
         plain.close()
         assert [v[0] for v in versions] == [1]
+
+
+@pytest.mark.parametrize("change", ["rename", "swap"])
+async def test_renaming_or_swapping_config_feeds_keeps_their_items(store: Store,
+                                                                 change: str) -> None:
+    a, b = "https://a.example/rss", "https://b.example/rss"
+    await store.sync_config(config(("A", a), ("B", b)), NOW)
+    for feed in await store.claim_due_feeds(NOW, 10, 120):
+        await ingest(store, feed.id, ["1"], 0)
+    changed = config(("A2", a), ("B", b)) if change == "rename" else config(("A", b), ("B", a))
+    await store.sync_config(changed, NOW + 1)
+    subs = {s.name: s for s in await store.subscriptions(CONFIG_GUILD)}
+    expected = {"A2": a, "B": b} if change == "rename" else {"A": b, "B": a}
+    assert {name: s.feed.url for name, s in subs.items()} == expected
+    assert all(s.feed.primed for s in subs.values()), "items survive: no re-prime, no flood"
+
+
+async def test_a_restart_ends_the_automatic_pause_of_a_config_watch(store: Store) -> None:
+    await store.sync_config(config(("A", "https://a.example/rss")), NOW)
+    await store.set_watch_paused(CONFIG_GUILD, "w", True, "webhook 404")
+    await store.sync_config(config(("A", "https://a.example/rss")), NOW + 1)
+    [watch] = await store.watches(CONFIG_GUILD)
+    assert not watch.paused and watch.paused_reason is None
+
+
+async def test_leases_are_released_at_start_and_once_leases_only_briefly(store: Store) -> None:
+    await store.sync_config(config(("A", "https://a.example/rss")), NOW)
+    [feed] = await store.claim_due_feeds(NOW, 10, 120)
+    assert await store.claim_due_feeds(NOW + 1, 10, 120) == []
+    await store.release_leases()  # as at start-up, after a process died mid-poll
+    [again] = await store.claim_due_feeds(NOW + 1, 10, 120, due_before=float("inf"))
+    assert again.id == feed.id
+    # Taking a feed before it is due (wirewatch once) still leases it for 120 s only.
+    assert [f.id for f in await store.claim_due_feeds(NOW + 122, 10, 120,
+                                                      due_before=float("inf"))] == [feed.id]
+
+
+async def test_one_targets_backlog_does_not_hide_another_target(store: Store) -> None:
+    url = "https://a.example/rss"
+    sub = await store.subscribe(111, url, "A", 300, NOW)
+    busy = await store.add_watch(NewWatch(guild_id=111, name="busy", query="x",
+                                          channel_id=5), NOW)
+    quiet = await store.add_watch(NewWatch(guild_id=111, name="quiet", query="x",
+                                           channel_id=6), NOW)
+    await ingest(store, sub.feed.id, [], busy.id)
+    await ingest(store, sub.feed.id, [f"b{i}" for i in range(120)], busy.id)
+
+    def one_for_quiet(new: Sequence[Entry]) -> list[DeliveryDraft]:
+        return [DeliveryDraft(quiet.id, e.key, f"q-{e.key}", alert(e.title)) for e in new]
+
+    await store.ingest(sub.feed.id, entries("q1"), now=NOW, next_check=NOW, title=None,
+                       etag=None, last_modified=None, body_hash=None, plan=one_for_quiet)
+    pending = await store.pending_deliveries(60)
+    assert [d.item_key for d, _ in pending if d.watch_id == quiet.id] == ["q1"]
+    assert sum(d.watch_id == busy.id for d, _ in pending) <= 50
+
+
+async def test_a_removed_feeds_id_is_never_reused(store: Store) -> None:
+    first = await store.subscribe(111, "https://a.example/rss", "A", 300, NOW)
+    await store.unsubscribe(111, "A")
+    second = await store.subscribe(111, "https://b.example/rss", "B", 300, NOW)
+    assert second.feed.id != first.feed.id

@@ -87,4 +87,4 @@ CREATE TABLE deliveries (
     sent_at       DOUBLE PRECISION,
     UNIQUE (watch_id, feed_id, item_key)
 );
-CREATE INDEX deliveries_pending ON deliveries (next_attempt) WHERE status = 'pending';
+CREATE INDEX deliveries_pending ON deliveries (id) WHERE status = 'pending';

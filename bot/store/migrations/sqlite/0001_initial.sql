@@ -1,7 +1,8 @@
 -- 0001: feeds with their schedule and health, per-guild subscriptions, watches,
 -- seen items, and the delivery outbox.
 CREATE TABLE feeds (
-    id            INTEGER PRIMARY KEY,
+    -- AUTOINCREMENT: a poll still running for a removed feed must never write to a new one.
+    id            INTEGER PRIMARY KEY AUTOINCREMENT,
     url           TEXT    NOT NULL UNIQUE,
     title         TEXT,
     etag          TEXT,
@@ -82,4 +83,4 @@ CREATE TABLE deliveries (
     sent_at       REAL,
     UNIQUE (watch_id, feed_id, item_key)
 );
-CREATE INDEX deliveries_pending ON deliveries (next_attempt) WHERE status = 'pending';
+CREATE INDEX deliveries_pending ON deliveries (id) WHERE status = 'pending';
