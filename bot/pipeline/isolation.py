@@ -103,11 +103,13 @@ def _set_cpu_budget(seconds: float) -> None:
     """Allow this job ``seconds`` more CPU; RLIMIT_CPU counts the process's whole life.
 
     At the soft limit SIGXCPU makes the job answer "killed" itself (the parent cannot always
-    learn a child's exit signal); the hard limit, 2 s later, kills a job stuck in C code.
+    learn a child's exit signal). The hard limit stays unlimited: a process may lower it but
+    never raise it again, so the next job could not get its budget; a job stuck in C code is
+    killed by the parent's wall-clock timeout instead.
     """
     usage = resource.getrusage(resource.RUSAGE_SELF)
     soft = int(usage.ru_utime + usage.ru_stime + math.ceil(seconds)) + 1
-    resource.setrlimit(resource.RLIMIT_CPU, (soft, soft + 2))
+    resource.setrlimit(resource.RLIMIT_CPU, (soft, resource.RLIM_INFINITY))
 
 
 def _handle(request: bytes, body: bytes, cpu_s: float) -> tuple[bytes, bool]:
