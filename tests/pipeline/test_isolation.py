@@ -135,3 +135,14 @@ async def test_closed_parser_refuses_work() -> None:
     await parser.close()
     with pytest.raises(ParseError, match="shut down"):
         await parser.parse(SMALL, {}, "u")
+
+
+async def test_one_worker_gives_every_job_a_fresh_cpu_budget() -> None:
+    # Budgets accumulate over the worker's life (RLIMIT_CPU counts all of it): jobs that
+    # together use far more CPU than one budget must each still get theirs.
+    parser = IsolatedParser(timeout_s=30.0, cpu_s=0.5, workers=1)
+    try:
+        for _ in range(8):
+            assert len((await parser.parse(rss(600), {}, "u")).entries) == 600
+    finally:
+        await parser.close()
