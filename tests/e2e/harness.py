@@ -64,15 +64,16 @@ class BotProcess:
         """SIGTERM; returns (exit status, seconds it took)."""
         assert self.process is not None
         started = time.monotonic()
-        self.process.send_signal(signal.SIGTERM)
+        if self.process.returncode is None:
+            self.process.send_signal(signal.SIGTERM)
         status = await asyncio.wait_for(self.process.wait(), timeout=15)
         return status, time.monotonic() - started
 
     async def kill(self) -> None:
         """SIGKILL, as a crash or an OOM killer would."""
-        assert self.process is not None
-        self.process.kill()
-        await self.process.wait()
+        if self.process is not None and self.process.returncode is None:
+            self.process.kill()
+            await self.process.wait()
 
 
 async def wait_for(probe: Callable[[], bool], timeout: float, what: str = "condition") -> None:

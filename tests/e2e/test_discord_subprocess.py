@@ -8,16 +8,14 @@ hostile headline pings nobody, a gateway RECONNECT changes nothing, SIGTERM exit
 from __future__ import annotations
 
 import asyncio
-import os
-import signal
-import sys
 import time
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 import pytest
 
+from tests.e2e.harness import BotProcess, bot_env
 from tests.exts.harness import EPHEMERAL, channel_option, item, rss
 from tests.fakes.discord_payloads import (
     ALERTS_CHANNEL_ID,
@@ -40,41 +38,6 @@ guilds = ["{GUILD_ID}"]
 """
 
 
-class BotProcess:
-    """One ``python -m bot run`` with its output in a file (shown when a test fails)."""
-
-    def __init__(self, env: dict[str, str], log_path: Path) -> None:
-        self.env = env
-        self.log_path = log_path
-        self.process: asyncio.subprocess.Process | None = None
-        self._log: IO[bytes] | None = None
-
-    async def start(self) -> None:
-        self._log = self.log_path.open("ab")
-        self.process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot", "run", env=self.env, cwd=REPO,
-            stdout=self._log, stderr=asyncio.subprocess.STDOUT)
-
-    @property
-    def output(self) -> str:
-        return self.log_path.read_text(encoding="utf-8", errors="replace")
-
-    async def stop(self) -> tuple[int, float]:
-        """SIGTERM; the exit status and how long the shutdown took."""
-        assert self.process is not None
-        started = time.monotonic()
-        if self.process.returncode is None:
-            self.process.send_signal(signal.SIGTERM)
-        status = await asyncio.wait_for(self.process.wait(), timeout=15)
-        if self._log is not None:
-            self._log.close()
-        return status, time.monotonic() - started
-
-    async def kill(self) -> None:
-        if self.process is not None and self.process.returncode is None:
-            self.process.kill()
-            await self.process.wait()
-
 
 @pytest.fixture
 async def servers() -> AsyncIterator[tuple[FeedServer, FakeDiscord]]:
@@ -88,12 +51,8 @@ async def bot(tmp_path: Path,
     _, fake = servers
     config = tmp_path / "wirewatch.toml"
     config.write_text(CONFIG, encoding="utf-8")
-    env = {**os.environ, "WIREWATCH_CONFIG": str(config),
-           "WIREWATCH_DATABASE_URL": f"sqlite:///{tmp_path}/state/ww.db",
-           "DISCORD_TOKEN": fake.config.token,
-           "WIREWATCH_DISCORD_API_BASE": fake.api_base,
-           "WIREWATCH_DISCORD_GATEWAY_URL": fake.gateway_url,
-           "WIREWATCH_ALLOW_PRIVATE_NETWORKS": "127.0.0.0/8", "PYTHONUNBUFFERED": "1"}
+    env = bot_env(tmp_path, config, fake.api_base, DISCORD_TOKEN=fake.config.token,
+                  WIREWATCH_DISCORD_GATEWAY_URL=fake.gateway_url)
     process = BotProcess(env, tmp_path / "bot.log")
     await process.start()
     try:
@@ -109,7 +68,7 @@ async def eventually(probe: Callable[[], Any], what: str, process: BotProcess,
     while not (value := probe()):
         assert process.process is not None
         if process.process.returncode is not None or time.monotonic() > deadline:
-            raise AssertionError(f"no {what}; bot output:\n{process.output[-4000:]}")
+            raise AssertionError(f"no {what}; bot output:\n{process.output()[-4000:]}")
         await asyncio.sleep(0.05)
     return value
 
@@ -136,7 +95,7 @@ async def test_watch_and_feed_added_from_discord_deliver_alerts(
     feeds.serve("/feed.xml", rss(item("a1", "Old story about tariffs")))
     await eventually(lambda: len(fake.commands(GUILD_ID)) == 3, "command sync", bot)
     assert fake.commands(None) == []
-    await eventually(lambda: "connected to Discord" in bot.output, "READY", bot)
+    await eventually(lambda: "connected to Discord" in bot.output(), "READY", bot)
 
     option, resolved = channel_option("channel", ALERTS_CHANNEL_ID)
     added = await command_reply(
@@ -184,5 +143,5 @@ async def test_watch_and_feed_added_from_discord_deliver_alerts(
     assert fake.unknown_requests == []
 
     status, took = await bot.stop()
-    assert status == 0, bot.output
+    assert status == 0, bot.output()
     assert took < 10
