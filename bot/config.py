@@ -30,8 +30,10 @@ log = logging.getLogger(__name__)
 MIN_INTERVAL_S = 1.0
 WARN_INTERVAL_S = 60.0
 DEFAULT_INTERVAL_S = 300.0
+# Discord's shape (id and token), but lenient on lengths: only the API base is ever contacted.
 WEBHOOK_URL = re.compile(
-    r"^https://(?:(?:canary|ptb)\.)?discord(?:app)?\.com/api(?:/v\d+)?/webhooks/(\d{15,21})/([\w-]{20,})$"
+    r"^https://(?:(?:canary|ptb)\.)?discord(?:app)?\.com/api(?:/v\d+)?/webhooks/(\d{1,21})/"
+    r"([\w.-]{1,200})/?$"
 )
 
 

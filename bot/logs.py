@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 _SECRETS = [
     # Discord webhook tokens, bot tokens (three dot-separated base64 parts), URL credentials.
-    (re.compile(r"(/webhooks/\d+/)[\w-]+"), r"\1***"),
+    (re.compile(r"(/webhooks/\d+/)[\w.-]+"), r"\1***"),
     (re.compile(r"\b[\w-]{23,28}\.[\w-]{6,7}\.[\w-]{27,}\b"), "***token***"),
     (re.compile(r"(://[^/\s:@]+:)[^@/\s]+@"), r"\1***@"),
     (re.compile(r"(Bot |Bearer )[\w.-]{20,}"), r"\1***"),

@@ -121,3 +121,13 @@ def test_settings_defaults_and_validation() -> None:
 def test_bad_settings_name_the_variable(name: str, value: str) -> None:
     with pytest.raises(ConfigError, match=name):
         load_settings({name: value})
+
+
+@pytest.mark.parametrize("webhook", [
+    "https://discord.com/api/webhooks/123/abc",
+    "https://discordapp.com/api/v10/webhooks/123456789012345678/" + "t" * 68,
+    "https://ptb.discord.com/api/webhooks/1/a.b-c_d",
+])
+def test_webhook_urls_in_discords_shape_are_accepted(tmp_path: Path, webhook: str) -> None:
+    config = load_config(write(tmp_path, GOOD.replace(GOOD_WEBHOOK, webhook)))
+    assert config.watches[0].webhook == webhook

@@ -23,7 +23,7 @@ from bot.store.rows import Delivery
 
 log = logging.getLogger(__name__)
 
-WEBHOOK_PATH = re.compile(r"/webhooks/(\d+)/([\w-]+)")
+WEBHOOK_PATH = re.compile(r"/webhooks/(\d+)/([\w.-]+)")
 NONCE_WINDOW_S = 60.0  # Discord dedupes a nonce for "a few minutes"; past this we look first
 MAX_ROUTE_WAIT_S = 10.0
 REQUEST_TIMEOUT_S = 8.0  # below the 10 s shutdown budget
