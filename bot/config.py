@@ -29,7 +29,8 @@ log = logging.getLogger(__name__)
 
 MIN_INTERVAL_S = 1.0
 WARN_INTERVAL_S = 60.0
-DEFAULT_INTERVAL_S = 300.0
+# Users must know within a minute; conditional GET keeps a 1-minute poll cheap for publishers.
+DEFAULT_INTERVAL_S = 60.0
 # Discord's shape (id and token), but lenient on lengths: only the API base is ever contacted.
 WEBHOOK_URL = re.compile(
     r"^https://(?:(?:canary|ptb)\.)?discord(?:app)?\.com/api(?:/v\d+)?/webhooks/(\d{1,21})/"

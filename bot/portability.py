@@ -51,7 +51,7 @@ def add_portability_commands(commands: argparse._SubParsersAction[argparse.Argum
         exporter = actions.add_parser("export", help=f"print the {noun} as {kind}")
         exporter.add_argument("--guild", type=int, metavar="ID", help="one guild (default: all)")
         if noun == "feeds":
-            importer.add_argument("--interval", default="5m", help="poll interval (default 5m)")
+            importer.add_argument("--interval", default="1m", help="poll interval (default 1m)")
         else:
             importer.add_argument("--replace", action="store_true",
                                   help="replace existing watches of the same name")

@@ -36,13 +36,13 @@ from bot.store.rows import CONFIG_GUILD, Subscription
 
 log = logging.getLogger(__name__)
 
-DEFAULT_INTERVAL_S = 300.0
+DEFAULT_INTERVAL_S = 60.0  # alerts within a minute; conditional GET keeps it cheap
 MAX_INTERVAL_S = 7 * 86400.0
 MAX_FEEDS_PER_GUILD = 200
 
 
 def parse_interval(text: str | None, minimum: float) -> float:
-    """The interval option in seconds (default 5m), within [minimum, 7d]; else UserError."""
+    """The interval option in seconds (default 1m), within [minimum, 7d]; else UserError."""
     if text is None:
         return max(DEFAULT_INTERVAL_S, minimum)
     try:
@@ -142,7 +142,7 @@ class FeedCommands(ManagedGroup):
     @app_commands.command(name="add")
     @app_commands.describe(url="The RSS, Atom, RDF or JSON Feed address",
                            name="A short name (default: the feed's title)",
-                           interval='How often to check, e.g. "10m" (default 5m)')
+                           interval='How often to check, e.g. "10m" (default 1m)')
     async def add(self, interaction: discord.Interaction, url: app_commands.Range[str, 1, 2000],
                   name: app_commands.Range[str, 1, 100] | None = None,
                   interval: str | None = None) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 
 JITTER_FRACTION = 0.1
-MAX_HINT_S = 900.0          # a publisher's max-age may slow us down by at most 15 minutes
+MAX_HINT_S = 300.0          # a publisher's max-age may stretch an interval to 5 minutes at most
 MAX_BACKOFF_S = 6 * 3600.0  # a failing feed is still tried every 6 hours
 MAX_RETRY_AFTER_S = 24 * 3600.0
 PAUSE_AFTER_FAILURES = 10    # consecutive failures before a feed is paused and its guilds told

@@ -52,10 +52,10 @@ async def test_add_fetches_defers_and_records_current_items_silently(bot: Bot) -
     [followup] = await bot.fake.wait_for_followups(interaction)
     assert followup["flags"] & EPHEMERAL
     assert followup["content"] == (
-        "✅ Feed **Local Wire** added: Local Wire — 2 items now, checked every 5m.\n"
+        "✅ Feed **Local Wire** added: Local Wire — 2 items now, checked every 1m.\n"
         "Newest: Newest by date")
     [sub] = await bot.app.store.subscriptions(GUILD_ID)
-    assert (sub.name, sub.interval_s, sub.feed.primed) == ("Local Wire", 300.0, True)
+    assert (sub.name, sub.interval_s, sub.feed.primed) == ("Local Wire", 60.0, True)
     assert len(await bot.app.store.recent_items(GUILD_ID, 0)) == 2
     assert await bot.poll_and_deliver() == 0  # what the feed held when added is not news
     assert bot.fake.messages(ALERTS_CHANNEL_ID) == []
