@@ -20,6 +20,7 @@ from bot.store.rows import FeedRow
 log = logging.getLogger(__name__)
 
 LEASE_S = 120.0  # a crashed poll's feed becomes due again after this
+DELIVERY_RETENTION_S = 30 * 86400  # sent and failed deliveries are kept for /status this long
 
 
 class Poller:
@@ -91,8 +92,23 @@ def start_scheduler(poller: Poller, tick_seconds: float = 1.0) -> AsyncIOSchedul
     scheduler = AsyncIOScheduler(timezone="UTC")
     scheduler.add_job(_tick, "interval", args=[poller], seconds=tick_seconds, max_instances=1,
                       coalesce=True, misfire_grace_time=30, id="poll-tick")
+    scheduler.add_job(prune_outbox, "cron", args=[poller.deps], hour=4, minute=17,
+                      coalesce=True, misfire_grace_time=3600, id="prune-outbox")
     scheduler.start()
     return scheduler
+
+
+async def prune_outbox(deps: PollDeps) -> int:
+    """Daily: drop sent and failed deliveries past the retention, so the outbox stays small."""
+    try:
+        removed = await deps.store.prune_deliveries(deps.clock() - DELIVERY_RETENTION_S)
+    except Exception:
+        log.exception("pruning old deliveries failed; tomorrow's run retries")
+        return 0
+    if removed:
+        log.info("pruned %d deliveries older than %d days", removed,
+                 DELIVERY_RETENTION_S // 86400)
+    return removed
 
 
 async def _tick(poller: Poller) -> None:

@@ -142,6 +142,17 @@ class WatchQueries(PostgresDatabase):
                 " last_error = %s, first_attempt = COALESCE(first_attempt, %s)"
                 " WHERE id = %s", (pg_text(error[:500]), now, delivery_id))
 
+    async def prune_deliveries(self, before: float) -> int:
+        """Forget sent and failed deliveries older than ``before``; pending ones always stay.
+
+        Safe for dedupe: what is new is decided by the items table, not by deliveries.
+        """
+        async with self.transaction() as conn:
+            cursor = await conn.execute(
+                "DELETE FROM deliveries WHERE status IN ('sent', 'failed')"
+                " AND COALESCE(sent_at, created_at) < %s", (before,))
+            return cursor.rowcount
+
     async def outbox_counts(self, guild_id: int | None = None) -> OutboxCounts:
         """Pending, failed and sent deliveries, and when the last one was sent."""
         async with self.session() as conn:

@@ -131,6 +131,18 @@ class WatchQueries(SqliteDatabase):
                          " WHERE id = ?", (error[:500], now, delivery_id))
 
     @in_db_thread
+    def prune_deliveries(self, before: float) -> int:
+        """Forget sent and failed deliveries older than ``before``; pending ones always stay.
+
+        Safe for dedupe: what is new is decided by the items table, not by deliveries.
+        """
+        with self.transaction() as conn:
+            cursor = conn.execute(
+                "DELETE FROM deliveries WHERE status IN ('sent', 'failed')"
+                " AND COALESCE(sent_at, created_at) < ?", (before,))
+        return cursor.rowcount
+
+    @in_db_thread
     def outbox_counts(self, guild_id: int | None = None) -> OutboxCounts:
         """Pending, failed and sent deliveries, and when the last one was sent."""
         row = self.conn.execute(

@@ -457,3 +457,20 @@ async def test_a_removed_feeds_id_is_never_reused(store: Store) -> None:
     await store.unsubscribe(111, "A")
     second = await store.subscribe(111, "https://b.example/rss", "B", 300, NOW)
     assert second.feed.id != first.feed.id
+
+
+async def test_pruning_forgets_old_sent_and_failed_deliveries_only(store: Store) -> None:
+    await store.sync_config(config(("A", "https://a.example/rss")), NOW)
+    [feed] = await store.claim_due_feeds(NOW, 10, 120)
+    [watch] = await store.watches()
+    await ingest(store, feed.id, ["0"], watch.id)
+    await ingest(store, feed.id, ["0", "1", "2", "3"], watch.id)
+    (d1, _), (d2, _), _ = await store.pending_deliveries(10)
+    await store.mark_sent(d1.id, "m1", NOW)
+    await store.mark_failed(d2.id, "HTTP 400", NOW)
+    assert await store.prune_deliveries(NOW - 1) == 0  # nothing that old yet
+    assert await store.prune_deliveries(NOW + 1) == 2
+    counts = await store.outbox_counts()
+    assert (counts.sent, counts.failed, counts.pending) == (0, 0, 1)
+    # The items table still knows the pruned items: nothing is alerted again.
+    assert await ingest(store, feed.id, ["0", "1", "2", "3"], watch.id) == (0, 0)
