@@ -18,7 +18,7 @@ import aiohttp
 
 from bot import __version__
 from bot.delivery.embed import alert_to_message
-from bot.errors import PermanentDelivery, RetryableDelivery, TargetGone
+from bot.errors import DeliveryError, PermanentDelivery, RetryableDelivery, TargetGone
 from bot.store.rows import Delivery
 
 log = logging.getLogger(__name__)
@@ -68,10 +68,28 @@ class DiscordSender:
         if not found:
             raise PermanentDelivery("the watch's webhook URL is malformed")
         webhook_id, token = found.groups()
+        if delivery.first_attempt and self._token:
+            # Webhooks take no nonce: after an interrupted attempt, a bot token lets us read
+            # the webhook's channel and find the message before posting it a second time.
+            existing = await self._find_webhook_message(webhook_id, token, delivery)
+            if existing:
+                log.info("watch %r: delivery %d was already posted as message %s",
+                         delivery.watch_name, delivery.id, existing)
+                return existing
         payload = alert_to_message(delivery.alert)
         body = await self._request("POST", f"/webhooks/{webhook_id}/{token}?wait=true", payload,
                                    what=f"webhook {webhook_id}", auth=False)
         return str(body.get("id")) if body.get("id") else None
+
+    async def _find_webhook_message(self, webhook_id: str, token: str,
+                                    delivery: Delivery) -> str | None:
+        try:
+            hook = await self._request("GET", f"/webhooks/{webhook_id}/{token}", None,
+                                       what=f"webhook {webhook_id}", auth=False)
+            channel_id = int(hook.get("channel_id") or 0)
+            return await self._find_existing(channel_id, delivery) if channel_id else None
+        except (DeliveryError, ValueError):
+            return None  # the lookup is a courtesy: never let it block the alert
 
     async def _find_existing(self, channel_id: int, delivery: Delivery) -> str | None:
         # Past the nonce window a resend could post a duplicate, so look for our embed first.

@@ -225,3 +225,20 @@ async def test_past_the_nonce_window_the_channel_is_checked_before_resending(
         assert len(fake.messages(ALERTS_CHANNEL_ID)) == 1
         assert fake.requests_to("GET", f"/channels/{ALERTS_CHANNEL_ID}/messages")
     await store.close()
+
+
+async def test_an_interrupted_webhook_delivery_is_looked_for_before_resending(rig: Rig) -> None:
+    watch = await rig.store.add_watch(NewWatch(guild_id=GUILD_ID, name="hook", query="tariffs",
+                                               webhook_url=FakeWebhook().url), NOW)
+    await queue(rig.store, watch, 1)
+    [(delivery, _)] = await rig.store.pending_deliveries(10)
+    async with aiohttp.ClientSession() as session:
+        sender = DiscordSender(session, rig.fake.api_base, BOT_TOKEN, time.time)
+        first = await sender.send(delivery)  # posted; the bot is killed before marking it
+        await rig.store.mark_attempt(delivery.id, time.time())
+        [(again, _)] = await rig.store.pending_deliveries(10)
+        assert await sender.send(again) == first
+        # Without a bot token the channel cannot be read: the documented duplicate window.
+        tokenless = DiscordSender(session, rig.fake.api_base, None, time.time)
+        assert await tokenless.send(again) != first
+    assert len(rig.fake.webhook_messages(WEBHOOK_ID)) == 2
