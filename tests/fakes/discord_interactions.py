@@ -17,7 +17,7 @@ from .discord_payloads import (
     member_json,
     user_json,
 )
-from .discord_rest import RECORD, Reply, add_endpoint, error
+from .discord_rest import RECORD, Reply, add_endpoint, error, message_body
 from .discord_state import FakeState, InteractionRecord
 from .discord_validate import check_message
 
@@ -171,12 +171,9 @@ class InteractionApi:
         record = self._acknowledged(request)
         if not isinstance(record, InteractionRecord):
             return record
-        body = request[RECORD].json
+        body = message_body(request)
         if not isinstance(body, dict):
-            return error(400, 50109, "The request body contains invalid JSON.")
-        invalid = check_message(body)
-        if invalid is not None:
-            return 400, invalid
+            return body
         msg = self._message(record, body, int(body.get("flags") or 0) & EPHEMERAL)
         record.followups.append(msg)
         self.state.changed()

@@ -32,6 +32,15 @@ def error(status: int, code: int, message: str) -> Reply:
     return status, {"message": message, "code": code}
 
 
+def message_body(request: web.Request) -> dict[str, Any] | Reply:
+    """The request's message payload, or Discord's 400 for bad JSON or a message over limits."""
+    body = request[RECORD].json
+    if not isinstance(body, dict):
+        return error(400, 50109, "The request body contains invalid JSON.")
+    invalid = check_message(body)
+    return body if invalid is None else (400, invalid)
+
+
 def add_endpoint(app: web.Application, method: str, path: str, endpoint: Endpoint) -> None:
     """Serve ``endpoint`` (which returns ``(status, body)``) at ``/api/v10`` + ``path``.
 
@@ -179,14 +188,11 @@ class RestApi:
     async def create_message(self, request: web.Request) -> Reply:
         """``POST /channels/{id}/messages``: validate, dedupe the nonce, create."""
         cid = int(request.match_info["cid"])
-        body = request[RECORD].json
         if cid not in self.state.channels:
             return error(404, 10003, "Unknown Channel")
+        body = message_body(request)
         if not isinstance(body, dict):
-            return error(400, 50109, "The request body contains invalid JSON.")
-        invalid = check_message(body)
-        if invalid is not None:
-            return 400, invalid
+            return body
         existing = self.state.existing_for_nonce(cid, body)
         if existing is not None:
             return 200, existing
@@ -234,12 +240,9 @@ class RestApi:
         hook = self._webhook(request)
         if not isinstance(hook, FakeWebhook):
             return hook
-        body = request[RECORD].json
+        body = message_body(request)
         if not isinstance(body, dict):
-            return error(400, 50109, "The request body contains invalid JSON.")
-        invalid = check_message(body)
-        if invalid is not None:
-            return 400, invalid
+            return body
         msg = self.state.build_message(hook.channel_id, body, webhook=hook)
         self.state.store_message(hook.channel_id, msg, {})  # webhooks have no nonce dedupe
         wait = request.query.get("wait", "false").lower() in ("true", "1")
