@@ -12,6 +12,7 @@ class Entry:
 
     ``key`` is the stable identity (guid, else normalised link, else hash of title+link).
     ``summary`` and ``content`` keep their HTML; matching normalises them.
+    ``body`` is the article page's main text (plain), when it was fetched (see issue 13).
     """
 
     key: str
@@ -19,6 +20,7 @@ class Entry:
     link: str = ""
     summary: str = ""
     content: str = ""
+    body: str = ""
     author: str = ""
     tags: tuple[str, ...] = ()
     published: datetime | None = None
