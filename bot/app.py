@@ -23,12 +23,14 @@ from bot.config import Config
 from bot.delivery.console import ConsoleSender
 from bot.delivery.discord_rest import DiscordSender
 from bot.delivery.outbox import OutboxSender
+from bot.dispatch import Dispatcher
 from bot.errors import ConfigError
 from bot.pipeline.fetch import Fetcher, FetchLimits
 from bot.pipeline.isolation import IsolatedParser
 from bot.pipeline.netguard import AddressGuard
 from bot.pipeline.poll import PollDeps
-from bot.scheduler import Poller, start_scheduler
+from bot.roles import ALL_ROLES, Role, describe
+from bot.scheduler import DispatchLoop, start_scheduler
 from bot.settings import Settings
 from bot.store.base import Store
 from bot.store.sqlite import SqliteStore
@@ -54,8 +56,9 @@ class App:
     settings: Settings
     config: Config
     store: Store
-    poller: Poller
+    poller: Dispatcher
     outbox: OutboxSender
+    roles: frozenset[Role] = ALL_ROLES
     started_at: float = field(default_factory=wall_clock)
     started_monotonic: float = field(default_factory=time.monotonic)
     # Set by the Discord client: monotonic time the gateway went down, None while connected.
@@ -83,7 +86,8 @@ async def open_store(settings: Settings) -> Store:
 
 
 @asynccontextmanager
-async def build_app(settings: Settings, config: Config) -> AsyncIterator[App]:
+async def build_app(settings: Settings, config: Config,
+                    roles: frozenset[Role] = ALL_ROLES) -> AsyncIterator[App]:
     """Open every resource the bot needs and close them all on exit."""
     async with AsyncExitStack() as stack:
         store = await open_store(settings)
@@ -100,11 +104,12 @@ async def build_app(settings: Settings, config: Config) -> AsyncIterator[App]:
         outbox = OutboxSender(
             store, console=ConsoleSender(), clock=wall_clock,
             discord=DiscordSender(session, settings.discord_api_base, settings.discord_token,
-                                  wall_clock))
+                                  wall_clock),
+            sends_channels=bool(settings.discord_token))
         deps = PollDeps(store=store, fetcher=fetcher, parser=parser, clock=wall_clock,
                         on_queued=outbox.wake)
-        poller = Poller(deps, config.bot.poll_concurrency)
-        yield App(settings, config, store, poller, outbox)
+        poller = Dispatcher(deps, config.bot.poll_concurrency)
+        yield App(settings, config, store, poller, outbox, roles)
 
 
 async def run_once(settings: Settings, config: Config) -> int:
@@ -118,19 +123,23 @@ async def run_once(settings: Settings, config: Config) -> int:
     return 0
 
 
-async def run_forever(settings: Settings, config: Config) -> int:
-    """Run until SIGINT/SIGTERM; then stop cleanly and return 0."""
+async def run_forever(settings: Settings, config: Config,
+                      roles: frozenset[Role] = ALL_ROLES) -> int:
+    """Run the given roles until SIGINT/SIGTERM; then stop cleanly and return 0."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
-    async with build_app(settings, config) as app:
-        discord_task = await _start_discord(app, stop) if settings.discord_token else None
-        scheduler = start_scheduler(app.poller)
-        sender = asyncio.create_task(app.outbox.run(), name="outbox")
+    async with build_app(settings, config, roles) as app:
+        gateway = Role.GATEWAY in roles and settings.discord_token
+        discord_task = await _start_discord(app, stop) if gateway else None
+        dispatching = DispatchLoop(app.poller, stop) if Role.POLL in roles else None
+        scheduler = start_scheduler(app.poller.deps, dispatching)
+        sender = asyncio.create_task(
+            app.outbox.run() if Role.SEND in roles else stop.wait(), name="outbox")
         web = await start_web(app, *settings.http_addr) if settings.http_addr else None
-        log.info("wirewatch running: %d feeds, %d watches", len(config.feeds),
-                 len(config.watches))
+        log.info("wirewatch running (role %s): %d feeds, %d watches", describe(roles),
+                 len(config.feeds), len(config.watches))
         await stop.wait()
         log.info("stopping: finishing in-flight polls and sends")
         scheduler.shutdown(wait=False)
@@ -138,6 +147,8 @@ async def run_forever(settings: Settings, config: Config) -> int:
         # late poll queues is sent after the next start.
         app.outbox.stopping.set()
         app.outbox.wake()
+        if dispatching is not None and dispatching.task is not None:
+            await asyncio.wait({dispatching.task}, timeout=1.0)
         await asyncio.gather(app.poller.wait_idle(SHUTDOWN_BUDGET_S / 2),
                              asyncio.wait({sender}, timeout=SHUTDOWN_BUDGET_S / 2))
         sender.cancel()

@@ -15,6 +15,7 @@ from bot.errors import ConfigError, StoreError
 from bot.logs import setup_logging
 from bot.match_cli import add_match_arguments, run_match
 from bot.portability import add_portability_commands, run_portability
+from bot.roles import ROLE_CHOICES, parse_roles
 from bot.settings import Settings, load_settings
 
 log = logging.getLogger(__name__)
@@ -26,7 +27,10 @@ def build_parser() -> argparse.ArgumentParser:
         prog="wirewatch", description="Watch news feeds and post keyword alerts into Discord.")
     parser.add_argument("--version", action="version", version=f"wirewatch {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
-    commands.add_parser("run", help="poll feeds and deliver alerts until stopped (default)")
+    run = commands.add_parser("run", help="poll feeds and deliver alerts until stopped (default)")
+    run.add_argument("--role", default="all", metavar="|".join(ROLE_CHOICES),
+                     help="what this process does: all (default), or poll, send, gateway "
+                          "(comma-separated for several); replicas share the database")
     commands.add_parser("once", help="poll every feed once, deliver, and exit")
     commands.add_parser("check-config", help="validate settings and the config file, then exit")
     match = commands.add_parser("match", help="test a watch query against text or JSONL items")
@@ -55,6 +59,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if portability is not None:
             return portability
         config = load_config(settings.config_path)
+        roles = parse_roles(getattr(args, "role", None) or "all")
     except ConfigError as exc:
         print(f"wirewatch: configuration error: {exc}", file=sys.stderr)
         return 2
@@ -62,9 +67,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{settings.config_path}: OK ({len(config.feeds)} feeds, "
               f"{len(config.watches)} watches)")
         return 0
-    runner = run_once if command == "once" else run_forever
     try:
-        return asyncio.run(runner(settings, config))
+        if command == "once":
+            return asyncio.run(run_once(settings, config))
+        return asyncio.run(run_forever(settings, config, roles))
     except (ConfigError, StoreError) as exc:
         print(f"wirewatch: {exc}", file=sys.stderr)
         return 2

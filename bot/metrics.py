@@ -44,6 +44,10 @@ PARSE_SECONDS = Histogram("wirewatch_parse_duration_seconds",
 ITEMS_SEEN = Counter("wirewatch_items_seen", "Feed items read from parsed feeds.",
                      registry=PIPELINE)
 MATCHES = Counter("wirewatch_matches", "Watch matches found in new items.", registry=PIPELINE)
+_SCHEDULE_LAG_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 300.0)
+SCHEDULE_LAG = Histogram("wirewatch_schedule_lag_seconds",
+                         "How late a due feed was when a poll for it started.",
+                         buckets=_SCHEDULE_LAG_BUCKETS, registry=PIPELINE)
 
 DB_CACHE_S = 5.0
 LAG_INTERVAL_S = 0.5
@@ -57,6 +61,11 @@ def observe_fetch(seconds: float) -> None:
 def observe_parse(seconds: float) -> None:
     """Record how long one parse took."""
     PARSE_SECONDS.observe(max(seconds, 0.0))
+
+
+def observe_schedule_lag(seconds: float) -> None:
+    """Record how late one due feed was when its poll started."""
+    SCHEDULE_LAG.observe(max(seconds, 0.0))
 
 
 def count_items(n: int) -> None:
@@ -192,6 +201,11 @@ class AppCollector:
                      snap.feeds_failing)
         yield _gauge("wirewatch_feeds_paused", "Feeds paused.", snap.feeds_paused)
         yield _gauge("wirewatch_polls_in_flight", "Polls running now.", app.poller.in_flight)
+        lag = app.poller.lag.summary(time.monotonic())
+        yield _gauge("wirewatch_schedule_lag_p95_seconds", "95th percentile of how late due "
+                     "feeds were when claimed, over the last minute.", lag["p95_s"])
+        yield _gauge("wirewatch_schedule_lag_max_seconds", "Largest schedule lag over the "
+                     "last minute.", lag["max_s"])
         if app.poller.last_tick is not None:
             yield _gauge("wirewatch_scheduler_last_tick_age_seconds",
                          "Seconds since the scheduler last ticked.",

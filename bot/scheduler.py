@@ -1,99 +1,56 @@
-"""The poll schedule: the database says which feeds are due; a tick polls them, bounded.
+"""APScheduler's jobs: the daily outbox prune and a watchdog over the poll dispatcher.
 
-APScheduler fires the tick every second. A tick leases due feeds (so an overlapping tick
-cannot take them too) and starts one tracked task per feed, never more than the configured
-concurrency. A failing feed is data on its row; an unexpected exception is logged with the
-feed's name and never stops the tick.
+Polls themselves are started by ``bot.dispatch.Dispatcher`` as soon as they are due; the
+watchdog restarts the dispatcher's loop if it ever died, so a bug cannot silently stop polling.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import time
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from bot.pipeline.poll import PollDeps, PollResult, poll_feed
-from bot.store.rows import FeedRow
+from bot.dispatch import Dispatcher
+from bot.pipeline.poll import PollDeps
 
 log = logging.getLogger(__name__)
 
-LEASE_S = 120.0  # a crashed poll's feed becomes due again after this
 DELIVERY_RETENTION_S = 30 * 86400  # sent and failed deliveries are kept for /status this long
+WATCHDOG_S = 10.0
 
 
-class Poller:
-    """Runs due polls with bounded concurrency and remembers when it last ticked."""
+class DispatchLoop:
+    """The dispatcher's task, restarted by the watchdog when it ended while it should run."""
 
-    def __init__(self, deps: PollDeps, concurrency: int) -> None:
-        self.deps = deps
-        self.concurrency = concurrency
-        self._tasks: set[asyncio.Task[PollResult | None]] = set()
-        self.last_tick: float | None = None
-        self.results: dict[str, int] = {}
+    def __init__(self, dispatcher: Dispatcher, stop: asyncio.Event) -> None:
+        self.dispatcher = dispatcher
+        self.stop = stop
+        self.task: asyncio.Task[None] | None = None
+        self.restarts = 0
 
-    @property
-    def in_flight(self) -> int:
-        """Polls running now."""
-        return len(self._tasks)
-
-    async def tick(self) -> int:
-        """Start polls for due feeds, up to the free slots; returns how many started."""
-        self.last_tick = time.monotonic()
-        free = self.concurrency - len(self._tasks)
-        if free <= 0:
-            return 0
-        feeds = await self.deps.store.claim_due_feeds(self.deps.clock(), free, LEASE_S)
-        for feed in feeds:
-            self._start(feed)
-        return len(feeds)
-
-    def _start(self, feed: FeedRow) -> None:
-        task = asyncio.create_task(self._guarded_poll(feed), name=f"poll {feed.name}")
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def _guarded_poll(self, feed: FeedRow) -> PollResult | None:
-        try:
-            result = await poll_feed(feed, self.deps)
-        except Exception:
-            log.exception("feed %r: poll crashed; it will be retried after its lease", feed.name,
-                          extra={"feed": feed.name})
-            return None
-        self.results[result.outcome] = self.results.get(result.outcome, 0) + 1
-        return result
-
-    async def poll_all_once(self) -> list[PollResult | None]:
-        """Poll every feed now, whatever its schedule (``wirewatch once``)."""
-        feeds = await self.deps.store.claim_due_feeds(self.deps.clock(), 1_000_000, LEASE_S,
-                                                      due_before=float("inf"))
-        semaphore = asyncio.Semaphore(self.concurrency)
-
-        async def bounded(feed: FeedRow) -> PollResult | None:
-            async with semaphore:
-                return await self._guarded_poll(feed)
-
-        return list(await asyncio.gather(*(bounded(feed) for feed in feeds)))
-
-    async def wait_idle(self, timeout: float) -> None:
-        """Let in-flight polls finish (graceful shutdown), cancelling any still running after."""
-        if not self._tasks:
-            return
-        _, pending = await asyncio.wait(set(self._tasks), timeout=timeout)
-        for task in pending:
-            task.cancel()
-        if pending:
-            await asyncio.wait(pending, timeout=1.0)
+    def ensure_running(self) -> bool:
+        """Start the loop unless it runs; True when it had to be (re)started."""
+        if self.stop.is_set() or (self.task is not None and not self.task.done()):
+            return False
+        if self.task is not None:
+            self.restarts += 1
+            error = None if self.task.cancelled() else self.task.exception()
+            log.error("poll dispatcher stopped unexpectedly (%r); restarting it", error)
+        self.task = asyncio.create_task(self.dispatcher.run(self.stop), name="dispatch")
+        return True
 
 
-def start_scheduler(poller: Poller, tick_seconds: float = 1.0) -> AsyncIOScheduler:
-    """Start APScheduler firing ``poller.tick``; the caller shuts it down."""
+def start_scheduler(deps: PollDeps, loop: DispatchLoop | None = None) -> AsyncIOScheduler:
+    """Start APScheduler with the prune job (and the watchdog over ``loop``)."""
     scheduler = AsyncIOScheduler(timezone="UTC")
-    scheduler.add_job(_tick, "interval", args=[poller], seconds=tick_seconds, max_instances=1,
-                      coalesce=True, misfire_grace_time=30, id="poll-tick")
-    scheduler.add_job(prune_outbox, "cron", args=[poller.deps], hour=4, minute=17,
+    scheduler.add_job(prune_outbox, "cron", args=[deps], hour=4, minute=17,
                       coalesce=True, misfire_grace_time=3600, id="prune-outbox")
+    if loop is not None:
+        loop.ensure_running()
+        # A coroutine job: APScheduler runs it on the event loop, not in a thread.
+        scheduler.add_job(_watchdog, "interval", args=[loop], seconds=WATCHDOG_S,
+                          max_instances=1, coalesce=True, id="dispatch-watchdog")
     scheduler.start()
     return scheduler
 
@@ -111,8 +68,5 @@ async def prune_outbox(deps: PollDeps) -> int:
     return removed
 
 
-async def _tick(poller: Poller) -> None:
-    try:
-        await poller.tick()
-    except Exception:
-        log.exception("scheduler tick failed; the next tick retries")
+async def _watchdog(loop: DispatchLoop) -> None:
+    loop.ensure_running()

@@ -18,6 +18,7 @@ from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from bot.metrics import AppCollector, LoopLagMonitor, build_registry
+from bot.roles import Role, describe
 
 if TYPE_CHECKING:
     from bot.app import App
@@ -38,6 +39,8 @@ class HealthLimits:
 
 def check_scheduler(app: App, limits: HealthLimits, now: float) -> Check:
     """OK while the scheduler ticked within the limit (or the bot only just started)."""
+    if Role.POLL not in app.roles:
+        return {"ok": True, "state": "not this process's role"}
     last_tick = app.poller.last_tick
     if last_tick is None:
         since_start = now - app.started_monotonic
@@ -48,7 +51,8 @@ def check_scheduler(app: App, limits: HealthLimits, now: float) -> Check:
     age = now - last_tick
     ok = age <= limits.scheduler_s
     return {"ok": ok, "state": "ticking" if ok else "stalled", "last_tick_age_s": round(age, 1),
-            "limit_s": limits.scheduler_s, "polls_in_flight": app.poller.in_flight}
+            "limit_s": limits.scheduler_s, "polls_in_flight": app.poller.in_flight,
+            "schedule_lag": app.poller.lag.summary(now)}
 
 
 async def check_database(app: App, limits: HealthLimits) -> Check:
@@ -67,6 +71,8 @@ def check_gateway(app: App, limits: HealthLimits, now: float) -> Check:
     """OK without a token, while connected, or while down for less than the limit."""
     if not app.settings.discord_token:
         return {"ok": True, "state": "disabled"}
+    if Role.GATEWAY not in app.roles:
+        return {"ok": True, "state": "not this process's role"}
     down_since = app.gateway_down_since
     if down_since is None:
         return {"ok": True, "state": "connected"}
@@ -85,7 +91,7 @@ async def health(app: App, limits: HealthLimits = HealthLimits()) -> dict[str, A
         "gateway": check_gateway(app, limits, now),
     }
     healthy = all(check["ok"] for check in checks.values())
-    return {"status": "ok" if healthy else "unhealthy",
+    return {"status": "ok" if healthy else "unhealthy", "role": describe(app.roles),
             "uptime_s": round(now - app.started_monotonic, 1), "checks": checks}
 
 

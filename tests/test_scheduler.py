@@ -9,7 +9,7 @@ from bot.pipeline.fetch import Fetcher, FetchLimits
 from bot.pipeline.isolation import IsolatedParser
 from bot.pipeline.netguard import AddressGuard
 from bot.pipeline.poll import PollDeps
-from bot.scheduler import DELIVERY_RETENTION_S, Poller, prune_outbox, start_scheduler
+from bot.scheduler import DELIVERY_RETENTION_S, prune_outbox, start_scheduler
 from bot.store.sqlite import SqliteStore
 
 
@@ -19,7 +19,7 @@ async def test_prune_job_is_scheduled_daily_and_prunes(tmp_path: Path) -> None:
     parser = IsolatedParser(workers=1)
     deps = PollDeps(store=store, fetcher=fetcher, parser=parser,
                     clock=lambda: 1_800_000_000.0 + DELIVERY_RETENTION_S, rng=random.Random(1))
-    scheduler = start_scheduler(Poller(deps, 4))
+    scheduler = start_scheduler(deps)
     try:
         job = scheduler.get_job("prune-outbox")
         assert job is not None and "hour='4'" in str(job.trigger)

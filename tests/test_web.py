@@ -20,9 +20,10 @@ from prometheus_client.parser import text_string_to_metric_families
 from bot.app import App, build_app
 from bot.config import Config, FeedConfig
 from bot.metrics import AppCollector, LoopLagMonitor, count_items, count_matches, observe_fetch
+from bot.roles import Role
 from bot.settings import load_settings
 from bot.store.sqlite import SqliteStore
-from bot.web import HealthLimits, start_web
+from bot.web import HealthLimits, health, start_web
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -263,3 +264,15 @@ async def test_a_taken_port_is_an_error(served: Served) -> None:
     port = served.runner.addresses[0][1]
     with pytest.raises(OSError):
         await start_web(served.app, "127.0.0.1", port)
+
+
+async def test_healthz_names_the_role_and_skips_checks_of_other_roles(tmp_path: Path) -> None:
+    async with build_app(load_settings(env(tmp_path, DISCORD_TOKEN="test-token")), CONFIG,
+                         frozenset({Role.SEND})) as app:
+        app.started_monotonic = time.monotonic() - 300  # a poller would be "never ticked"
+        app.gateway_down_since = time.monotonic() - 300  # a gateway would be down too long
+        body = await health(app)
+    assert body["status"] == "ok", body
+    assert body["role"] == "send"
+    assert body["checks"]["scheduler"]["state"] == "not this process's role"
+    assert body["checks"]["gateway"]["state"] == "not this process's role"

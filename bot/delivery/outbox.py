@@ -49,8 +49,12 @@ class OutboxSender:
 
     def __init__(self, store: Store, *, discord: Sender | None, console: Sender,
                  clock: Callable[[], float], on_target_gone: TargetGoneHook | None = None,
-                 rng: random.Random | None = None) -> None:
+                 rng: random.Random | None = None, sends_channels: bool = True) -> None:
         self._store = store
+        # Without a bot token this process cannot post to channels: it leaves those alerts
+        # pending for a process that can, instead of failing them for good.
+        self.sends_channels = sends_channels
+        self._left: set[str] = set()
         self._discord = discord
         self._console = console
         self._clock = clock
@@ -96,6 +100,12 @@ class OutboxSender:
 
     async def _drain_target(self, target: str, queue: list[tuple[Delivery, float]]) -> int:
         sent = 0
+        if not self.sends_channels and queue[0][0].channel_id:
+            if target not in self._left:
+                self._left.add(target)
+                log.warning("outbox: alerts for %s wait for a process with DISCORD_TOKEN",
+                            target, extra={"guild": queue[0][0].guild_id})
+            return 0
         for delivery, next_attempt in queue:
             # Stop at the first one not yet due: later alerts must not overtake it.
             if self.stopping.is_set() or next_attempt > self._clock():

@@ -164,6 +164,7 @@ class FeedCommands(ManagedGroup):
         # A URL another server already follows is primed: its stored items are the baseline.
         if not sub.feed.primed:
             await self._prime(sub.feed.id, response, parsed, seconds)
+        self.app.poller.wake()  # its schedule may now be the earliest one
         log.info("guild %s added feed %r (%d items)", guild_id, name, len(parsed.entries))
         latest = newest(parsed.entries)
         latest_text = (plain(latest.title or latest.link, 200) if latest is not None

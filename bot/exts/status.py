@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import discord
 from discord import app_commands
 
@@ -16,6 +18,7 @@ from bot.exts.common import (
     require_manage_server,
     uptime,
 )
+from bot.roles import describe
 from bot.store.rows import CONFIG_GUILD
 
 REASONS_SHOWN = 5
@@ -37,7 +40,15 @@ async def status_lines(app: App, guild_id: int) -> list[str]:
               for s in failing[:REASONS_SHOWN]]
     lines += [f"• watch **{plain(name, 80)}** ({'retrying' if status == 'pending' else status})"
               f": {plain(error, 200)}" for name, status, error in errors]
+    lines.append(schedule_line(app))
     return lines
+
+
+def schedule_line(app: App) -> str:
+    """How late this process started due polls over the last minute, and its role."""
+    lag = app.poller.lag.summary(time.monotonic())
+    return (f"Schedule: lag p95 {lag['p95_s']:.1f}s, max {lag['max_s']:.1f}s over the last "
+            f"minute ({int(lag['claimed'])} polls started); role {describe(app.roles)}")
 
 
 def status_command(app: App) -> app_commands.Command[app_commands.Group, ..., None]:

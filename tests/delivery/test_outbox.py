@@ -242,3 +242,27 @@ async def test_an_interrupted_webhook_delivery_is_looked_for_before_resending(ri
         tokenless = DiscordSender(session, rig.fake.api_base, None, time.time)
         assert await tokenless.send(again) != first
     assert len(rig.fake.webhook_messages(WEBHOOK_ID)) == 2
+
+
+async def test_without_a_token_channel_alerts_wait_for_a_process_that_has_one(rig: Rig) -> None:
+    channel = await channel_watch(rig.store)
+    hook = await rig.store.add_watch(NewWatch(guild_id=GUILD_ID, name="hook", query="tariffs",
+                                              webhook_url=FakeWebhook().url), NOW)
+    await queue(rig.store, channel, 2)
+    await queue(rig.store, hook, 2, url="https://m.example/rss")
+    async with aiohttp.ClientSession() as session:
+        tokenless = OutboxSender(rig.store, console=ConsoleSender(), clock=time.time,
+                                 discord=DiscordSender(session, rig.fake.api_base, None,
+                                                       time.time), sends_channels=False)
+        assert await tokenless.drain_once() == 2  # the webhook needs no token
+        assert await tokenless.drain_once() == 0
+    counts = await rig.store.outbox_counts()
+    assert (counts.pending, counts.failed, counts.sent) == (2, 0, 2)  # nothing failed for good
+
+    def bot_posts() -> list[str]:  # webhook posts show in the channel too, with a webhook_id
+        return [m["embeds"][0]["title"] for m in rig.fake.messages(ALERTS_CHANNEL_ID)
+                if not m.get("webhook_id")]
+
+    assert bot_posts() == []
+    assert await rig.outbox.drain_once() == 2  # a process with a token sends them, in order
+    assert bot_posts() == ["Story 0 on tariffs", "Story 1 on tariffs"]

@@ -135,8 +135,10 @@ async def test_status_reports_failing_feeds_and_failed_deliveries(wired: Bot) ->
     await wired.watch_add("trade", "tariffs", channel_id=ALERTS_CHANNEL_ID)
     healthy = await wired.answer("status")
     assert healthy.splitlines()[0].startswith("**Wirewatch 0.1.0** — up 0h00m")
-    assert healthy.splitlines()[1:] == [
+    assert healthy.splitlines()[1:3] == [
         "Feeds: 1 ok, 0 failing", "Alerts: 0 queued, 0 failed, 0 sent; last alert never"]
+    assert healthy.splitlines()[3].startswith("Schedule: lag p95 0.0s, max 0.0s over the last")
+    assert healthy.splitlines()[3].endswith("; role all")
 
     wired.fake.faults.forbid_channel(ALERTS_CHANNEL_ID)
     publish(wired, item("a2", "Tariffs rise"))
