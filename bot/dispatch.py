@@ -27,7 +27,7 @@ from bot.store.rows import FeedRow
 log = logging.getLogger(__name__)
 
 LEASE_S = 120.0  # a crashed poll's feed becomes due again after this
-IDLE_S = 1.0  # without a known next due time, look again this often
+IDLE_S = 0.25  # without a known next due time, look again this often (lag <= this)
 MIN_GAP_S = 0.05  # claims closer together than this are batched into one
 LAG_WINDOW_S = 60.0
 
