@@ -1,5 +1,10 @@
 """The fake's gateway websocket: HELLO, heartbeats, IDENTIFY → READY → GUILD_CREATE, RESUME.
 
+Like Discord for a bot with several sessions, an event is delivered to EVERY identified
+session of the shard it belongs to (``(guild_id >> 22) % count``; no ``shard`` in IDENTIFY is
+shard ``[0, 1]``), so a bot that runs two sessions handles each interaction twice. The state
+records how many sessions were identified at once (now and the maximum).
+
 Frames are sent as uncompressed TEXT: discord.py asks for ``compress=zlib-stream`` but parses
 text frames as plain JSON.
 """
@@ -21,7 +26,12 @@ log = logging.getLogger(__name__)
 
 DISPATCH, HEARTBEAT, IDENTIFY, RESUME, RECONNECT = 0, 1, 2, 6, 7
 REQUEST_MEMBERS, INVALID_SESSION, HELLO, HEARTBEAT_ACK = 8, 9, 10, 11
-AUTHENTICATION_FAILED = 4004
+AUTHENTICATION_FAILED, INVALID_SHARD = 4004, 4010
+
+
+def shard_of(guild_id: int | None, count: int) -> int:
+    """The shard that receives a guild's events (DMs go to shard 0)."""
+    return 0 if guild_id is None else (guild_id >> 22) % count
 
 
 @dataclass
@@ -30,6 +40,7 @@ class Session:
 
     id: str
     seq: int = 0
+    shard: tuple[int, int] = (0, 1)
 
 
 @dataclass
@@ -54,9 +65,26 @@ class Gateway:
 
     @property
     def active(self) -> Connection | None:
-        """The newest open connection with a live session (events go there)."""
-        live = [c for c in self.connections if c.session is not None and not c.ws.closed]
+        """The newest open connection with a live session."""
+        live = self.live()
         return live[-1] if live else None
+
+    def live(self) -> list[Connection]:
+        """The newest open connection of each identified session, oldest session first."""
+        newest: dict[str, Connection] = {}
+        for conn in self.connections:
+            if conn.session is not None and not conn.ws.closed:
+                newest.pop(conn.session.id, None)
+                newest[conn.session.id] = conn
+        return list(newest.values())
+
+    def receivers(self, guild_id: int | None) -> list[Connection]:
+        """Every live session of the shard that ``guild_id``'s events belong to."""
+        return [c for c in self.live() if c.session is not None
+                and shard_of(guild_id, c.session.shard[1]) == c.session.shard[0]]
+
+    def _note_sessions(self) -> None:
+        self.state.note_sessions(len(self.live()))
 
     async def handle(self, request: web.Request) -> web.WebSocketResponse:
         """One websocket connection from HELLO to close."""
@@ -74,6 +102,7 @@ class Gateway:
                     await self._on_op(conn, payload)
         finally:
             self.connections.remove(conn)
+            self._note_sessions()
             self.state.changed()
         return ws
 
@@ -107,9 +136,14 @@ class Gateway:
         if data.get("token") != self.state.config.token:
             await conn.ws.close(code=AUTHENTICATION_FAILED, message=b"Authentication failed.")
             return
-        session = Session(secrets.token_hex(16))
+        shard = _valid_shard(data.get("shard", [0, 1]))
+        if shard is None:
+            await conn.ws.close(code=INVALID_SHARD, message=b"Invalid shard.")
+            return
+        session = Session(secrets.token_hex(16), shard=shard)
         self.sessions[session.id] = conn.session = session
-        guilds = self.state.config.guilds
+        self._note_sessions()
+        guilds = [g for g in self.state.config.guilds if shard_of(g.id, shard[1]) == shard[0]]
         ready = {
             "v": 10, "user": self.state.bot_user, "session_id": session.id,
             "session_type": "normal", "resume_gateway_url": conn.resume_url,
@@ -132,15 +166,24 @@ class Gateway:
             await self._send(conn, {"op": INVALID_SESSION, "d": False})
             return
         conn.session = session
+        self._note_sessions()
         # Nothing was missed in a fake, so RESUMED replays no events.
         await self._dispatch_to(conn, "RESUMED", {})
         self.state.changed()
 
     # --- test controls -------------------------------------------------------------------
-    async def dispatch(self, event: str, data: Any, timeout: float = 5.0) -> None:
-        """Send a DISPATCH event to the active connection, waiting for one to be ready."""
-        conn = await self.state.wait_until(lambda: self.active, timeout, "a ready gateway session")
-        await self._dispatch_to(conn, event, data)
+    async def dispatch(self, event: str, data: Any, timeout: float = 5.0) -> int:
+        """Send a DISPATCH event to every session of its shard (waiting for one to be ready).
+
+        Returns how many sessions it went to.
+        """
+        guild = data.get("guild_id") if isinstance(data, dict) else None
+        guild_id = int(guild) if guild is not None else None
+        conns = await self.state.wait_until(lambda: self.receivers(guild_id), timeout,
+                                            "a ready gateway session")
+        for conn in conns:
+            await self._dispatch_to(conn, event, data)
+        return len(conns)
 
     async def reconnect(self) -> int:
         """Send op 7 RECONNECT to every connection; the client should come back with RESUME."""
@@ -160,3 +203,11 @@ class Gateway:
         """Close every websocket from the server side (4000: "unknown error", resumable)."""
         for conn in list(self.connections):
             await conn.ws.close(code=code, message=b"fake Discord closed the connection")
+
+
+def _valid_shard(value: Any) -> tuple[int, int] | None:
+    """``[id, count]`` with 0 <= id < count, as Discord requires; None otherwise."""
+    if (isinstance(value, list) and len(value) == 2 and all(isinstance(v, int) for v in value)
+            and 0 <= value[0] < value[1]):
+        return value[0], value[1]
+    return None

@@ -148,6 +148,10 @@ class InteractionApi:
         if time.monotonic() - record.created > self.state.config.interaction_deadline:
             return error(404, UNKNOWN_INTERACTION, "Unknown interaction")
         if record.callbacks:
+            # Discord: only the first callback counts (another session may have sent it).
+            body = request[RECORD].json
+            record.rejected.append(body if isinstance(body, dict) else {})
+            self.state.changed()
             return error(400, ALREADY_ACKNOWLEDGED, "Interaction has already been acknowledged.")
         body = request[RECORD].json
         if not isinstance(body, dict):

@@ -51,12 +51,14 @@ class InteractionRecord:
     payload: JSON
     created: float
     callbacks: list[JSON] = field(default_factory=list)
+    rejected: list[JSON] = field(default_factory=list)  # later callbacks, answered 40060
     original: JSON | None = None
     followups: list[JSON] = field(default_factory=list)
 
     def to_json(self) -> JSON:
         """Plain JSON for the control API."""
         return {"id": str(self.id), "token": self.token, "callbacks": self.callbacks,
+                "rejected_callbacks": self.rejected,
                 "original": self.original, "followups": self.followups}
 
 
@@ -78,6 +80,13 @@ class FakeState:
         self._nonces: dict[tuple[int, str], tuple[float, JSON]] = {}
         self._waiters: list[asyncio.Future[None]] = []
         self.on_change: Callable[[], None] | None = None
+        self.sessions_now = 0  # gateway sessions identified at this moment
+        self.sessions_max = 0  # ... and the most there ever were at once
+
+    def note_sessions(self, count: int) -> None:
+        """The gateway's count of identified sessions changed."""
+        self.sessions_now = count
+        self.sessions_max = max(self.sessions_max, count)
 
     # --- waiting -------------------------------------------------------------------------
     def changed(self) -> None:
@@ -200,4 +209,5 @@ class FakeState:
             "interactions": [r.to_json() for r in self.interactions.values()],
             "unknown_routes": [r.to_json() for r in self.requests if r.unknown_route],
             "request_count": len(self.requests),
+            "gateway": {"sessions_now": self.sessions_now, "sessions_max": self.sessions_max},
         }
