@@ -8,6 +8,7 @@ and returns.
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import logging
 import signal
 import time
@@ -15,7 +16,8 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import IO, TYPE_CHECKING
 
 import aiohttp
 
@@ -123,9 +125,38 @@ async def run_once(settings: Settings, config: Config) -> int:
     return 0
 
 
+def single_process_lock(path: Path) -> IO[bytes]:
+    """Hold an exclusive lock next to a SQLite file for the life of this process.
+
+    SQLite serves one ``wirewatch run``: two would both send every alert and both hold the
+    gateway. The kernel drops the lock when the process dies, even by SIGKILL.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle = (path.parent / f"{path.name}.run-lock").open("a+b")
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.close()
+        raise ConfigError(
+            f"WIREWATCH_DATABASE_URL: {path} is in use by another `wirewatch run`; SQLite "
+            "serves one process. To run several, use PostgreSQL "
+            "(WIREWATCH_DATABASE_URL=postgresql://...).") from None
+    return handle
+
+
 async def run_forever(settings: Settings, config: Config,
                       roles: frozenset[Role] = ALL_ROLES) -> int:
     """Run the given roles until SIGINT/SIGTERM; then stop cleanly and return 0."""
+    sqlite = settings.sqlite_path
+    lock = single_process_lock(sqlite) if sqlite is not None else None
+    try:
+        return await _run_forever(settings, config, roles)
+    finally:
+        if lock is not None:
+            lock.close()
+
+
+async def _run_forever(settings: Settings, config: Config, roles: frozenset[Role]) -> int:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):

@@ -43,16 +43,17 @@ def bot_env(tmp_path: Path, config: Path, api_base: str, **extra: str) -> dict[s
 class BotProcess:
     """One ``python -m bot run`` subprocess; its output is kept for failure messages."""
 
-    def __init__(self, env: dict[str, str], log_path: Path) -> None:
+    def __init__(self, env: dict[str, str], log_path: Path, args: Sequence[str] = ()) -> None:
         self.env = env
         self.log_path = log_path
+        self.args = tuple(args)  # after ``run``, e.g. ("--role", "poll")
         self.process: asyncio.subprocess.Process | None = None
 
     async def start(self) -> None:
         """Start the bot, appending its output to the log file."""
         log = self.log_path.open("ab")
         self.process = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "bot", "run", env=self.env, cwd=REPO, stdout=log,
+            sys.executable, "-m", "bot", "run", *self.args, env=self.env, cwd=REPO, stdout=log,
             stderr=asyncio.subprocess.STDOUT)
         log.close()
 

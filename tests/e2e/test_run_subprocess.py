@@ -69,3 +69,22 @@ async def test_alerts_arrive_once_and_survive_restarts(tmp_path: Path) -> None:
         assert len(titles) == 2 and titles[1].startswith("Bessent meets Xi")
         status, _ = await bot.stop()
         assert status == 0, bot.output()
+
+
+async def test_a_second_process_on_one_sqlite_file_refuses_to_start(tmp_path: Path) -> None:
+    async with FeedServer() as feeds, FakeDiscord() as fake:
+        feeds.serve("/feed.xml", rss([("a1", "Weather")]))
+        config = tmp_path / "wirewatch.toml"
+        write_config(config, feeds.url("/feed.xml"))
+        env = bot_env(tmp_path, config, fake.api_base)
+        first = BotProcess(env, tmp_path / "first.log")
+        await first.start()
+        await wait_for(lambda: feeds.hits("/feed.xml") >= 1, 20, "the first process polling")
+        second = BotProcess(env, tmp_path / "second.log")
+        await second.start()
+        assert second.process is not None
+        assert await asyncio.wait_for(second.process.wait(), timeout=20) == 2
+        assert "SQLite serves one process" in second.output()
+        assert "use PostgreSQL" in second.output()
+        status, _ = await first.stop()
+        assert status == 0, first.output()
