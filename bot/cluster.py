@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import hashlib
 import logging
 import os
 import socket
@@ -18,9 +19,11 @@ import time
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
+from bot.config import Config
 from bot.roles import Role, describe
+from bot.store.rows import FeedRow
 
 log = logging.getLogger(__name__)
 
@@ -58,11 +61,82 @@ def gateway_lease(shard: int, count: int) -> str:
     return f"gateway:{shard}/{count}"
 
 
+def config_hash(config: Config) -> str:
+    """A digest of the validated config: replicas must run the same one."""
+    return hashlib.sha256(config.model_dump_json().encode()).hexdigest()[:16]
+
+
 class Leases(Protocol):
     """The store's lease methods (see ``bot.store``)."""
 
     async def acquire_lease(self, name: str, owner: str, ttl_s: float) -> bool: ...
     async def release_lease(self, name: str, owner: str) -> None: ...
+
+
+@runtime_checkable
+class ClusterStore(Leases, Protocol):
+    """What a store that serves several processes adds (times: the database clock)."""
+
+    async def register_process(self, process_id: str, host: str, pid: int, roles: str,
+                               config_hash: str) -> float: ...
+    async def heartbeat(self, process_id: str, ttl_s: float) -> float: ...
+    async def deregister_process(self, process_id: str) -> None: ...
+    async def claim_feeds(self, owner: str, limit: int,
+                          lease_s: float) -> tuple[list[FeedRow], float]: ...
+    async def next_due(self) -> tuple[float | None, float]: ...
+
+
+class DbClock:
+    """Unix time on the database's clock: this host's clock plus the last measured offset.
+
+    Due times and leases are compared with the database's ``now()`` in SQL; the times this
+    process writes (next check, sent at) must be on the same clock, whatever this host's is.
+    """
+
+    def __init__(self) -> None:
+        self.offset = 0.0
+
+    def observe(self, db_now: float) -> None:
+        """Learn the offset from a database time read just now."""
+        self.offset = db_now - time.time()
+
+    def __call__(self) -> float:
+        return time.time() + self.offset
+
+
+class Membership:
+    """This process's identity row: registered at start, renewed every ``every_s``."""
+
+    def __init__(self, store: ClusterStore, me: ProcessInfo, config_digest: str,
+                 clock: DbClock, *, every_s: float = HEARTBEAT_S,
+                 ttl_s: float = PROCESS_TTL_S) -> None:
+        self.store, self.me, self.digest, self.clock = store, me, config_digest, clock
+        self.every_s, self.ttl_s = every_s, ttl_s
+
+    async def register(self) -> None:
+        """Insert this process's row (and learn the database clock)."""
+        self.clock.observe(await self.store.register_process(
+            self.me.id, self.me.host, self.me.pid, describe(self.me.roles), self.digest))
+        log.info("process %s joined as %s", self.me.id, self.me.label)
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Heartbeat until ``stop``; an outage is logged and retried."""
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=self.every_s)
+            if stop.is_set():
+                break
+            try:
+                self.clock.observe(await self.store.heartbeat(self.me.id, self.ttl_s))
+            except Exception as exc:
+                log.warning("heartbeat failed: %s", exc)
+
+    async def leave(self) -> None:
+        """A clean stop: free this process's leases at once instead of at expiry."""
+        try:
+            await self.store.deregister_process(self.me.id)
+        except Exception as exc:  # they expire by themselves
+            log.warning("could not deregister process %s: %s", self.me.id, exc)
 
 
 @dataclass

@@ -130,6 +130,8 @@ class BotConfig(_Strict):
     # The shortest interval `/feed add` accepts. Chat users are not operators: a low floor
     # protects publishers from hammering. Tests against a local feed server lower it.
     min_feed_interval: Duration = WARN_INTERVAL_S
+    # Gateway shards; each is held by one process of a cluster (see README, Scale out).
+    shards: int = Field(default=1, ge=1, le=1024)
 
 
 class Config(_Strict):

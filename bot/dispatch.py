@@ -20,6 +20,7 @@ from collections.abc import Callable
 from typing import Protocol
 
 from bot import metrics
+from bot.cluster import ClusterStore, DbClock
 from bot.pipeline.poll import PollDeps, PollResult, poll_feed
 from bot.store.base import Store
 from bot.store.rows import FeedRow
@@ -54,6 +55,30 @@ class StoreSchedule:
     async def next_due(self) -> float | None:
         """The next due time, or None when unknown (the dispatcher then looks every idle_s)."""
         return None
+
+
+class ClusterSchedule:
+    """``DueFeeds`` for several processes: leases name their owner; times are the database's.
+
+    Each answer carries the database's ``now``, which keeps ``clock`` (the poll's clock) on
+    the database's time, so the due times this process writes compare right everywhere.
+    """
+
+    def __init__(self, store: ClusterStore, owner: str, clock: DbClock,
+                 lease_s: float = LEASE_S) -> None:
+        self.store, self.owner, self.clock, self.lease_s = store, owner, clock, lease_s
+
+    async def claim(self, limit: int) -> list[FeedRow]:
+        """Lease up to ``limit`` feeds due now, in this process's name."""
+        feeds, now = await self.store.claim_feeds(self.owner, limit, self.lease_s)
+        self.clock.observe(now)
+        return feeds
+
+    async def next_due(self) -> float | None:
+        """The earliest due time of a feed nobody holds, on the database's clock."""
+        due, now = await self.store.next_due()
+        self.clock.observe(now)
+        return due
 
 
 class LagWindow:

@@ -69,10 +69,13 @@ class WirewatchClient(discord.Client):
         self.tree.add_command(FeedCommands(app))
         self.tree.add_command(status_command(app))
         self.synced_to: list[int | None] = []
+        self.sync_commands = True  # only one shard's client syncs (see bot.gateway)
 
     async def setup_hook(self) -> None:
         """Sync commands once per process (not per reconnect): to configured guilds, else
         globally (which can take Discord up to an hour to show)."""
+        if not self.sync_commands:
+            return
         guilds = self.app.config.bot.guilds
         if not guilds:
             await self.tree.sync()
@@ -180,13 +183,16 @@ async def _run(client: WirewatchClient, token: str, app: App, stop: asyncio.Even
     stop.set()
 
 
-async def start_client(app: App, stop: asyncio.Event, **options: Any) -> DiscordHandle:
+async def start_client(app: App, stop: asyncio.Event, *, sync_commands: bool = True,
+                       **options: Any) -> DiscordHandle:
     """Log in and run the gateway in a task; a login failure sets ``stop`` (exit status 2).
 
-    ``options`` go to ``discord.Client`` (tests pass ``guild_ready_timeout``).
+    ``options`` go to ``discord.Client`` (tests pass ``guild_ready_timeout``; the gateway
+    hub passes ``shard_id`` and ``shard_count``).
     """
     point_discord_at(app.settings)
     client = WirewatchClient(app, **options)
+    client.sync_commands = sync_commands
     app.outbox.on_target_gone = client.on_target_gone
     app.poller.deps.on_feed_paused = client.on_feed_paused
     token = app.settings.discord_token or ""
