@@ -117,6 +117,26 @@ def start(hosts: int, items: int, latency_ms: float) -> tuple[subprocess.Popen[s
     return server, int(server.stdout.readline())
 
 
+def add_load_arguments(parser: argparse.ArgumentParser, warmup: float) -> None:
+    """The load options both poll benches take (feeds, interval, hosts, timing, --quick)."""
+    parser.add_argument("--feeds", type=int, default=4000)
+    parser.add_argument("--interval", type=float, default=60.0)
+    parser.add_argument("--hosts", type=int, default=250)
+    parser.add_argument("--items", type=int, default=20)
+    parser.add_argument("--latency-ms", type=float, default=20.0)
+    parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--warmup", type=float, default=warmup)
+    parser.add_argument("--quick", action="store_true", help="1,000 feeds every 15 s, 20 s")
+
+
+def parse_load(parser: argparse.ArgumentParser) -> argparse.Namespace:
+    """Parse, applying ``--quick``."""
+    args = parser.parse_args()
+    if args.quick:
+        args.feeds, args.interval, args.seconds = 1000, 15.0, 20.0
+    return args
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--hosts", type=int, default=250)

@@ -226,18 +226,9 @@ async def bench(args: argparse.Namespace) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--feeds", type=int, default=4000)
-    parser.add_argument("--interval", type=float, default=60.0)
-    parser.add_argument("--hosts", type=int, default=250)
-    parser.add_argument("--items", type=int, default=20)
-    parser.add_argument("--latency-ms", type=float, default=20.0)
-    parser.add_argument("--seconds", type=float, default=60.0)
-    parser.add_argument("--warmup", type=float, default=5.0)
+    feed_farm.add_load_arguments(parser, warmup=5.0)
     parser.add_argument("--concurrency", type=int, default=BotConfig().poll_concurrency)
-    parser.add_argument("--quick", action="store_true", help="1,000 feeds every 15 s, 20 s")
-    args = parser.parse_args()
-    if args.quick:
-        args.feeds, args.interval, args.seconds = 1000, 15.0, 20.0
+    args = feed_farm.parse_load(parser)
     asyncio.run(bench(args))
 
 
