@@ -7,43 +7,43 @@ and returns.
 
 from __future__ import annotations
 
-import asyncio
-import fcntl
 import logging
-import signal
 import time
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import IO, TYPE_CHECKING
 
 import aiohttp
 
+from bot.cluster import (
+    PROCESS_TTL_S,
+    ClusterStore,
+    DbClock,
+    GatewayElection,
+    Membership,
+    ProcessInfo,
+    config_hash,
+)
 from bot.config import Config
 from bot.delivery.console import ConsoleSender
 from bot.delivery.discord_rest import DiscordSender
 from bot.delivery.outbox import OutboxSender
-from bot.dispatch import Dispatcher
+from bot.dispatch import ClusterSchedule, Dispatcher
 from bot.errors import ConfigError
 from bot.pipeline.fetch import Fetcher, FetchLimits
 from bot.pipeline.isolation import IsolatedParser
 from bot.pipeline.netguard import AddressGuard
 from bot.pipeline.poll import PollDeps
-from bot.roles import ALL_ROLES, Role, describe
-from bot.scheduler import DispatchLoop, start_scheduler
+from bot.roles import ALL_ROLES, Role
 from bot.settings import Settings
 from bot.store.base import Store
 from bot.store.sqlite import SqliteStore
-from bot.web import start_web
-
-if TYPE_CHECKING:
-    from bot.exts.client import DiscordHandle
 
 log = logging.getLogger(__name__)
 
 SHUTDOWN_BUDGET_S = 6.0  # polls and sends; Discord and the parser workers take the rest
+CLUSTER_IDLE_S = 5.0  # the store names the next due time; look anyway (feeds others added)
 
 
 def wall_clock() -> float:
@@ -61,6 +61,9 @@ class App:
     poller: Dispatcher
     outbox: OutboxSender
     roles: frozenset[Role] = ALL_ROLES
+    # With a store that serves several processes: this process's row, and its elections.
+    membership: Membership | None = None
+    elections: list[GatewayElection] = field(default_factory=list)
     started_at: float = field(default_factory=wall_clock)
     started_monotonic: float = field(default_factory=time.monotonic)
     # Set by the Discord client: monotonic time the gateway went down, None while connected.
@@ -94,9 +97,8 @@ async def build_app(settings: Settings, config: Config,
     async with AsyncExitStack() as stack:
         store = await open_store(settings)
         stack.push_async_callback(store.close)
-        await store.sync_config(config, wall_clock())
-        # Leases left by a process that was killed mid-poll would hide those feeds for minutes.
-        await store.release_leases()
+        clock = DbClock()
+        membership = await _join(store, settings, config, roles, clock)
         session = aiohttp.ClientSession()
         stack.push_async_callback(session.close)
         fetcher = Fetcher(FetchLimits(), AddressGuard(settings.allow_private_networks))
@@ -104,14 +106,41 @@ async def build_app(settings: Settings, config: Config,
         parser = IsolatedParser()
         stack.push_async_callback(parser.close)
         outbox = OutboxSender(
-            store, console=ConsoleSender(), clock=wall_clock,
+            store, console=ConsoleSender(), clock=clock,
             discord=DiscordSender(session, settings.discord_api_base, settings.discord_token,
                                   wall_clock),
             sends_channels=bool(settings.discord_token))
-        deps = PollDeps(store=store, fetcher=fetcher, parser=parser, clock=wall_clock,
+        deps = PollDeps(store=store, fetcher=fetcher, parser=parser, clock=clock,
                         on_queued=outbox.wake)
         poller = Dispatcher(deps, config.bot.poll_concurrency)
-        yield App(settings, config, store, poller, outbox, roles)
+        if membership is not None and isinstance(store, ClusterStore):
+            poller.schedule = ClusterSchedule(store, membership.me.id, clock)
+            poller.idle_s = CLUSTER_IDLE_S
+        yield App(settings, config, store, poller, outbox, roles, membership)
+
+
+async def _join(store: Store, settings: Settings, config: Config, roles: frozenset[Role],
+                clock: DbClock) -> Membership | None:
+    """Bring the config in force, once; a Membership when the store serves several processes.
+
+    Several processes: the config is synced under a lock only if it changed, and refused
+    when live processes run a different one. One process (the old store, or SQLite, whose
+    lock file proves it is alone): leases a killed predecessor left are freed at once.
+    """
+    if not isinstance(store, ClusterStore):
+        await store.sync_config(config, wall_clock())
+        await store.release_leases()
+        return None
+    digest = config_hash(config)
+    in_force = await store.adopt_config(config, digest, PROCESS_TTL_S, wall_clock())
+    if in_force is not None:
+        raise ConfigError(
+            f"{settings.config_path}: this config (hash {digest}) differs from the one the "
+            f"running processes use (hash {in_force}); give every replica the same file, or "
+            "stop them all before changing it")
+    if settings.sqlite_path is not None:
+        await store.release_leases()
+    return Membership(store, ProcessInfo.mine(roles, wall_clock()), digest, clock)
 
 
 async def run_once(settings: Settings, config: Config) -> int:
@@ -123,82 +152,3 @@ async def run_once(settings: Settings, config: Config) -> int:
         log.info("polled %d feeds (%d failed); sent %d alerts", len(results), failed,
                  app.outbox.sent_total)
     return 0
-
-
-def single_process_lock(path: Path) -> IO[bytes]:
-    """Hold an exclusive lock next to a SQLite file for the life of this process.
-
-    SQLite serves one ``wirewatch run``: two would both send every alert and both hold the
-    gateway. The kernel drops the lock when the process dies, even by SIGKILL.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle = (path.parent / f"{path.name}.run-lock").open("a+b")
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        handle.close()
-        raise ConfigError(
-            f"WIREWATCH_DATABASE_URL: {path} is in use by another `wirewatch run`; SQLite "
-            "serves one process. To run several, use PostgreSQL "
-            "(WIREWATCH_DATABASE_URL=postgresql://...).") from None
-    return handle
-
-
-async def run_forever(settings: Settings, config: Config,
-                      roles: frozenset[Role] = ALL_ROLES) -> int:
-    """Run the given roles until SIGINT/SIGTERM; then stop cleanly and return 0."""
-    sqlite = settings.sqlite_path
-    lock = single_process_lock(sqlite) if sqlite is not None else None
-    try:
-        return await _run_forever(settings, config, roles)
-    finally:
-        if lock is not None:
-            lock.close()
-
-
-async def _run_forever(settings: Settings, config: Config, roles: frozenset[Role]) -> int:
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
-    async with build_app(settings, config, roles) as app:
-        gateway = Role.GATEWAY in roles and settings.discord_token
-        discord_task = await _start_discord(app, stop) if gateway else None
-        dispatching = DispatchLoop(app.poller, stop) if Role.POLL in roles else None
-        scheduler = start_scheduler(app.poller.deps, dispatching)
-        sender = asyncio.create_task(
-            app.outbox.run() if Role.SEND in roles else stop.wait(), name="outbox")
-        web = await start_web(app, *settings.http_addr) if settings.http_addr else None
-        log.info("wirewatch running (role %s): %d feeds, %d watches", describe(roles),
-                 len(config.feeds), len(config.watches))
-        await stop.wait()
-        log.info("stopping: finishing in-flight polls and sends")
-        scheduler.shutdown(wait=False)
-        # Polls and sends wind down together, so the whole stop fits in 10 s; an alert a
-        # late poll queues is sent after the next start.
-        app.outbox.stopping.set()
-        app.outbox.wake()
-        if dispatching is not None and dispatching.task is not None:
-            await asyncio.wait({dispatching.task}, timeout=1.0)
-        await asyncio.gather(app.poller.wait_idle(SHUTDOWN_BUDGET_S / 2),
-                             asyncio.wait({sender}, timeout=SHUTDOWN_BUDGET_S / 2))
-        sender.cancel()
-        if discord_task is not None:
-            await _stop_discord(discord_task)
-        if web is not None:
-            await web.cleanup()
-    log.info("stopped")
-    return app.exit_status
-
-
-async def _start_discord(app: App, stop: asyncio.Event) -> DiscordHandle:
-    # Imported here: bot.exts imports this module (App), and only a bot with a token needs it.
-    from bot.exts.client import start_client
-
-    return await start_client(app, stop)
-
-
-async def _stop_discord(handle: DiscordHandle) -> None:
-    from bot.exts.client import stop_client
-
-    await stop_client(handle)

@@ -9,13 +9,14 @@ import sys
 from collections.abc import Sequence
 
 from bot import __version__
-from bot.app import run_forever, run_once
+from bot.app import run_once
 from bot.config import Config, load_config
 from bot.errors import ConfigError, StoreError
 from bot.logs import setup_logging
 from bot.match_cli import add_match_arguments, run_match
 from bot.portability import add_portability_commands, run_portability
 from bot.roles import ROLE_CHOICES, parse_roles
+from bot.runner import run_forever
 from bot.settings import Settings, load_settings
 
 log = logging.getLogger(__name__)
