@@ -15,8 +15,8 @@ from bot.delivery.console import ConsoleSender
 from bot.delivery.discord_rest import DiscordSender
 from bot.delivery.outbox import OutboxSender
 from bot.model import Alert, Entry, Snippet
+from bot.store import SqlStore, open_store
 from bot.store.rows import Delivery, DeliveryDraft, NewWatch, WatchRow
-from bot.store.sqlite import SqliteStore
 from tests.fakes.discord_faults import Fault
 from tests.fakes.discord_payloads import (
     ALERTS_CHANNEL_ID,
@@ -32,7 +32,7 @@ NOW = time.time()
 
 @dataclass
 class Rig:
-    store: SqliteStore
+    store: SqlStore
     fake: FakeDiscord
     outbox: OutboxSender
     gone: list[tuple[str, str]]
@@ -40,7 +40,7 @@ class Rig:
 
 @pytest.fixture
 async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
-    store = await SqliteStore.open(tmp_path / "ww.db")
+    store = await open_store(f"sqlite:///{tmp_path / 'ww.db'}")
     async with FakeDiscord() as fake, aiohttp.ClientSession() as session:
         gone: list[tuple[str, str]] = []
 
@@ -54,7 +54,7 @@ async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
     await store.close()
 
 
-async def queue(store: SqliteStore, watch: WatchRow, count: int, url: str = "https://n.example/rss",
+async def queue(store: SqlStore, watch: WatchRow, count: int, url: str = "https://n.example/rss",
                 start: int = 0) -> None:
     """Queue ``count`` alerts for ``watch`` through the real ingest path."""
     sub = await store.subscribe(watch.guild_id, url, "News", 300, NOW)
@@ -81,7 +81,7 @@ async def drain_until(outbox: OutboxSender, done, timeout: float = 15.0) -> None
         await asyncio.sleep(0.05)
 
 
-async def channel_watch(store: SqliteStore, name: str = "trade") -> WatchRow:
+async def channel_watch(store: SqlStore, name: str = "trade") -> WatchRow:
     return await store.add_watch(NewWatch(guild_id=GUILD_ID, name=name, query="tariffs",
                                           channel_id=ALERTS_CHANNEL_ID), NOW)
 
@@ -175,8 +175,8 @@ async def test_webhook_delivery_waits_for_the_message_id(rig: Rig) -> None:
     assert await rig.outbox.drain_once() == 1
     [post] = rig.fake.requests_to("POST", f"/webhooks/{WEBHOOK_ID}/")
     assert post.query.get("wait") == "true"
-    row = await rig.store.run_blocking(
-        lambda: rig.store.conn.execute("SELECT message_id FROM deliveries").fetchone())
+    row = await rig.store.read(
+        lambda conn: conn.exec_driver_sql("SELECT message_id FROM deliveries").fetchone())
     assert row[0] == rig.fake.webhook_messages(WEBHOOK_ID)[0]["id"]
 
 
@@ -211,7 +211,7 @@ async def test_past_the_nonce_window_the_channel_is_checked_before_resending(
         tmp_path: Path) -> None:
     from tests.fakes.discord_payloads import FakeConfig
 
-    store = await SqliteStore.open(tmp_path / "ww.db")
+    store = await open_store(f"sqlite:///{tmp_path / 'ww.db'}")
     async with FakeDiscord(FakeConfig(nonce_window=0.0)) as fake, \
             aiohttp.ClientSession() as session:
         watch = await channel_watch(store)
