@@ -61,7 +61,7 @@ async def make_legacy(backend: Backend) -> None:
         path: Path = backend.path  # type: ignore[attr-defined]
         path.parent.mkdir(parents=True, exist_ok=True)
         with sqlite3.connect(path) as conn:
-            conn.executescript((LEGACY / "sqlite_0001_initial.sql").read_text())
+            conn.executescript((LEGACY / "0001_initial.sqlite.sql").read_text())
             conn.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY,"
                          " name TEXT NOT NULL, applied_at REAL NOT NULL)")
             conn.execute("INSERT INTO schema_migrations VALUES (1, 'initial', 0)")
@@ -72,7 +72,7 @@ async def make_legacy(backend: Backend) -> None:
     import psycopg
     async with await psycopg.AsyncConnection.connect(backend.url,  # type: ignore[attr-defined]
                                                      autocommit=True) as conn:
-        await conn.execute((LEGACY / "postgres_0001_initial.sql").read_bytes())
+        await conn.execute((LEGACY / "0001_initial.postgresql.sql").read_bytes())
         await conn.execute("CREATE TABLE schema_migrations (version INTEGER PRIMARY KEY,"
                            " name TEXT NOT NULL, applied_at DOUBLE PRECISION NOT NULL)")
         await conn.execute("INSERT INTO schema_migrations VALUES (1, 'initial', 0)")
