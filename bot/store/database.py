@@ -12,14 +12,14 @@ import asyncio
 import logging
 import sqlite3
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any, TypeVar
 
 from sqlalchemy import Connection, Engine, event, text
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.sql.expression import Executable
 
 from bot.errors import StoreError
 from bot.settings import redact_url
@@ -29,12 +29,10 @@ log = logging.getLogger(__name__)
 
 R = TypeVar("R")
 WAL_RETRIES = 100
-_WRITE = "wirewatch_write"
 
 
 def sqlite_events(engine: Engine) -> None:
-    """PRAGMAs on connect; BEGIN IMMEDIATE for writes (the pysqlite recipe: the driver's own
-    transaction handling is off, we say BEGIN ourselves). Reads run in autocommit."""
+    """PRAGMAs on every new connection (the one the SQLite store keeps)."""
 
     @event.listens_for(engine, "connect")
     def configure(dbapi_conn: sqlite3.Connection, _record: Any) -> None:
@@ -42,11 +40,6 @@ def sqlite_events(engine: Engine) -> None:
         _enable_wal(dbapi_conn)
         dbapi_conn.execute("PRAGMA synchronous=NORMAL")
         dbapi_conn.execute("PRAGMA foreign_keys=ON")
-
-    @event.listens_for(engine, "begin")
-    def begin(conn: Connection) -> None:
-        if conn.info.get(_WRITE):
-            conn.exec_driver_sql("BEGIN IMMEDIATE")
 
 
 def _enable_wal(conn: sqlite3.Connection) -> None:
@@ -74,6 +67,7 @@ class Database:
                                             thread_name_prefix=f"db-{self.dialect}")
         # SQLite: the one connection, opened and used only on the one thread.
         self._conn: Connection | None = None
+        self._raw: sqlite3.Connection | None = None
         self._closed = False
 
     async def start(self) -> None:
@@ -87,32 +81,50 @@ class Database:
     def _start_blocking(self) -> None:
         if self.dialect == "sqlite":
             self._conn = self.engine.connect()
+            raw = self._conn.connection.driver_connection
+            assert isinstance(raw, sqlite3.Connection)  # noqa: S101 - sqlite+pysqlite
+            self._raw = raw
         if not self._read_blocking(migrations.is_current):
             self._write_blocking(migrations.upgrade)  # re-checks under the lock
 
-    @contextmanager
-    def _connection(self) -> Iterator[Connection]:
-        if self._closed:
-            raise StoreError("the database is closed")
-        with nullcontext(self._conn) if self._conn else self.engine.connect() as conn:
-            yield conn
-
     def _write_blocking(self, query: Callable[[Connection], R]) -> R:
-        with self._connection() as conn:
-            conn.info[_WRITE] = True
-            try:
-                with conn.begin():
-                    return query(conn)
-            finally:
-                conn.info[_WRITE] = False
-                _end_driver_transaction(conn)
+        if self._conn is None or self._raw is None:
+            with self._pooled() as conn, conn.begin():
+                return query(conn)
+        # SQLite: the driver's own transaction handling is off (isolation_level None), so we
+        # say BEGIN IMMEDIATE ourselves: the write lock is taken at once, never upgraded
+        # from a read (which can fail with SQLITE_BUSY without waiting). SQLAlchemy's
+        # autobegin is then a no-op on pysqlite; its commit() commits ours.
+        raw = self._raw
+        raw.execute("BEGIN IMMEDIATE")
+        try:
+            result = query(self._conn)
+            self._conn.commit()
+            if raw.in_transaction:  # the query ran only Prepared statements (on the driver)
+                raw.commit()
+        except BaseException:
+            self._conn.rollback()
+            raise
+        finally:
+            # A failed COMMIT (disk full, I/O error) can leave the transaction open, and
+            # every later BEGIN would fail while a health check's SELECT still passed.
+            if raw.in_transaction:
+                raw.rollback()
+        return result
 
     def _read_blocking(self, query: Callable[[Connection], R]) -> R:
-        with self._connection() as conn:
-            try:
+        if self._conn is None:
+            with self._pooled() as conn:
                 return query(conn)
-            finally:
-                conn.rollback()
+        try:  # SQLite: autocommit reads, one statement at a time, as before
+            return query(self._conn)
+        finally:
+            self._conn.rollback()
+
+    def _pooled(self) -> Connection:
+        if self._closed:
+            raise StoreError("the database is closed")
+        return self.engine.connect()
 
     async def write(self, query: Callable[[Connection], R]) -> R:
         """Run ``query`` in one write transaction (BEGIN IMMEDIATE on SQLite) and commit."""
@@ -154,7 +166,7 @@ class Database:
         self._closed = True
         if self._conn is not None:
             self._conn.close()
-            self._conn = None
+            self._conn = self._raw = None
         self.engine.dispose()
 
     async def backup_to(self, target: Path) -> None:
@@ -175,9 +187,42 @@ def _backup(conn: Connection, target: Path) -> None:
         copy.close()
 
 
-def _end_driver_transaction(conn: Connection) -> None:
-    # A failed COMMIT (disk full, I/O error) can leave SQLite's transaction open, and every
-    # later BEGIN would fail while a health check's SELECT still passed.
-    raw = conn.connection.dbapi_connection if not conn.invalidated else None
-    if isinstance(raw, sqlite3.Connection) and raw.in_transaction:
-        raw.rollback()
+class Prepared:
+    """A Core statement compiled once; on SQLite run straight on the driver's connection.
+
+    SQLAlchemy's execution path costs about as much CPU as SQLite's UPDATE itself, and the
+    304 path of most polls is one UPDATE. Parameters go through the same type processors
+    SQLAlchemy would apply; PostgreSQL takes the normal path.
+    ``tests/store/test_prepared.py`` compares both paths.
+    """
+
+    def __init__(self, statement: Executable) -> None:
+        self.statement = statement
+        self._sqlite: _Plain | None = None
+
+    def execute(self, conn: Connection, params: dict[str, Any]) -> None:
+        """Run the statement with ``params`` (no result) inside the caller's transaction."""
+        if conn.dialect.name != "sqlite":
+            conn.execute(self.statement, params)
+            return
+        if self._sqlite is None:
+            self._sqlite = _Plain(self.statement, conn)
+        plain = self._sqlite
+        values = plain.compiled.construct_params(params) or {}
+        raw = conn.connection.driver_connection
+        assert isinstance(raw, sqlite3.Connection)  # noqa: S101 - sqlite+pysqlite
+        raw.execute(plain.sql, [value if process is None else process(value) for value, process
+                                in zip((values[name] for name in plain.order), plain.processors,
+                                       strict=True)])
+
+
+class _Plain:
+    """A statement compiled for SQLite: its SQL, parameter order and type processors."""
+
+    def __init__(self, statement: Executable, conn: Connection) -> None:
+        self.compiled = statement.compile(dialect=conn.dialect)  # type: ignore[attr-defined]
+        self.sql: str = self.compiled.string
+        self.order: tuple[str, ...] = tuple(self.compiled.positiontup or ())
+        self.processors: list[Callable[[Any], Any] | None] = [
+            self.compiled.binds[name].type.dialect_impl(conn.dialect).bind_processor(conn.dialect)
+            for name in self.order]

@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import Connection, Select, bindparam, delete, false, func, select, true, update
 
 from bot.errors import StoreError
-from bot.store.database import Database
+from bot.store.database import Database, Prepared
 from bot.store.dialect import upsert
 from bot.store.mapping import feed_from_row
 from bot.store.rows import FeedRow, Subscription
@@ -27,14 +27,14 @@ FEED_COLUMNS = (
 )
 
 
-# The 304 path of most polls: built once, one UPDATE per call.
-_UNCHANGED = update(feeds).where(feeds.c.id == bindparam("p_id")).values(
+# The 304 path of most polls: built and compiled once, one UPDATE per call.
+_UNCHANGED = Prepared(update(feeds).where(feeds.c.id == bindparam("p_id")).values(
     error_count=0, last_error=None, last_success=bindparam("p_now"),
     last_polled=bindparam("p_now"), next_check=bindparam("p_next"), lease_until=0,
     paused=false(), etag=func.coalesce(bindparam("p_etag", type_=StoredText), feeds.c.etag),
     last_modified=func.coalesce(bindparam("p_modified", type_=StoredText),
                                 feeds.c.last_modified),
-    body_hash=func.coalesce(bindparam("p_hash", type_=StoredText), feeds.c.body_hash))
+    body_hash=func.coalesce(bindparam("p_hash", type_=StoredText), feeds.c.body_hash)))
 
 
 def feed_id_for_url(conn: Connection, url: str, now: float) -> int:
@@ -166,7 +166,7 @@ class Feeds(Database):
         """A successful poll that found nothing new (304, same body, or only known items)."""
         params = {"p_id": feed_id, "p_now": now, "p_next": next_check, "p_etag": etag,
                   "p_modified": last_modified, "p_hash": body_hash}
-        await self.write(lambda conn: conn.execute(_UNCHANGED, params))
+        await self.write(lambda conn: _UNCHANGED.execute(conn, params))
 
     async def record_failure(self, feed_id: int, now: float, error: str,
                              next_check: float) -> int:

@@ -6,7 +6,7 @@ import asyncio
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, bindparam, func, select, true, update
+from sqlalchemy import Connection, Executable, bindparam, func, select, true, update
 
 from bot.model import Entry
 from bot.store.base import PlanDeliveries
@@ -22,6 +22,7 @@ _KEYS_PER_QUERY = 5000  # far below SQLite's 32,766 bound variables
 _KNOWN = select(items.c.key).where(items.c.feed_id == bindparam("p_feed"),
                                    items.c.key.in_(bindparam("p_keys", expanding=True)))
 _PRIMED = select(feeds.c.primed).where(feeds.c.id == bindparam("p_feed"))
+_PRIMED_LOCKED = _PRIMED.with_for_update()
 _SUCCESS = update(feeds).where(feeds.c.id == bindparam("p_id")).values(
     primed=true(), error_count=0, last_error=None, paused=False,
     last_success=bindparam("p_now"), last_polled=bindparam("p_now"),
@@ -66,13 +67,13 @@ def record(conn: Connection, poll: Poll, candidates: Sequence[Entry],
     """
     # FOR UPDATE (PostgreSQL): two ingests of one feed take turns; SQLite's BEGIN IMMEDIATE
     # already did that. A feed never goes from primed back to silent.
-    primed = bool(conn.execute(_PRIMED.with_for_update(), {"p_feed": poll.feed_id}).scalar())
+    primed = bool(conn.execute(_PRIMED_LOCKED, {"p_feed": poll.feed_id}).scalar())
     if primed and drafts is None:
         return None
     new_keys = _insert_items(conn, poll.feed_id, candidates, poll.now)
     fresh = [draft for draft in drafts or () if stored_text(conn, draft.item_key) in new_keys]
     if primed and fresh:
-        conn.execute(upsert(conn, deliveries).on_conflict_do_nothing(), [
+        conn.execute(_inserts(conn)[1], [
             {"watch_id": draft.watch_id, "feed_id": poll.feed_id, "item_key": draft.item_key,
              "nonce": draft.nonce, "payload": alert_to_json(draft.alert),
              "next_attempt": poll.now, "created_at": poll.now} for draft in fresh])
@@ -84,13 +85,27 @@ def record(conn: Connection, poll: Poll, candidates: Sequence[Entry],
     return IngestResult(new_items=new, deliveries=len(fresh) if primed else 0)
 
 
+_INSERTS: dict[str, tuple[Executable, Executable]] = {}
+
+
+def _inserts(conn: Connection) -> tuple[Executable, Executable]:
+    """The dialect's item and delivery INSERTs, built once (building costs more than SQLite
+    takes to run them)."""
+    found = _INSERTS.get(conn.dialect.name)
+    if found is None:
+        found = _INSERTS[conn.dialect.name] = (
+            upsert(conn, items).on_conflict_do_nothing().returning(items.c.key),
+            upsert(conn, deliveries).on_conflict_do_nothing())
+    return found
+
+
 def _insert_items(conn: Connection, feed_id: int, entries: Sequence[Entry],
                   now: float) -> set[str]:
     if not entries:
         return set()
     # One multi-row INSERT … ON CONFLICT DO NOTHING RETURNING key per page of rows
     # (SQLAlchemy's "insertmanyvalues"), on both databases.
-    rows = conn.execute(upsert(conn, items).on_conflict_do_nothing().returning(items.c.key), [
+    rows = conn.execute(_inserts(conn)[0], [
         {"feed_id": feed_id, "key": entry.key, "title": entry.title, "link": entry.link,
          "published": entry.published.timestamp() if entry.published else None,
          "first_seen": now, "data": entry_to_json(entry)} for entry in entries])

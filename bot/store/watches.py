@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, Select, delete, false, or_, select, update
+from sqlalchemy import Connection, Select, bindparam, delete, false, or_, select, update
 
 from bot.errors import StoreError
 from bot.store.database import Database
@@ -12,6 +12,13 @@ from bot.store.dialect import upsert
 from bot.store.mapping import watch_from_row
 from bot.store.rows import NewWatch, WatchRow, visible_watches
 from bot.store.schema import subscriptions, watches
+
+# Once per poll that found new items: built once.
+_FOR_FEED = (select(watches, subscriptions.c.name.label("feed_name"))
+             .join_from(subscriptions, watches, or_(
+                 watches.c.guild_id == subscriptions.c.guild_id, subscriptions.c.guild_id == 0))
+             .where(subscriptions.c.feed_id == bindparam("p_feed"), watches.c.paused == false())
+             .order_by(watches.c.id, subscriptions.c.guild_id == 0))
 
 
 def upsert_watch(conn: Connection, watch: NewWatch, now: float) -> None:
@@ -71,12 +78,7 @@ class Watches(Database):
 
         A guild's watches see its own feeds and the config file's (guild 0).
         """
-        query = (select(watches, subscriptions.c.name.label("feed_name"))
-                 .join_from(subscriptions, watches, or_(
-                     watches.c.guild_id == subscriptions.c.guild_id,
-                     subscriptions.c.guild_id == 0))
-                 .where(subscriptions.c.feed_id == feed_id, watches.c.paused == false())
-                 .order_by(watches.c.id, subscriptions.c.guild_id == 0))
-        rows = await self.read(lambda conn: conn.execute(query).mappings().all())
+        rows = await self.read(
+            lambda conn: conn.execute(_FOR_FEED, {"p_feed": feed_id}).mappings().all())
         return visible_watches((watch_from_row(row, row["feed_names"]), str(row["feed_name"]))
                                for row in rows)
