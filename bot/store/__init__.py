@@ -20,6 +20,7 @@ the domain module. ``tests/store/test_migrations.py`` checks that the two agree.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TypeVar
 
 from sqlalchemy import Engine, create_engine, make_url
 from sqlalchemy.exc import ArgumentError
@@ -41,8 +42,14 @@ class SqlStore(ConfigSync, Feeds, Items, Watches, Outbox):
     """``bot.store.base.Store`` over SQLAlchemy Core; ``open_store(url)`` makes one."""
 
 
-async def open_store(url: str) -> SqlStore:
-    """Open ``sqlite:///path`` or ``postgresql://…``, applying migrations; close() after."""
+S = TypeVar("S", bound=SqlStore)
+
+
+async def open_store(url: str, kind: type[S] = SqlStore) -> S:  # type: ignore[assignment]
+    """Open ``sqlite:///path`` or ``postgresql://…``, applying migrations; close() after.
+
+    ``kind`` lets a test wrap one method of the real store in a subclass.
+    """
     if url.startswith("sqlite:///"):
         path = Path(url.removeprefix("sqlite:///"))
         if str(path) != ":memory:":
@@ -58,7 +65,7 @@ async def open_store(url: str) -> SqlStore:
         engine = _postgres_engine(url)
     else:
         raise ConfigError("WIREWATCH_DATABASE_URL: expected sqlite:///path or postgresql://…")
-    store = SqlStore(engine, url)
+    store = kind(engine, url)
     await store.start()
     return store
 
