@@ -87,6 +87,7 @@ def _postgres_engine(url: str) -> Engine:
     args = {key: value for key, value in (("connect_timeout", _CONNECT_TIMEOUT_S),
                                           ("application_name", "wirewatch"))
             if key not in parsed.query}
-    # pre_ping: a connection the server dropped (restart, failover) is replaced on next use.
-    return create_engine(parsed, connect_args=args, pool_size=4, max_overflow=2,
-                         pool_pre_ping=True)
+    # No pre-ping (a round trip before every call): a connection the server dropped
+    # (restart, failover) fails the call that meets it; SQLAlchemy then invalidates the
+    # pool, so the calls after it reconnect.
+    return create_engine(parsed, connect_args=args, pool_size=4, max_overflow=2)
