@@ -47,7 +47,8 @@ from bot.pipeline.isolation import IsolatedParser
 from bot.pipeline.netguard import AddressGuard
 from bot.pipeline.poll import PollDeps
 from bot.pipeline.prescan import prescan_keys
-from bot.store.sqlite import SqliteStore
+from bot.store import open_store
+from bot.store.base import Store
 
 CLK_TCK = os.sysconf("SC_CLK_TCK")
 LOOPBACK = AddressGuard((ipaddress.ip_network("127.0.0.0/8"),))
@@ -111,7 +112,7 @@ class Row:
         return 100 * self.cpu_s / self.seconds
 
 
-async def prime(store: SqliteStore, fetcher: Fetcher, interval: float, start: float) -> None:
+async def prime(store: Store, fetcher: Fetcher, interval: float, start: float) -> None:
     """Fetch every feed once, record its keys, and spread the due times over one interval."""
     feeds = await store.claim_due_feeds(float("inf"), 10_000_000, 1.0)
     semaphore = asyncio.Semaphore(64)
@@ -169,7 +170,7 @@ async def steady(dispatcher: Dispatcher, args: argparse.Namespace, farm: int) ->
 async def round_(kind: type[Dispatcher], args: argparse.Namespace, port: int, farm: int) -> Row:
     """A fresh store, primed and spread; then the measured steady state of ``kind``."""
     with tempfile.TemporaryDirectory() as tmp:
-        store = await SqliteStore.open(Path(tmp) / "bench.db")
+        store = await open_store(f"sqlite:///{Path(tmp) / 'bench.db'}")
         feeds = tuple(FeedConfig(name=f"feed {i}", url=feed_farm.feed_url(i, args.hosts, port),
                                  interval=args.interval) for i in range(args.feeds))
         await store.sync_config(Config(feeds=feeds), time.time())

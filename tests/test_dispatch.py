@@ -23,7 +23,7 @@ from bot.pipeline.fetch import Fetcher, FetchLimits
 from bot.pipeline.isolation import IsolatedParser
 from bot.pipeline.netguard import AddressGuard
 from bot.pipeline.poll import PollDeps
-from bot.store.sqlite import SqliteStore
+from bot.store import SqlStore, open_store
 from tests.fakes.feed_server import FeedServer, rss
 
 LOOPBACK = AddressGuard((ipaddress.ip_network("127.0.0.1/32"),))
@@ -33,7 +33,7 @@ BODY = rss(3)
 @dataclass
 class Rig:
     server: FeedServer
-    store: SqliteStore
+    store: SqlStore
     deps: PollDeps
     in_flight: list[int]  # [now, max]
 
@@ -54,7 +54,7 @@ async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
     async with FeedServer() as server:
         for i in range(30):
             server.route(f"/f/{i}", slow)
-        store = await SqliteStore.open(tmp_path / "ww.db")
+        store = await open_store(f"sqlite:///{tmp_path / 'ww.db'}")
         fetcher = Fetcher(FetchLimits(per_host=64), LOOPBACK)
         parser = IsolatedParser(workers=1)
         try:
