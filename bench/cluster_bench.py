@@ -144,7 +144,7 @@ async def bench(args: argparse.Namespace) -> None:
             tmp = Path(tmp_name)
             rows.append(await setup("sqlite x1", f"sqlite:///{tmp}/bench.db", 1, args, port, tmp))
             print(f"{rows[-1].label}: done", flush=True)
-            for count in (1, 3):
+            for count in () if args.sqlite_only else (1, 3):
                 schema = f"wwbench_{secrets.token_hex(4)}"
                 try:
                     admin(f"CREATE SCHEMA {schema}")
@@ -180,6 +180,7 @@ def report(rows: list[Row], args: argparse.Namespace) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     feed_farm.add_load_arguments(parser, warmup=10.0)
+    parser.add_argument("--sqlite-only", action="store_true", help="skip PostgreSQL")
     args = feed_farm.parse_load(parser)
     asyncio.run(bench(args))
 

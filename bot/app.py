@@ -102,6 +102,7 @@ async def build_app(settings: Settings, config: Config,
         if membership is not None and isinstance(store, ClusterStore):
             poller.schedule = ClusterSchedule(store, membership.me.id, clock)
             poller.idle_s = CLUSTER_IDLE_S
+            outbox.owner = membership.me.id
         yield App(settings, config, store, poller, outbox, roles, membership)
 
 
@@ -132,8 +133,14 @@ async def _join(store: Store, settings: Settings, config: Config, roles: frozens
 async def run_once(settings: Settings, config: Config) -> int:
     """Poll every feed once, deliver what is due, and return an exit status."""
     async with build_app(settings, config) as app:
-        results = await app.poller.poll_all_once()
-        await app.outbox.drain_once()
+        if app.membership is not None:  # its target claims must name a live process
+            await app.membership.register()
+        try:
+            results = await app.poller.poll_all_once()
+            await app.outbox.drain_once()
+        finally:
+            if app.membership is not None:
+                await app.membership.leave()
         failed = sum(1 for result in results if result is None or result.error)
         log.info("polled %d feeds (%d failed); sent %d alerts", len(results), failed,
                  app.outbox.sent_total)

@@ -22,6 +22,7 @@ from typing import Protocol
 from bot import metrics
 from bot.cluster import ClusterStore, DbClock
 from bot.pipeline.poll import PollDeps, PollResult, poll_feed
+from bot.pipeline.schedule import JITTER_FRACTION
 from bot.store.base import Store
 from bot.store.rows import FeedRow
 
@@ -115,6 +116,10 @@ class Dispatcher:
         self.idle_s = idle_s
         self.min_gap_s = min_gap_s
         self._tasks: set[asyncio.Task[PollResult | None]] = set()
+        # For each poll in flight: the earliest its feed can be due again (start + the
+        # interval less jitter). The store cannot know it yet; the sleep must not pass it.
+        self._soonest: dict[asyncio.Task[PollResult | None], float] = {}
+        self._finished: list[asyncio.Task[PollResult | None]] = []
         self._wake = asyncio.Event()
         self.last_tick: float | None = None  # monotonic time of the last pass (health)
         self.results: dict[str, int] = {}
@@ -132,6 +137,9 @@ class Dispatcher:
     async def tick(self) -> int:
         """One pass: start polls for due feeds, up to the free slots; returns how many."""
         self.last_tick = time.monotonic()
+        for task in self._finished:  # their due times are in the store by now
+            self._soonest.pop(task, None)
+        self._finished.clear()
         free = self.concurrency - len(self._tasks)
         if free <= 0:
             return 0
@@ -163,10 +171,11 @@ class Dispatcher:
             return self.idle_s  # every slot busy: a finishing poll wakes us (see _done)
         if free > 0 and started >= free:
             return 0.0  # the pass filled every free slot: more may be due right now
-        next_due = await self.schedule.next_due()
-        if next_due is None:
+        due = [d for d in (await self.schedule.next_due(), *self._soonest.values())
+               if d is not None]
+        if not due:
             return self.idle_s
-        return min(max(next_due - self.deps.clock(), self.min_gap_s), self.idle_s)
+        return min(max(min(due) - self.deps.clock(), self.min_gap_s), self.idle_s)
 
     async def _sleep(self, delay: float, stop: asyncio.Event) -> None:
         if delay <= 0:
@@ -185,11 +194,14 @@ class Dispatcher:
     def _start(self, feed: FeedRow) -> None:
         task = asyncio.create_task(self._guarded_poll(feed), name=f"poll {feed.name}")
         self._tasks.add(task)
+        self._soonest[task] = self.deps.clock() + feed.interval_s * (1 - JITTER_FRACTION)
         task.add_done_callback(self._done)
 
     def _done(self, task: asyncio.Task[PollResult | None]) -> None:
         full = len(self._tasks) >= self.concurrency
         self._tasks.discard(task)
+        # Its bound stays until the next pass, whose claim then knows the real due time.
+        self._finished.append(task)
         if full:
             self._wake.set()
 

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from bot.cluster import PROCESS_TTL_S
 from bot.metrics import AppCollector, LoopLagMonitor, build_registry
 from bot.roles import Role, describe
 
@@ -81,8 +82,23 @@ def check_gateway(app: App, limits: HealthLimits, now: float) -> Check:
             "down_for_s": round(down_for, 1), "limit_s": limits.gateway_s}
 
 
+async def cluster_view(app: App) -> list[dict[str, Any]] | None:
+    """The live processes with their roles and what they hold (None: a single process)."""
+    if app.membership is None:
+        return None
+    try:
+        rows = await app.store.live_processes(PROCESS_TTL_S)
+    except Exception as exc:  # the database check reports the outage
+        log.debug("cluster view unavailable: %s", exc)
+        return []
+    return [{"id": row.id, "host": row.host, "pid": row.pid, "roles": row.roles,
+             "heartbeat_age_s": round(row.heartbeat_age_s, 1), "holds": list(row.holds),
+             "self": row.id == app.membership.me.id} for row in rows]
+
+
 async def health(app: App, limits: HealthLimits = HealthLimits()) -> dict[str, Any]:
-    """The ``/healthz`` body: overall status and each check with its reason."""
+    """The ``/healthz`` body: overall status, each check with its reason, this process's role
+    and, with several processes, who is alive and holds what."""
     database = await check_database(app, limits)
     now = time.monotonic()
     checks = {
@@ -91,8 +107,13 @@ async def health(app: App, limits: HealthLimits = HealthLimits()) -> dict[str, A
         "gateway": check_gateway(app, limits, now),
     }
     healthy = all(check["ok"] for check in checks.values())
-    return {"status": "ok" if healthy else "unhealthy", "role": describe(app.roles),
-            "uptime_s": round(now - app.started_monotonic, 1), "checks": checks}
+    body: dict[str, Any] = {"status": "ok" if healthy else "unhealthy",
+                            "role": describe(app.roles),
+                            "uptime_s": round(now - app.started_monotonic, 1), "checks": checks}
+    processes = await cluster_view(app) if database["ok"] else None
+    if processes is not None:
+        body["processes"] = processes
+    return body
 
 
 class _Endpoints:

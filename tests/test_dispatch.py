@@ -17,8 +17,9 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
+from bot.cluster import DbClock
 from bot.config import Config, FeedConfig
-from bot.dispatch import Dispatcher, LagWindow
+from bot.dispatch import ClusterSchedule, Dispatcher, LagWindow
 from bot.pipeline.fetch import Fetcher, FetchLimits
 from bot.pipeline.isolation import IsolatedParser
 from bot.pipeline.netguard import AddressGuard
@@ -153,3 +154,19 @@ def test_lag_window_forgets_old_samples_and_ranks_the_rest() -> None:
     assert summary["p50_s"] == 0.49
     assert summary["p95_s"] == 0.94
     assert LagWindow().summary(0.0)["claimed"] == 0
+
+
+async def test_a_feed_polled_now_is_polled_again_one_interval_later(rig: Rig) -> None:
+    # A 1 s feed and a 60 s idle: only the bound kept for the poll in flight (its next due
+    # time cannot be known before it ends) wakes the dispatcher in time.
+    await sync(rig, 1, interval=1.0)
+    dispatcher = Dispatcher(rig.deps, concurrency=4, idle_s=60.0,
+                            schedule=ClusterSchedule(rig.store, "p1", DbClock()))
+    stop = asyncio.Event()
+    task = asyncio.create_task(dispatcher.run(stop))
+    try:
+        assert await until(lambda: rig.server.hits("/f/0") >= 4, timeout=10.0), \
+            rig.server.hits("/f/0")
+    finally:
+        stop.set()
+        await task

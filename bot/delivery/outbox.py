@@ -15,6 +15,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import re
+import time
 from collections import defaultdict, deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -28,6 +30,16 @@ log = logging.getLogger(__name__)
 
 BATCH = 500
 MAX_RETRY_DELAY_S = 300.0
+TARGET_TTL_S = 30.0  # a target's claim; renewed while its lane sends
+_WEBHOOK_ID = re.compile(r"/webhooks/(\d+)/")
+
+
+def target_lease(target: str) -> str:
+    """The lease name of a target: a webhook by its id only (the URL holds its token)."""
+    if target.startswith("webhook:"):
+        found = _WEBHOOK_ID.search(target)
+        return f"target:webhook:{found.group(1) if found else 'unknown'}"
+    return f"target:{target}"
 
 
 class Sender(Protocol):
@@ -59,6 +71,7 @@ class Lane:
     queue: deque[tuple[Delivery, float]] = field(default_factory=deque)
     ids: set[int] = field(default_factory=set)
     task: asyncio.Task[None] | None = None
+    claimed: float | None = None  # monotonic time the target's claim was last renewed
 
     def add(self, delivery: Delivery, next_attempt: float) -> None:
         """Queue one more row behind the ones already queued."""
@@ -80,6 +93,9 @@ class OutboxSender:
         # Without a bot token this process cannot post to channels: it leaves those alerts
         # pending for a process that can, instead of failing them for good.
         self.sends_channels = sends_channels
+        # With several processes: this process's id. A lane then claims its target in the
+        # database (one sender per target) and every update is guarded by owner and status.
+        self.owner: str | None = None
         self._left: set[str] = set()
         self._discord = discord
         self._console = console
@@ -170,13 +186,25 @@ class OutboxSender:
         finally:
             self._release(lane)
 
+    async def _claim(self, lane: Lane) -> bool:
+        """Hold the lane's target (renewing a third into the claim); True without an owner."""
+        if self.owner is None:
+            return True
+        if lane.claimed is not None and time.monotonic() - lane.claimed < TARGET_TTL_S / 3:
+            return True
+        if not await self._store.acquire_lease(target_lease(lane.target), self.owner,
+                                               TARGET_TTL_S):
+            return False  # another process sends this target; the rows stay pending
+        lane.claimed = time.monotonic()
+        return True
+
     async def _drain_lane(self, lane: Lane) -> None:
         while lane.queue:
             delivery, next_attempt = lane.queue[0]
             # Stop at the first one not yet due: later alerts must not overtake it.
             if self.stopping.is_set() or next_attempt > self._clock():
                 return
-            if not await self._send_one(delivery):
+            if not await self._claim(lane) or not await self._send_one(delivery):
                 return
             lane.queue.popleft()
             self._forget(lane, delivery.id, finished=True)
@@ -202,11 +230,13 @@ class OutboxSender:
         try:
             if sender is None:
                 raise PermanentDelivery("Discord delivery needs DISCORD_TOKEN or a webhook")
-            await self._store.mark_attempt(delivery.id, now)
+            if not await self._attempt(delivery, now):
+                return False
             message_id = await sender.send(delivery)
         except RetryableDelivery as exc:
             delay = retry_delay(delivery.attempts, exc.retry_after, self._rng)
-            await self._store.mark_retry(delivery.id, str(exc), self._clock() + delay, now)
+            await self._store.mark_retry(delivery.id, str(exc), self._clock() + delay, now,
+                                         owner=self.owner)
             log.warning("watch %r: delivery %d will retry in %.1fs: %s", delivery.watch_name,
                         delivery.id, delay, exc, extra=context)
             self.outcomes["retry"] += 1
@@ -215,18 +245,28 @@ class OutboxSender:
             await self._target_gone(delivery, str(exc))
             return False
         except PermanentDelivery as exc:
-            await self._store.mark_failed(delivery.id, str(exc), self._clock())
+            await self._store.mark_failed(delivery.id, str(exc), self._clock(),
+                                          owner=self.owner)
             log.error("watch %r: delivery %d failed: %s", delivery.watch_name, delivery.id, exc,
                       extra=context)
             self.outcomes["failed"] += 1
             return True
-        await self._store.mark_sent(delivery.id, message_id, self._clock())
+        await self._store.mark_sent(delivery.id, message_id, self._clock(), owner=self.owner)
         self.sent_total += 1
         self.outcomes["sent"] += 1
         return True
 
+    async def _attempt(self, delivery: Delivery, now: float) -> bool:
+        """Note the attempt; with an owner, only if the row is still pending and ours to send
+        (a read may be stale: another process may have sent it since)."""
+        if self.owner is None:
+            await self._store.mark_attempt(delivery.id, now)
+            return True
+        return await self._store.start_attempt(delivery.id, self.owner,
+                                               target_lease(delivery.target), now)
+
     async def _target_gone(self, delivery: Delivery, reason: str) -> None:
-        await self._store.mark_failed(delivery.id, reason, self._clock())
+        await self._store.mark_failed(delivery.id, reason, self._clock(), owner=self.owner)
         await self._store.set_watch_paused(delivery.guild_id, delivery.watch_name, True, reason)
         log.error("watch %r paused: %s", delivery.watch_name, reason,
                   extra={"watch": delivery.watch_name, "guild": delivery.guild_id})

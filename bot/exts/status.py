@@ -9,6 +9,8 @@ from discord import app_commands
 
 from bot import __version__
 from bot.app import App
+from bot.cluster import PROCESS_TTL_S
+from bot.errors import StoreError
 from bot.exts.common import (
     ago,
     fit_lines,
@@ -41,6 +43,25 @@ async def status_lines(app: App, guild_id: int) -> list[str]:
     lines += [f"• watch **{plain(name, 80)}** ({'retrying' if status == 'pending' else status})"
               f": {plain(error, 200)}" for name, status, error in errors]
     lines.append(schedule_line(app))
+    lines += await process_lines(app)
+    return lines
+
+
+async def process_lines(app: App) -> list[str]:
+    """With several processes: each live one, its roles, and what it holds (counted)."""
+    if app.membership is None:
+        return []
+    try:
+        rows = await app.store.live_processes(PROCESS_TTL_S)
+    except StoreError:
+        return ["Processes: the database did not answer"]
+    lines = [f"Processes: {len(rows)} live"]
+    for row in rows:
+        gateway = [name for name in row.holds if name.startswith("gateway:")]
+        targets = len(row.holds) - len(gateway)
+        held = ", ".join([*gateway, f"{targets} alert targets"])
+        me = " (this one)" if row.id == app.membership.me.id else ""
+        lines.append(f"• {plain(row.host, 60)}:{row.pid}{me}: {row.roles}; holds {held}")
     return lines
 
 

@@ -9,7 +9,7 @@ from sqlalchemy import Connection, Select, bindparam, delete, false, func, selec
 
 from bot.errors import StoreError
 from bot.store.database import Database, Prepared
-from bot.store.dialect import upsert
+from bot.store.dialect import db_now, relaxed_commit, upsert
 from bot.store.mapping import feed_from_row
 from bot.store.rows import FeedRow, Subscription
 from bot.store.schema import feeds, subscriptions
@@ -145,6 +145,30 @@ class Feeds(Database):
             return feed_rows(conn, ids.scalars().all())
         return await self.write(query)
 
+    async def claim_feeds(self, owner: str, limit: int,
+                          lease_s: float) -> tuple[list[FeedRow], float, float | None]:
+        """Lease up to ``limit`` feeds due now in ``owner``'s name.
+
+        Returns them, the database's now, and the earliest due time of the feeds left
+        unleased (the dispatcher sleeps until then), all from one transaction. Due and lease
+        times are the database's clock. SKIP LOCKED: a feed another process is claiming
+        right now is passed over, not waited for.
+        """
+        def query(conn: Connection) -> tuple[list[FeedRow], float, float | None]:
+            relaxed_commit(conn)
+            now = conn.execute(select(db_now(conn))).scalar_one()
+            due = (select(feeds.c.id)
+                   .where(feeds.c.next_check <= now, feeds.c.lease_until <= now)
+                   .order_by(feeds.c.next_check).limit(limit).with_for_update(skip_locked=True))
+            ids = conn.execute(update(feeds).where(feeds.c.id.in_(due))
+                               .values(lease_until=now + lease_s, lease_owner=owner)
+                               .returning(feeds.c.id)).scalars().all()
+            following = conn.execute(select(func.min(feeds.c.next_check))
+                                     .where(feeds.c.lease_until <= now)).scalar()
+            return (feed_rows(conn, ids), float(now),
+                    None if following is None else float(following))
+        return await self.write(query)
+
     async def release_leases(self) -> None:
         """Forget leases of polls that a stopped or crashed process never finished.
 
@@ -166,7 +190,10 @@ class Feeds(Database):
         """A successful poll that found nothing new (304, same body, or only known items)."""
         params = {"p_id": feed_id, "p_now": now, "p_next": next_check, "p_etag": etag,
                   "p_modified": last_modified, "p_hash": body_hash}
-        await self.write(lambda conn: _UNCHANGED.execute(conn, params))
+        def query(conn: Connection) -> None:
+            relaxed_commit(conn)  # PostgreSQL only; SQLite keeps the prepared fast path
+            _UNCHANGED.execute(conn, params)
+        await self.write(query)
 
     async def record_failure(self, feed_id: int, now: float, error: str,
                              next_check: float) -> int:

@@ -7,9 +7,10 @@ from typing import Any
 from sqlalchemy import Connection, Select, Text, case, cast, delete, false, func, select, update
 
 from bot.store.database import Database
+from bot.store.dialect import db_now
 from bot.store.mapping import delivery_from_row
 from bot.store.rows import Delivery, OutboxCounts
-from bot.store.schema import deliveries, watches
+from bot.store.schema import deliveries, leases, watches
 
 # Each target (channel, webhook, console) sends in order and at most 5 per 5 s on Discord,
 # so one pass needs only its head; more would let one backlog crowd out every other target.
@@ -25,8 +26,14 @@ _queued = (select(deliveries, watches.c.name.label("watch_name"), watches.c.guil
            .subquery("queued"))
 
 
-def _update(delivery_id: int, **values: Any) -> Any:
-    return update(deliveries).where(deliveries.c.id == delivery_id).values(**values)
+def _update(delivery_id: int, owner: str | None = None, **values: Any) -> Any:
+    # Guarded: only a pending row changes (a sent row never takes a failure), and with an
+    # owner only the row that owner is sending.
+    guard = update(deliveries).where(deliveries.c.id == delivery_id,
+                                     deliveries.c.status == "pending")
+    if owner is not None:
+        guard = guard.where(deliveries.c.claimed_by == owner)
+    return guard.values(**values)
 
 
 def _first_attempt(now: float) -> Any:
@@ -51,23 +58,41 @@ class Outbox(Database):
         """Note that a send is about to start (for the nonce window check after a crash)."""
         await self._execute(_update(delivery_id, first_attempt=_first_attempt(now)))
 
-    async def mark_sent(self, delivery_id: int, message_id: str | None, now: float) -> None:
+    async def start_attempt(self, delivery_id: int, owner: str, lease: str, now: float) -> bool:
+        """Take a pending delivery for sending, if ``owner`` holds its target's ``lease``.
+
+        False when it is no longer pending (another process sent it meanwhile) or the lease
+        was lost: the caller must not send it. Read fresh, under the row lock of the update.
+        """
+        def query(conn: Connection) -> bool:
+            held = select(leases.c.name).where(leases.c.name == lease, leases.c.owner == owner,
+                                               leases.c.expires_at > db_now(conn))
+            return conn.execute(
+                update(deliveries)
+                .where(deliveries.c.id == delivery_id, deliveries.c.status == "pending",
+                       held.exists())
+                .values(claimed_by=owner, first_attempt=_first_attempt(now))).rowcount > 0
+        return await self.write(query)
+
+    async def mark_sent(self, delivery_id: int, message_id: str | None, now: float, *,
+                        owner: str | None = None) -> None:
         """The alert is in Discord (or printed): never send it again."""
         await self._execute(_update(
-            delivery_id, status="sent", message_id=message_id, sent_at=now,
+            delivery_id, owner, status="sent", message_id=message_id, sent_at=now,
             attempts=deliveries.c.attempts + 1, first_attempt=_first_attempt(now)))
 
     async def mark_retry(self, delivery_id: int, error: str, next_attempt: float,
-                         now: float) -> None:
+                         now: float, *, owner: str | None = None) -> None:
         """A transient failure: try again at ``next_attempt``."""
         await self._execute(_update(
-            delivery_id, attempts=deliveries.c.attempts + 1, last_error=error[:500],
+            delivery_id, owner, attempts=deliveries.c.attempts + 1, last_error=error[:500],
             next_attempt=next_attempt, first_attempt=_first_attempt(now)))
 
-    async def mark_failed(self, delivery_id: int, error: str, now: float) -> None:
+    async def mark_failed(self, delivery_id: int, error: str, now: float, *,
+                          owner: str | None = None) -> None:
         """A permanent failure: keep the reason, never retry."""
         await self._execute(_update(
-            delivery_id, status="failed", attempts=deliveries.c.attempts + 1,
+            delivery_id, owner, status="failed", attempts=deliveries.c.attempts + 1,
             last_error=error[:500], first_attempt=_first_attempt(now)))
 
     async def prune_deliveries(self, before: float) -> int:

@@ -158,3 +158,16 @@ def visible_watches(pairs: Iterable[tuple[WatchRow, str]]) -> list[tuple[WatchRo
         if watch.feed_names is None or feed_name in watch.feed_names:
             visible.append((watch, feed_name))
     return visible
+
+
+@dataclass(frozen=True, slots=True)
+class ProcessRow:
+    """A live ``wirewatch run`` process and the leases it holds (for /status)."""
+
+    id: str
+    host: str
+    pid: int
+    roles: str
+    started_at: float
+    heartbeat_age_s: float
+    holds: tuple[str, ...]

@@ -54,6 +54,7 @@ feeds = Table(
     Column("last_polled", Time),
     Column("paused", Flag, nullable=False, server_default=false()),
     Column("created_at", Time, nullable=False),
+    Column("lease_owner", StoredText),  # the process (processes.id) whose lease this is
     Index("feeds_due", "next_check"),
     # AUTOINCREMENT: a poll still running for a removed feed must never write to a new one.
     sqlite_autoincrement=True,
@@ -125,7 +126,37 @@ deliveries = Table(
     Column("message_id", StoredText),
     Column("created_at", Time, nullable=False),
     Column("sent_at", Time),
+    Column("claimed_by", StoredText),  # the process sending it (holds its target's lease)
     UniqueConstraint("watch_id", "feed_id", "item_key"),
     Index("deliveries_pending", "id", sqlite_where=text("status = 'pending'"),
           postgresql_where=text("status = 'pending'")),
+)
+
+# Several processes on one database (bot/store/cluster.py). Times: the database's clock.
+processes = Table(
+    "processes", metadata,
+    Column("id", StoredText, primary_key=True),  # a uuid per start
+    Column("host", StoredText, nullable=False),
+    Column("pid", Integer, nullable=False),
+    Column("roles", StoredText, nullable=False),
+    Column("config_hash", StoredText, nullable=False),
+    Column("started_at", Time, nullable=False),
+    Column("heartbeat_at", Time, nullable=False),
+)
+
+# Singular work held by one process at a time: gateway shards, delivery targets.
+leases = Table(
+    "leases", metadata,
+    Column("name", StoredText, primary_key=True),
+    Column("owner", StoredText, nullable=False),
+    Column("expires_at", Time, nullable=False),
+    Column("acquired_at", Time, nullable=False),
+)
+
+# The config file in force (one row): replicas must run the same one.
+cluster_config = Table(
+    "cluster_config", metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("config_hash", StoredText, nullable=False),
+    Column("updated_at", Time, nullable=False),
 )

@@ -9,9 +9,13 @@ file; ``kill`` is SIGKILL, ``restart`` starts the same process again.
 from __future__ import annotations
 
 import asyncio
+import json
+import re
+import urllib.request
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any
 
 from tests.e2e.harness import BotProcess, bot_env
 from tests.fakes.discord_server import FakeDiscord
@@ -55,6 +59,17 @@ class Cluster:
         for process in self.processes:
             await process.kill()
 
+    def health(self, index: int) -> dict[str, Any]:
+        """``/healthz`` of one process (each serves on a free port, named in its log)."""
+        ports = re.findall(r"http endpoints on 127\.0\.0\.1:(\d+)", self.processes[index].output())
+        assert ports, f"bot{index} serves no /healthz yet"
+        url = f"http://127.0.0.1:{ports[-1]}/healthz"
+        try:
+            with urllib.request.urlopen(url, timeout=5) as answer:
+                return dict(json.loads(answer.read()))
+        except urllib.error.HTTPError as failed:  # 503 carries the same body
+            return dict(json.loads(failed.read()))
+
     def output(self, tail: int = 3000) -> str:
         """The end of every process's log, for failure messages."""
         return "\n".join(f"--- bot{i} ---\n{p.output()[-tail:]}"
@@ -69,8 +84,10 @@ async def postgres_cluster(tmp_path: Path, config_text: str, fake: FakeDiscord, 
     async with fresh_postgres() as postgres:
         config = tmp_path / "wirewatch.toml"
         config.write_text(config_text, encoding="utf-8")
+        # Port 0: identical environments, yet each process gets its own /healthz port.
         env = bot_env(tmp_path, config, fake.api_base, WIREWATCH_DATABASE_URL=postgres.url,
-                      WIREWATCH_DISCORD_GATEWAY_URL=fake.gateway_url, **extra)
+                      WIREWATCH_DISCORD_GATEWAY_URL=fake.gateway_url,
+                      WIREWATCH_HTTP_ADDR="127.0.0.1:0", **extra)
         if token:
             env["DISCORD_TOKEN"] = fake.config.token
         cluster = Cluster(tmp_path, env, count, args)

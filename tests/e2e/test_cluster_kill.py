@@ -12,6 +12,7 @@ import asyncio
 import re
 import time
 from collections import Counter
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import pytest
@@ -29,8 +30,7 @@ from tests.fakes.discord_payloads import (
 from tests.fakes.discord_server import FakeDiscord
 from tests.fakes.feed_server import FeedServer
 
-pytestmark = [pytest.mark.timeout(180), pytest.mark.xfail(
-    strict=True, reason="issue 12 phase 2: gateway election and delivery claims not yet in")]
+pytestmark = pytest.mark.timeout(180)
 FEEDS, ITEMS = 3, 12  # ITEMS new alerts per feed, published during the kills
 HOLDS = re.compile(r"gateway gateway:0/1: this process holds it now")
 
@@ -78,6 +78,37 @@ def check_once_in_order(posted: list[str]) -> None:
         assert mine == sorted(mine), f"feed {feed} out of order"
 
 
+async def burst(feeds: FeedServer, midway: Callable[[], Awaitable[None]]) -> None:
+    """Publish ITEMS stories per feed, 0.3 s apart, with ``midway`` run in the middle."""
+    for n in range(1, ITEMS + 1):
+        for feed in range(FEEDS):
+            publish(feeds, feed, n)
+        if n == ITEMS // 2:
+            await midway()
+        await asyncio.sleep(0.3)
+
+
+def bot_posts(fake: FakeDiscord) -> list[dict[str, object]]:
+    """Channel messages the bot posted itself (webhook posts show in the channel too)."""
+    return [m for m in fake.messages(ALERTS_CHANNEL_ID) if not m.get("webhook_id")]
+
+
+async def all_delivered(fake: FakeDiscord, timeout: float) -> None:
+    """Every alert in the channel and through the webhook, then a pause for doubles."""
+    total = FEEDS * ITEMS
+    await fake.wait_until(lambda: len(bot_posts(fake)) >= total
+                          and len(fake.webhook_messages(WEBHOOK_ID)) >= total, timeout,
+                          "every alert")
+    await asyncio.sleep(3.0)  # anything posted twice would show by now
+
+
+def check_every_target(fake: FakeDiscord) -> None:
+    """Once and in order, per channel and per webhook; one gateway session at a time."""
+    check_once_in_order(titles(bot_posts(fake)))
+    check_once_in_order(titles(fake.webhook_messages(WEBHOOK_ID)))
+    assert fake.state.sessions_max == 1
+
+
 async def test_kill_the_gateway_holder_and_a_poller_mid_burst(tmp_path: Path) -> None:
     async with FeedServer() as feeds, FakeDiscord() as fake:
         for feed in range(FEEDS):
@@ -92,13 +123,12 @@ async def test_kill_the_gateway_holder_and_a_poller_mid_burst(tmp_path: Path) ->
             assert gateway is not None
             poller = next(i for i in cluster.alive() if i != gateway)
             started, before = time.monotonic(), sum(feeds.hits(f"/f/{f}") for f in range(FEEDS))
-            for n in range(1, ITEMS + 1):  # the burst, with the kills in its middle
-                for feed in range(FEEDS):
-                    publish(feeds, feed, n)
-                if n == ITEMS // 2:
-                    await cluster.kill(gateway)
-                    await cluster.kill(poller)
-                await asyncio.sleep(0.3)
+
+            async def kills() -> None:
+                await cluster.kill(gateway)
+                await cluster.kill(poller)
+
+            await burst(feeds, kills)
             await cluster.restart(gateway)
             await cluster.restart(poller)
             await fake.wait_until(lambda: fake.state.sessions_now == 1, 40, "a new session")
@@ -107,21 +137,22 @@ async def test_kill_the_gateway_holder_and_a_poller_mid_burst(tmp_path: Path) ->
                 record = await fake.send_command("status", permissions=MODERATOR_PERMISSIONS)
                 await fake.wait_for_callback(record, timeout=10)
                 replies.append(record)
-            total = FEEDS * ITEMS
-            await fake.wait_until(
-                lambda: len([m for m in fake.messages(ALERTS_CHANNEL_ID)
-                             if not m.get("webhook_id")]) >= total
-                and len(fake.webhook_messages(WEBHOOK_ID)) >= total, 60, "every alert")
-            await asyncio.sleep(3.0)  # anything posted twice would show by now
+            await all_delivered(fake, 60)
+            views = [cluster.health(i) for i in range(3)]
             elapsed = time.monotonic() - started
             fetched = sum(feeds.hits(f"/f/{f}") for f in range(FEEDS)) - before
             assert sorted(cluster.alive()) == [0, 1, 2], cluster.output()
             assert await cluster.stop() == [0, 0, 0], cluster.output()
-    check_once_in_order(titles([m for m in fake.messages(ALERTS_CHANNEL_ID)
-                                if not m.get("webhook_id")]))
-    check_once_in_order(titles(fake.webhook_messages(WEBHOOK_ID)))
-    assert fake.state.sessions_max == 1
+    check_every_target(fake)
     assert all(len(r.callbacks) == 1 and not r.rejected for r in replies)
+    # /status lists the processes (a killed one stays listed until its heartbeat is stale).
+    status = replies[-1].callbacks[0]["data"]["content"]
+    assert "Processes: " in status and status.count("holds gateway:0/1") == 1, status
+    # /healthz: each process names its role, sees itself, and all agree on one gateway holder.
+    assert [view["role"] for view in views] == ["all", "all", "all"]
+    assert all(sum(p["self"] for p in view["processes"]) == 1 for view in views)
+    holders = {p["id"] for view in views for p in view["processes"] if "gateway:0/1" in p["holds"]}
+    assert len(holders) == 1
     # 1 s interval: about `elapsed` fetches per feed in all (three processes on their own
     # would make three times as many).
     assert fetched <= 1.6 * FEEDS * elapsed, (fetched, elapsed)

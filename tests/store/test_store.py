@@ -15,11 +15,11 @@ from bot.model import Alert, Entry, Snippet
 from bot.store import SqlStore, open_store
 from bot.store.base import Store
 from bot.store.rows import CONFIG_GUILD, DeliveryDraft, NewWatch
+from tests.store.test_migrations import HEAD  # the newest Alembic revision
 
 if TYPE_CHECKING:
     from tests.store.conftest import Backend, PostgresBackend
 
-HEAD = "0001"  # the newest Alembic revision
 NOW = 1_800_000_000.0
 
 
