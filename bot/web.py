@@ -74,6 +74,8 @@ def check_gateway(app: App, limits: HealthLimits, now: float) -> Check:
         return {"ok": True, "state": "disabled"}
     if Role.GATEWAY not in app.roles:
         return {"ok": True, "state": "not this process's role"}
+    if app.elections and not any(election.holding for election in app.elections):
+        return {"ok": True, "state": "standby: another process holds the gateway"}
     down_since = app.gateway_down_since
     if down_since is None:
         return {"ok": True, "state": "connected"}
