@@ -164,7 +164,7 @@ class WatchMatcher(Generic[K]):
 
     Decisions are exactly those of ``CompiledQuery.matches``; building is linear in the
     rules (about 0.1 ms per rule), matching costs a few microseconds per document plus the
-    verification of the rules whose literals are present.
+    verification of the rules whose probes are found.
     """
 
     def __init__(self, rules: Iterable[tuple[K, CompiledQuery]]) -> None:

@@ -68,10 +68,10 @@ from itertools import pairwise
 
 from bot.errors import QueryError
 from bot.query.ast import DEFAULT_SCOPE, And, Near, Node, Not, Or, Regex, Term
-from bot.query.common_words import COMMON_LITERALS
+from bot.query.common_words import is_common, probe_length
 from bot.query.lexer import Kind, Tok, lex
 from bot.query.regex import compile_regex
-from bot.query.words import APOSTROPHES, DASHES, common_prefix, forms, tokenize
+from bot.query.words import APOSTROPHES, DASHES, forms, tokenize
 
 __all__ = ["MAX_DEPTH", "parse"]
 
@@ -215,7 +215,7 @@ class _Parser:
 
 
 def build_term(tok: Tok, scope: tuple[str, ...]) -> Term:
-    """Turn a word chunk or phrase body into a ``Term`` (words, gaps, forms, literal)."""
+    """Turn a word chunk or phrase body into a ``Term`` (words, gaps, forms, probes)."""
     text = unicodedata.normalize("NFKC", tok.text)
     prefix = text.endswith("*")
     if prefix:
@@ -234,7 +234,12 @@ def build_term(tok: Tok, scope: tuple[str, ...]) -> Term:
     gaps = tuple(_verbatim_gap(text[a.end : b.start]) for a, b in pairwise(tokens))
     words = tuple(t.word if tok.case_sensitive else t.word.casefold() for t in tokens)
     last_forms = frozenset() if prefix else forms(words[-1])
-    literals = _literals(words, last_forms, prefix)
+    searches = (
+        *(frozenset({w.casefold()}) for w in words[:-1]),
+        frozenset(f.casefold() for f in last_forms),
+    )
+    probes = tuple("|".join(sorted(s)) for s in searches[:-1])
+    probes += (words[-1].casefold() + "*" if prefix else "|".join(sorted(searches[-1])),)
     return Term(
         words=words,
         gaps=gaps,
@@ -244,18 +249,15 @@ def build_term(tok: Tok, scope: tuple[str, ...]) -> Term:
         label=_scoped(label, scope),
         position=tok.position,
         last_forms=last_forms,
-        literal=max(literals, key=literal_preference),
-        literals=literals,
-        searches=(
-            *(frozenset({w.casefold()}) for w in words[:-1]),
-            frozenset(f.casefold() for f in last_forms),
-        ),
+        probe=max(probes, key=probe_preference),
+        probes=probes,
+        searches=searches,
     )
 
 
-def literal_preference(literal: str) -> tuple[bool, int]:
-    """Prefilter preference: a literal that is not a common word, then a longer one."""
-    return (literal not in COMMON_LITERALS, len(literal))
+def probe_preference(probe: str) -> tuple[bool, int]:
+    """Prefilter preference: a probe that is not a common word, then a longer one."""
+    return (not is_common(probe), probe_length(probe))
 
 
 def _scoped(label: str, scope: tuple[str, ...]) -> str:
@@ -268,12 +270,3 @@ def _verbatim_gap(gap: str) -> str | None:
     if all(c in _SOFT_GAP or c.isspace() for c in gap):
         return None
     return gap
-
-
-def _literals(words: tuple[str, ...], last_forms: frozenset[str], prefix: bool) -> tuple[str, ...]:
-    """Per word, the casefolded string every occurrence of that word starts with."""
-    if prefix:
-        last = words[-1].casefold()
-    else:
-        last = common_prefix(frozenset(f.casefold() for f in last_forms))
-    return (*(w.casefold() for w in words[:-1]), last)

@@ -2,7 +2,7 @@
 
 It shares only the definitions (``tokenize``, ``stem``, ``gap_allows``) with the production
 evaluator and none of its shortcuts: no word index, no inverse stemming (``forms``), no
-literals, no prefilter. Every field is tokenised in full and every position is tried. The
+probes, no prefilter. Every field is tokenised in full and every position is tried. The
 tests and ``bench/match_bench.py`` require both to agree exactly.
 """
 

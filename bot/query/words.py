@@ -24,7 +24,6 @@ __all__ = [
     "DASHES",
     "MARKS",
     "Token",
-    "common_prefix",
     "forms",
     "gap_allows",
     "is_word_char",
@@ -166,17 +165,6 @@ def forms(word: str) -> frozenset[str]:
     if base.endswith("y"):
         candidates.update((base[:-1] + "ies", base[:-1] + "ie"))
     return frozenset(c for c in candidates if stem(c) == base)
-
-
-def common_prefix(words: frozenset[str]) -> str:
-    """The longest common prefix of ``words`` (used as the literal a fast matcher looks for)."""
-    first, last = min(words), max(words)
-    size = 0
-    for a, b in zip(first, last, strict=False):
-        if a != b:
-            break
-        size += 1
-    return first[:size]
 
 
 def gap_allows(gap: str, previous_word: str, verbatim: str | None = None) -> bool:

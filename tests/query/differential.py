@@ -288,11 +288,15 @@ class Comparison:
     decisions: int = 0
     mismatches: int = 0
     examples: list[str] = field(default_factory=list)
+    matches: int = 0  # decisions that were "matches"
+    rules_matching: int = 0  # rules that matched at least one item
 
     def add(self, other: Comparison) -> None:
         self.decisions += other.decisions
         self.mismatches += other.mismatches
         self.examples += other.examples[: max(0, 10 - len(self.examples))]
+        self.matches += other.matches
+        self.rules_matching += other.rules_matching
 
 
 def compare(
@@ -312,10 +316,13 @@ def compare(
     bulk = WatchMatcher(list(enumerate(rules)))
     singles = [WatchMatcher([(0, rule)]) for rule in rules] if alone else []
     count = 0
+    matching: set[int] = set()
     for doc in docs:
         got = set(bulk.match(doc))
+        matching |= got
         for i, rule in enumerate(rules):
             expected = rule.matches(doc)
+            result.matches += expected
             decisions = [i in got]
             if alone:
                 decisions.append(bool(singles[i].match(doc)))
@@ -330,4 +337,5 @@ def compare(
                         f"rule {rule.source!r}: single {expected}, bulk/alone/reference"
                         f" {decisions} on {dict(doc.fields)!r:.300}"
                     )
+    result.rules_matching = len(matching)
     return result
