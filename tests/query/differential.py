@@ -30,6 +30,7 @@ from bot.pipeline.match import (
     compile_query,
     document_from_mapping,
 )
+from bot.query.evaluate import DocView, evaluate
 from bot.query.reference import reference_matches
 
 # Written for these tests (not taken from any feed): news-like sentences rich in common words,
@@ -303,25 +304,28 @@ def compare(
     rules: Sequence[CompiledQuery],
     docs: Sequence[Document],
     *,
-    alone: bool = True,
+    alone_every: int = 1,
     reference_every: int = 0,
 ) -> Comparison:
     """Check every (rule, item) decision of the bulk matcher against the single paths.
 
-    The single-query evaluator is always compared; ``alone`` also builds a matcher over each
-    rule by itself (what ``--queries`` does with a one-line file); ``reference_every`` > 0
-    also asks the slow reference for every n-th decision.
+    The single-query evaluator decides every pair (one shared, lazily built ``DocView`` per
+    item, as ``CompiledQuery.matches`` builds per call). Every ``alone_every``-th item also
+    asks a matcher built over each rule by itself (what ``--queries`` does with a one-line
+    file; 0: never); with ``reference_every`` > 0 the slow reference decides every n-th pair.
     """
     result = Comparison()
     bulk = WatchMatcher(list(enumerate(rules)))
-    singles = [WatchMatcher([(0, rule)]) for rule in rules] if alone else []
+    singles = [WatchMatcher([(0, rule)]) for rule in rules] if alone_every else []
     count = 0
     matching: set[int] = set()
-    for doc in docs:
+    for number, doc in enumerate(docs):
         got = set(bulk.match(doc))
         matching |= got
+        view = DocView(doc.fields)
+        alone = alone_every and number % alone_every == 0
         for i, rule in enumerate(rules):
-            expected = rule.matches(doc)
+            expected = evaluate(rule.node, view)
             result.matches += expected
             decisions = [i in got]
             if alone:

@@ -58,4 +58,3 @@ def test_another_rule_never_changes_a_decision(
     assert ("other" in together) is expected_other
     reversed_ = WatchMatcher([("other", second), ("rule", query)]).match(doc)
     assert ("rule" in reversed_) is alone
-
