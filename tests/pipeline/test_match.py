@@ -45,6 +45,16 @@ CASES: list[tuple[str, dict[str, object] | str, bool]] = [
     ("us", "The uses of it", False),
     ("news", "Nothing new", False),
     ("church", "Two churches", True),
+    ("bias", "Two biases found", True),  # -s words take -es
+    ("biases", "A bias found", True),
+    ("lens", "New lenses", True),
+    ("atlases", "An atlas", True),
+    ("alias", "Known aliases", True),
+    ("crisis", "Two crises", True),  # -sis words take -ses
+    ("analyses", "The analysis", True),
+    ("these", "the plan", False),  # the relation does not chain
+    ("sense", "Sen. Warren", False),
+    ("Paris", "Pares", False),
     ("and", "cats and dogs", True),  # lower-case operators are ordinary words
     ("or", "cats and dogs", False),
     # phrases: dashes and spaces are equivalent, punctuation breaks
