@@ -8,10 +8,12 @@ Terms
       a whole word, also its plural and possessive (``tariffs``, ``tariff's``, ``tariff’s``,
       ``tariffs'``); a plural query word also matches its singular. Never a substring:
       ``Xi`` does not match ``taxi``, ``Xinjiang``, ``Xiaomi``. Inflection is a small
-      symmetric rule set (``bot.query.words.stem``): ``-s``; ``-es`` after s/x/z/ch/sh
-      (taxes→tax); ``-ies``↔``-y`` (economies→economy); words under 4 letters do not inflect
-      (``Xis`` ≠ ``Xi``, ``uses`` ≠ ``us``); ``news``, ``series``, ``species`` are fixed;
-      irregular plurals (crises, children) are not handled.
+      symmetric rule set (``bot.query.words.same_word``): ``-s``; ``-es`` after s/x/z/ch/sh
+      (taxes→tax); ``-ies``↔``-y`` (economies→economy); a word ending in a single s takes
+      ``-es`` (bias/biases, lens/lenses); ``-sis``↔``-ses`` (crisis/crises); words under 4
+      letters do not inflect (``Xis`` ≠ ``Xi``, ``uses`` ≠ ``us``); ``news``, ``series``,
+      ``species`` are fixed; the rules do not chain (biases ≠ bia, these ≠ the); other
+      irregular plurals (children, mice) are not handled.
   ``"rare earths"``
       a phrase: consecutive words; only the last one inflects, earlier words must be
       exact (a possessive ``'s`` is ignored everywhere). Between the words the text may have

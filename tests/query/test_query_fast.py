@@ -19,9 +19,10 @@ from bot.query.reference import reference_matches, reference_occurrences
     ("query", "probes"),
     [
         ("tariff", {"tariff|tariffs"}),
-        ("economies", {"economie|economies|economy|economys"}),  # every form of the word
-        ("horses", {"horse|horses"}),
-        ('"rare earths"', {"earth|earths"}),  # the longest word's probe
+        # every form of the word (an -s word's -es partner too, even when it is no word)
+        ("economies", {"economie|economies|economieses|economy|economys"}),
+        ("horses", {"hors|horse|horses|horseses|horsis"}),
+        ('"rare earths"', {"earth|earths|earthses"}),  # the longest word's probe
         ("tariff*", {"tariff*"}),  # a prefix is its own probe, never a word's
         ("=Xi", {"xi"}),
         ("copper tin", {"copper|coppers"}),  # AND: one child suffices, the most selective
