@@ -52,8 +52,8 @@ def test_text_with_article_body(capsys: pytest.CaptureFixture[str]) -> None:
         ["Bessent", "--text", "A teaser.", "--body", "Intro line.\nAnn Bessent joined."], capsys
     )
     assert status == 0
-    assert "body[12:19] 'Bessent' <- Bessent" in out
-    assert "snippet: Ann **Bessent** joined." in out
+    assert "body[16:23] 'Bessent' <- Bessent" in out
+    assert "snippet: Intro line. Ann **Bessent** joined." in out
     assert run(["content:Bessent", "--body", "Ann Bessent"], capsys)[0] == 1
     assert run(["body:Bessent", "--body", "Ann Bessent"], capsys)[0] == 0
 

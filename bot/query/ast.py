@@ -18,9 +18,12 @@ __all__ = [
     "iter_terms",
 ]
 
-# Every field a query can address, in the order spans are reported.
-FIELDS: tuple[str, ...] = ("title", "summary", "content", "author", "tag", "feed", "link")
-DEFAULT_SCOPE: tuple[str, ...] = ("title", "summary", "content")
+# Every field a query can address, in the order spans are reported. ``body`` is the article
+# page's main text (fetched for teaser items, issue 13), after the feed's own text.
+FIELDS: tuple[str, ...] = (
+    "title", "summary", "content", "body", "author", "tag", "feed", "link",
+)  # fmt: skip
+DEFAULT_SCOPE: tuple[str, ...] = ("title", "summary", "content", "body")
 
 
 @dataclass(frozen=True, slots=True)

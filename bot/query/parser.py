@@ -50,10 +50,11 @@ Operators (upper case only; ``and``/``or``/``not`` are ordinary words)
   chained NEARs (``a NEAR/3 b NEAR/3 c``; write ``a NEAR/3 b AND b NEAR/3 c``) are refused.
 
 Fields
-  ``title:``, ``summary:``, ``content:``, ``author:``, ``tag:``, ``feed:``, ``link:`` scope
-  the next term, phrase or group (``title:(a OR b)``); a space after the colon is allowed.
-  The innermost scope wins (``title:(a summary:b)``: b is searched in the summary only).
-  The default scope is title + summary + content. ``tag:`` matches within any one tag (a
+  ``title:``, ``summary:``, ``content:``, ``body:``, ``author:``, ``tag:``, ``feed:``,
+  ``link:`` scope the next term, phrase or group (``title:(a OR b)``); a space after the
+  colon is allowed. The innermost scope wins (``title:(a summary:b)``: b is searched in the
+  summary only). ``body:`` is the article page's main text, when it was fetched. The
+  default scope is title + summary + content + body. ``tag:`` matches within any one tag (a
   phrase never spans two tags); ``feed:`` is the feed's name; ``link:`` the URL's words.
   A NEAR whose operands have no field in common is refused. An unknown ``foo:`` is text.
 

@@ -64,7 +64,7 @@ BUNDLED_AUTHORS = ["Jane Doe", "J. Smith", "Reuters Staff", "Ana María López"]
 BUNDLED_FEEDS = ["World News", "Markets Wire", "BBC Business", "Local County Herald"]
 BUNDLED_TAGS = ["markets", "Market", "politics", "US", "rare earths", "crisis", "the economy"]
 
-FIELD_NAMES = ("title", "summary", "content", "author", "tag", "feed", "link")
+FIELD_NAMES = ("title", "summary", "content", "body", "author", "tag", "feed", "link")
 _WORD = re.compile(r"\w+(?:['’]\w+)?")
 _SEPARATORS = [" ", " ", " ", " ", ", ", ". ", "-", " – ", "’s ", "\n", " <b>", "</b> ", "'"]
 
@@ -104,6 +104,7 @@ def vocabulary_from_entries(entries: Iterable[tuple[Entry, str]]) -> Vocabulary:
             "title": entry.title,
             "summary": entry.summary,
             "content": entry.content,
+            "body": entry.body,
             "author": entry.author,
             "tags": list(entry.tags),
             "feed": feed,
@@ -111,7 +112,7 @@ def vocabulary_from_entries(entries: Iterable[tuple[Entry, str]]) -> Vocabulary:
         }
         items.append(item)
         doc = document_from_mapping(item)
-        for name in ("title", "summary", "content"):
+        for name in ("title", "summary", "content", "body"):
             sentences += [s for s in re.split(r"(?<=[.!?])\s+|\n", doc.fields[name]) if s]
     vocab = vocabulary_from_sentences(sentences)
     vocab.items = items
@@ -209,7 +210,7 @@ class RuleMaker:
 
     def regex(self) -> str:
         rng, word = self.rng, re.escape(self.word())
-        scope = rng.choice(("", "", "", "title:", "summary:", "tag:"))
+        scope = rng.choice(("", "", "", "title:", "summary:", "tag:", "body:"))
         pattern = rng.choice((
             f"/\\b{word}\\b/", f"/{word}/i", f"/^{word}/", f"/{word[:3]}[a-z]+s\\b/i",
             f"/{word}$/", "/^$/",
@@ -264,6 +265,7 @@ class ItemMaker:
             "title": self.text(rng.randint(2, 10)),
             "summary": self.text(rng.randint(0, 30)),
             "content": self.text(rng.randint(0, 40)) if rng.random() < 0.3 else "",
+            "body": "\n".join(self.text(rng.randint(5, 30)) for _ in range(rng.randint(0, 4))),
             "author": rng.choice([*BUNDLED_AUTHORS, self.text(2)]),
             "tags": [self.text(rng.randint(1, 2)) for _ in range(rng.randint(0, 2))],
             "feed": rng.choice(BUNDLED_FEEDS),
