@@ -122,8 +122,9 @@ class _RegexSets:
     def _match(self, regex_set: Any, keys: list[str], text: str) -> list[str]:
         """Keys of the set's patterns that match ``text``, one by one if the set failed."""
         indices = regex_set.Match(text) or ()
-        if len(keys) in indices:
-            return [keys[i] for i in indices if i < len(keys)]
+        sentinel = len(keys)
+        if sentinel in indices:
+            return [keys[i] for i in indices if i != sentinel]
         log.warning("RE2 set failed on a %d-character text; searching one by one", len(text))
         return [key for key in keys if self._compiled[key].search(text) is not None]
 
@@ -137,7 +138,10 @@ class _RegexSets:
                     out.setdefault(field, set()).update(on_empty)
                 continue
             for part in text.split("\n") if field == "tag" else (text,):
-                found = self._match(regex_set, keys, part)
+                indices = regex_set.Match(part)
+                if indices is not None and len(indices) == 1 and indices[0] == len(keys):
+                    continue  # only the sentinel matched: the common case, no more work
+                found = self._match(regex_set, keys, part)  # rare: repeats the set search
                 if found:
                     out.setdefault(field, set()).update(found)
         return {field: frozenset(keys) for field, keys in out.items()}
@@ -188,7 +192,8 @@ class MultiMatcher:
         """
         if self._automaton is None:
             return frozenset()
-        text = "\n".join([fields.get(f, "") for f in FIELDS]).casefold()
+        # Every field in one text; a line break keeps words of two fields apart.
+        text = "\n".join(fields.values()).casefold()
         last = len(text) - 1
         found: set[str] = set()
         marks = MARKS
