@@ -113,7 +113,7 @@ def vocabulary_from_entries(entries: Iterable[tuple[Entry, str]]) -> Vocabulary:
         items.append(item)
         doc = document_from_mapping(item)
         for name in ("title", "summary", "content", "body"):
-            sentences += [s for s in re.split(r"(?<=[.!?])\s+|\n", doc.fields[name]) if s]
+            sentences += [s for s in re.split(r"(?<=[.!?])\s+|\n", doc.fields.get(name, "")) if s]
     vocab = vocabulary_from_sentences(sentences)
     vocab.items = items
     return vocab
@@ -183,8 +183,8 @@ class RuleMaker:
         roll = rng.random()
         if roll < 0.30:
             return _quote(_variant(word, rng))
-        if roll < 0.45:  # a prefix, often the whole word itself (market*)
-            cut = rng.randint(min(3, len(word)), len(word))
+        if roll < 0.45:  # a prefix, half the time the whole word itself (market*)
+            cut = len(word) if rng.random() < 0.5 else rng.randint(min(3, len(word)), len(word))
             return _quote(word[:cut]) + "*" if word[:cut].isalnum() else _quote(word)
         if roll < 0.55:
             return "=" + _quote(_variant(word, rng))
