@@ -175,3 +175,26 @@ def test_indexed_occurrences_equal_reference_occurrences(query: str, text: str) 
     view = DocView(fields)
     assert find_term(node, view.index("content")) == reference_occurrences(node, fields["content"])
     assert [leaf for leaf, _ in iter_terms(node)] == [node]
+
+
+class _OutOfMemorySet:
+    """What an RE2 set answers when its DFA runs out of memory: nothing at all."""
+
+    def Match(self, text: str) -> None:  # the re2 API's name
+        return None
+
+
+def test_a_failed_regex_set_falls_back_to_one_by_one_searches() -> None:
+    # RE2 gives no error for a set whose DFA ran out of memory, only an empty answer: the
+    # always-matching sentinel is missing, so the set's patterns are searched one by one
+    # rather than reported absent (which would depend on which other regexes share the set).
+    rules = [parse("/tin/"), parse("/copper/"), parse("-/zinc/")]
+    matcher = MultiMatcher(rules)
+    regex_sets = matcher._regex_sets
+    assert regex_sets is not None
+    regex_sets._sets = [
+        (field, _OutOfMemorySet(), keys, on_empty)
+        for field, _set, keys, on_empty in regex_sets._sets
+    ]
+    assert matcher.match({"title": "copper and zinc"}) == [1]
+    assert matcher.match({"summary": "tin"}) == [0, 2]
