@@ -32,9 +32,11 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 import bot
+from bot import metrics
 from bot.errors import ParseError
 from bot.model import Entry, ParsedFeed
 from bot.pipeline.parse import ParserCrashed, parse_feed
+from bot.urls import host_of
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +60,8 @@ def feed_to_wire(feed: ParsedFeed) -> dict[str, Any]:
         row[_ENTRY_FIELDS.index("published")] = (
             entry.published.isoformat() if entry.published else None)
         entries.append(row)
-    return {"title": feed.title, "link": feed.link, "version": feed.version, "entries": entries}
+    return {"title": feed.title, "link": feed.link, "version": feed.version, "entries": entries,
+            "dropped": feed.dropped}
 
 
 def feed_from_wire(data: Mapping[str, Any]) -> ParsedFeed:
@@ -71,7 +74,7 @@ def feed_from_wire(data: Mapping[str, Any]) -> ParsedFeed:
         values["published"] = datetime.fromisoformat(published) if published else None
         entries.append(Entry(**values))
     return ParsedFeed(title=data["title"], link=data["link"], entries=tuple(entries),
-                      version=data["version"])
+                      version=data["version"], dropped=int(data.get("dropped") or 0))
 
 
 # --- child side ------------------------------------------------------------------------------
@@ -304,9 +307,15 @@ class IsolatedParser:
         if "error" in reply:
             raise ParseError(str(reply["error"]))
         try:
-            return feed_from_wire(reply["feed"])
+            feed = feed_from_wire(reply["feed"])
         except (KeyError, TypeError, ValueError) as exc:
             raise ParseError(f"parser sent a malformed reply: {exc}") from exc
+        if feed.dropped:
+            metrics.count_dropped(feed.dropped)
+            log.warning("feed at %s: %d items in one body; kept the newest %d, dropped %d",
+                        host_of(url), len(feed.entries) + feed.dropped, len(feed.entries),
+                        feed.dropped)
+        return feed
 
     def _failure(self, exc: BaseException, worker: _Worker) -> BaseException:
         """The exception to raise for a job that did not end with a reply."""
