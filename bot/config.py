@@ -127,6 +127,12 @@ class BotConfig(_Strict):
     guilds: tuple[Snowflake, ...] = ()
     poll_concurrency: int = Field(default=32, ge=1, le=512)
     first_poll_silent: bool = True
+    # Per-guild quotas: no server can make the bot poll, store or match without bound.
+    max_feeds_per_guild: int = Field(default=100, ge=0, le=100_000)
+    max_watches_per_guild: int = Field(default=50, ge=0, le=100_000)
+    # Guilds whose /feed add may reach WIREWATCH_ALLOW_PRIVATE_NETWORKS (config feeds always
+    # may): any other guild's admin could use the bot to probe the operator's network.
+    private_network_guilds: tuple[Snowflake, ...] = ()
     # The shortest interval `/feed add` accepts. Chat users are not operators: a low floor
     # protects publishers from hammering. Tests against a local feed server lower it.
     min_feed_interval: Duration = WARN_INTERVAL_S

@@ -31,6 +31,7 @@ from bot.model import Entry, ParsedFeed
 from bot.pipeline.fetch import Fetched, NotModified
 from bot.pipeline.netguard import parse_address
 from bot.pipeline.schedule import next_check_after_success
+from bot.quotas import quota_error
 from bot.settings import Network
 from bot.store.rows import CONFIG_GUILD, Subscription
 
@@ -38,7 +39,6 @@ log = logging.getLogger(__name__)
 
 DEFAULT_INTERVAL_S = 60.0  # alerts within a minute; conditional GET keeps it cheap
 MAX_INTERVAL_S = 7 * 86400.0
-MAX_FEEDS_PER_GUILD = 200
 
 
 def parse_interval(text: str | None, minimum: float) -> float:
@@ -154,8 +154,9 @@ class FeedCommands(ManagedGroup):
         # Fetching can take longer than Discord's 3-second deadline: acknowledge first.
         await interaction.response.defer(ephemeral=True, thinking=True)
         subs = await self.app.store.subscriptions(guild_id)
-        if len(subs) >= MAX_FEEDS_PER_GUILD:
-            raise UserError(f"This server has the maximum of {MAX_FEEDS_PER_GUILD} feeds.")
+        refused = quota_error("feed", len(subs), self.app.config.bot.max_feeds_per_guild)
+        if refused is not None:
+            raise UserError(refused)
         check_unused(subs, url, wanted)
         response, parsed = await self._probe(url)
         name = wanted or clean_name(parsed.title or url)[:100]

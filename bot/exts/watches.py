@@ -30,12 +30,12 @@ from bot.pipeline.match import (
     document_from_mapping,
 )
 from bot.pipeline.snippet import make_snippet
+from bot.quotas import quota_error
 from bot.store.rows import CONFIG_GUILD, NewWatch, StoredItem, WatchRow
 
 log = logging.getLogger(__name__)
 
 DAY_S = 86400.0
-MAX_WATCHES_PER_GUILD = 500
 NEWEST_SHOWN = 5
 # What the bot needs in an alert channel, with the names Discord's settings use.
 NEEDED_IN_CHANNEL = (("view_channel", "View Channel"), ("send_messages", "Send Messages"),
@@ -164,8 +164,9 @@ class WatchCommands(ManagedGroup):
         existing = await self.app.store.watches(guild_id)
         if any(w.name.casefold() == name.casefold() for w in existing):
             raise UserError(f"A watch named '{plain(name)}' exists; remove it first.")
-        if len(existing) >= MAX_WATCHES_PER_GUILD:
-            raise UserError(f"This server has the maximum of {MAX_WATCHES_PER_GUILD} watches.")
+        refused = quota_error("watch", len(existing), self.app.config.bot.max_watches_per_guild)
+        if refused is not None:
+            raise UserError(refused)
         channel_id = channel.id if channel else interaction.channel_id
         await self.app.store.add_watch(NewWatch(
             guild_id=guild_id, name=name, query=query, channel_id=channel_id,
