@@ -7,8 +7,9 @@ next healthy feed times out behind it. Here each worker is a long-lived
     parent → child   JSON {"url", "headers"}, then the raw body
     child → parent   JSON {"feed": ...} or {"error": "...", "fatal": bool}
 
-Each child caps its address space (RLIMIT_AS) and, per job, its CPU time (RLIMIT_CPU,
-SIGXCPU), and runs at a lower priority than the bot. The parent enforces the wall-clock
+Each child starts with an empty environment (no token, no database URL), caps its address
+space (RLIMIT_AS) and, per job, its CPU time (RLIMIT_CPU, SIGXCPU), and runs at a lower
+priority than the bot. The parent enforces the wall-clock
 timeout: a worker that overruns is killed and a replacement is started at once, so the
 next feed does not wait for it. Results cross the boundary as JSON, never pickle.
 """
@@ -46,6 +47,11 @@ _READY = b"ready"
 _OOM_MESSAGE = "parser ran out of memory"
 _SPAWN_TIMEOUT_S = 60.0
 _ENTRY_FIELDS = tuple(f.name for f in fields(Entry))
+# Workers handle hostile bytes: they start with an empty environment, so a compromised
+# parser finds no DISCORD_TOKEN, database URL or proxy settings. Any future worker kind
+# (article extraction) must be started with this too. The venv's interpreter finds its own
+# packages without PYTHONPATH, and Python 3.11 defaults to UTF-8 in the C locale.
+WORKER_ENV: dict[str, str] = {}
 
 
 # --- wire format (both sides) ----------------------------------------------------------------
@@ -175,7 +181,8 @@ class _Worker:
         try:
             proc = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "bot.pipeline.isolation", str(memory_bytes), str(cpu_s),
-                stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, cwd=root)
+                stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, cwd=root,
+                env=WORKER_ENV)
         except OSError as exc:
             raise ParseError(f"parser process failed to start: {exc}") from exc
         worker = cls(proc)

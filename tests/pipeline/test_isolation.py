@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
@@ -147,3 +149,38 @@ async def test_one_worker_gives_every_job_a_fresh_cpu_budget() -> None:
             assert len((await parser.parse(rss(600), {}, "u")).entries) == MAX_ITEMS
     finally:
         await parser.close()
+
+
+def worker_environments() -> dict[int, bytes]:
+    """The environment of every parser worker this process started (read from /proc)."""
+    found: dict[int, bytes] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            status = (entry / "status").read_text()
+            cmdline = (entry / "cmdline").read_bytes()
+            environ = (entry / "environ").read_bytes()
+        except OSError:
+            continue  # gone, or not ours
+        parent = next(line.split()[1] for line in status.splitlines()
+                      if line.startswith("PPid:"))
+        if int(parent) == os.getpid() and b"bot.pipeline.isolation" in cmdline:
+            found[int(entry.name)] = environ
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="needs Linux /proc")
+async def test_workers_start_with_an_empty_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DISCORD_TOKEN", "canary-token-for-the-worker-test")
+    monkeypatch.setenv("WIREWATCH_DATABASE_URL", "postgresql://u:canary@db/x")
+    parser = IsolatedParser(workers=1)
+    try:
+        assert len((await parser.parse(SMALL, {}, "u")).entries) == 5  # it works without env
+        environments = worker_environments()
+    finally:
+        await parser.close()
+    assert environments, "no parser worker found under /proc"
+    for environ in environments.values():
+        assert b"canary" not in environ and b"DISCORD_TOKEN" not in environ
+        assert environ == b""
