@@ -42,8 +42,10 @@ def host_of(url: str) -> str:
     return host or "?"
 
 
-def redact_urls(text: str) -> str:
-    """Every http(s) URL inside ``text`` passed through :func:`safe_url`."""
+def redact_urls(text: str, *, host_only: bool = False) -> str:
+    """Every http(s) URL inside ``text`` passed through :func:`safe_url` (or cut to its host)."""
+    if host_only:
+        return _URL_IN_TEXT.sub(lambda found: host_of(found.group(1)), text)
     return _URL_IN_TEXT.sub(lambda found: safe_url(found.group(1)), text)
 
 
