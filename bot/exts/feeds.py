@@ -13,7 +13,7 @@ from discord import app_commands
 from bot.app import App
 from bot.config import MIN_INTERVAL_S
 from bot.durations import format_duration, parse_duration
-from bot.errors import FeedError
+from bot.errors import AddressRefused, FeedError
 from bot.exts.common import (
     ManagedGroup,
     UserError,
@@ -29,7 +29,7 @@ from bot.exts.common import (
 from bot.exts.watches import clean_name
 from bot.model import Entry, ParsedFeed
 from bot.pipeline.fetch import Fetched, NotModified
-from bot.pipeline.netguard import parse_address
+from bot.pipeline.netguard import ALLOW_HINT, parse_address
 from bot.pipeline.schedule import next_check_after_success
 from bot.quotas import quota_error
 from bot.settings import Network
@@ -146,8 +146,13 @@ class FeedCommands(ManagedGroup):
             parsed = await deps.parser.parse(response.body, response.headers,
                                              response.final_url)
         except FeedError as exc:
+            reason = str(exc)
+            if isinstance(exc, AddressRefused) and not self._private_allowed(guild_id):
+                # The operator's hint (set WIREWATCH_ALLOW_PRIVATE_NETWORKS) is not for guilds.
+                reason = reason.split(f"; {ALLOW_HINT}", 1)[0] + \
+                    "; this server may not add feeds on private networks"
             raise UserError("That feed could not be added: "
-                            f"{plain(redact_urls(str(exc)), 300)}") from None
+                            f"{plain(redact_urls(reason), 300)}") from None
         return response, parsed
 
     async def _prime(self, feed_id: int, response: Fetched, parsed: ParsedFeed,

@@ -72,8 +72,9 @@ async def test_two_guilds_see_only_their_own_and_reach_only_what_they_may(
         # B is not listed: no local URL, not even the config file's, and no probe is made.
         hits = feeds.hits("/op.xml"), feeds.hits("/b.xml")
         refused = await b_answer(bot, "feed", {"url": feeds.url("/b.xml")}, "add")
-        assert refused.startswith("⚠️ That feed could not be added: refused: 127.0.0.1 is not "
-                                  "a public address"), refused
+        assert refused == ("⚠️ That feed could not be added: refused: 127.0.0.1 is not a public "
+                           "address \\(loopback\\); this server may not add feeds on private "
+                           "networks"), refused
         shared = await b_answer(bot, "feed", {"url": feeds.url(f"/op.xml?{SECRET}")}, "add")
         assert shared.startswith("⚠️ That feed could not be added: refused"), shared
         assert "OPERATOR-SECRET" not in shared
