@@ -22,11 +22,12 @@ import aiohttp
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+
 from bot.delivery.console import ConsoleSender
 from bot.delivery.discord_rest import DiscordSender
 from bot.delivery.outbox import OutboxSender
+from bot.store import open_store
 from bot.store.rows import NewWatch
-from bot.store.sqlite import SqliteStore
 from tests.delivery.rig import NOW, channel_watch, queue
 from tests.fakes.discord_payloads import (
     ALERTS_CHANNEL_ID,
@@ -40,7 +41,7 @@ from tests.fakes.discord_server import FakeDiscord
 async def b_delay(backlog: int, pace: float) -> float:
     """Seconds from queueing B's alert to its message, with ``backlog`` alerts paced on A."""
     with tempfile.TemporaryDirectory() as tmp:
-        store = await SqliteStore.open(Path(tmp) / "bench.db")
+        store = await open_store(f"sqlite:///{Path(tmp) / 'bench.db'}")
         async with FakeDiscord() as fake, aiohttp.ClientSession() as session:
             outbox = OutboxSender(store, console=ConsoleSender(), clock=time.time,
                                   discord=DiscordSender(session, fake.api_base, BOT_TOKEN,

@@ -11,8 +11,8 @@ from bot.errors import AddressRefused
 from bot.pipeline.access import STALE_S, PrivateAccess
 from bot.pipeline.fetch import Fetched, Fetcher, FetchLimits
 from bot.pipeline.netguard import AddressGuard, parse_networks
+from bot.store import SqlStore, open_store
 from bot.store.rows import CONFIG_GUILD
-from bot.store.sqlite import SqliteStore
 from tests.fakes.feed_server import FeedServer, rss
 
 LISTED, OTHER = 101, 202
@@ -27,14 +27,14 @@ class Clock:
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
-    opened = await SqliteStore.open(tmp_path / "w.db")
+async def store(tmp_path: Path) -> AsyncIterator[SqlStore]:
+    opened = await open_store(f"sqlite:///{tmp_path / 'w.db'}")
     yield opened
     await opened.close()
 
 
 async def test_a_feed_reaches_private_networks_only_through_an_allowed_subscriber(
-        store: SqliteStore) -> None:
+        store: SqlStore) -> None:
     clock = Clock()
     access = PrivateAccess(store, (LISTED,), clock=clock)
     fetcher = Fetcher(FetchLimits(deadline_s=2.0), AddressGuard(parse_networks("127.0.0.0/8")),
@@ -62,7 +62,7 @@ async def test_a_feed_reaches_private_networks_only_through_an_allowed_subscribe
             await fetcher.close()
 
 
-async def test_a_listed_guild_is_allowed_and_a_grant_counts_at_once(store: SqliteStore) -> None:
+async def test_a_listed_guild_is_allowed_and_a_grant_counts_at_once(store: SqlStore) -> None:
     access = PrivateAccess(store, (LISTED,), clock=Clock())
     assert access.guild_allowed(LISTED) and access.guild_allowed(CONFIG_GUILD)
     assert not access.guild_allowed(OTHER)
@@ -74,7 +74,7 @@ async def test_a_listed_guild_is_allowed_and_a_grant_counts_at_once(store: Sqlit
 
 
 async def test_without_private_networks_nothing_private_is_reached_whatever_the_policy(
-        store: SqliteStore) -> None:
+        store: SqlStore) -> None:
     access = PrivateAccess(store, (LISTED,), clock=Clock())
     fetcher = Fetcher(FetchLimits(deadline_s=2.0), AddressGuard(), access)
     try:
