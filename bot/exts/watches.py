@@ -37,6 +37,7 @@ log = logging.getLogger(__name__)
 
 DAY_S = 86400.0
 NEWEST_SHOWN = 5
+WATCH_TEST_SAMPLE = 1000  # items read and matched at most: a bounded cost per /watch test
 # What the bot needs in an alert channel, with the names Discord's settings use.
 NEEDED_IN_CHANNEL = (("view_channel", "View Channel"), ("send_messages", "Send Messages"),
                      ("embed_links", "Embed Links"))
@@ -231,9 +232,11 @@ class WatchCommands(ManagedGroup):
         # Matching a day of items can take seconds (1.3-1.9 s for 5,000 long items on the
         # reference machine): acknowledge before Discord's 3-second deadline.
         await interaction.response.defer(ephemeral=True, thinking=True)
-        items = await self.app.store.recent_items(guild_id, now() - DAY_S)
+        items = await self.app.store.recent_items(guild_id, now() - DAY_S, WATCH_TEST_SAMPLE)
         hits = await asyncio.to_thread(recent_matches, compiled, items)
-        lines = [f"{len(hits)} of {len(items)} items from the last 24 hours would have matched."]
+        sample = (f"the newest {len(items)} items" if len(items) >= WATCH_TEST_SAMPLE
+                  else f"{len(items)} items")
+        lines = [f"{len(hits)} of {sample} from the last 24 hours would have matched."]
         lines += [f"• **{plain(item.entry.title or item.entry.link, 150)}** — "
                   f"{plain(item.feed_name, 60)}, <t:{int(item.first_seen)}:R>"
                   for item in hits[:NEWEST_SHOWN]]
