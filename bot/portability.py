@@ -20,12 +20,13 @@ from pathlib import Path
 from typing import TextIO
 
 from bot.app import open_store, wall_clock
+from bot.config import BotConfig, load_config
 from bot.durations import parse_duration
 from bot.errors import ConfigError, StoreError
 from bot.opml import OpmlFeed, export_opml, import_feeds, parse_opml
 from bot.settings import Settings
+from bot.store import SqlStore
 from bot.store.rows import CONFIG_GUILD
-from bot.store.sqlite import SqliteStore
 from bot.watchfile import export_watches, import_watches, parse_watches, toml_string
 
 MAX_FILE_BYTES = 10 * 1024 * 1024
@@ -102,19 +103,31 @@ async def _import(settings: Settings, args: argparse.Namespace, out: TextIO) -> 
         except UnicodeDecodeError as exc:
             raise ConfigError(f"{args.file}: not UTF-8: {exc}") from None
         watches = parse_watches(text, args.file)
+    limits = _quotas(settings, args.guild)
     store = await open_store(settings)
     try:
         if args.command == "feeds":
-            added, notes = await import_feeds(store, feeds, args.guild, interval, wall_clock())
+            added, notes = await import_feeds(store, feeds, args.guild, interval, wall_clock(),
+                                              limit=limits.max_feeds_per_guild if limits else None)
         else:
-            added, notes = await import_watches(store, watches, args.guild, wall_clock(),
-                                                replace=args.replace)
+            added, notes = await import_watches(
+                store, watches, args.guild, wall_clock(), replace=args.replace,
+                limit=limits.max_watches_per_guild if limits else None)
     finally:
         await store.close()
     for note in notes:
         print(f"  {note}", file=sys.stderr)
     print(f"imported {len(added)} {args.command} into guild {args.guild}", file=out)
     return 0
+
+
+def _quotas(settings: Settings, guild_id: int) -> BotConfig | None:
+    """The per-guild quotas an import into a server obeys; none for the config file's scope."""
+    if guild_id == CONFIG_GUILD:
+        return None
+    if not settings.config_path.exists():
+        return BotConfig()  # the defaults, as the bot would apply them
+    return load_config(settings.config_path).bot
 
 
 def _read_input(name: str) -> bytes:
@@ -150,7 +163,7 @@ async def _backup(settings: Settings, target: Path, force: bool, out: TextIO) ->
         raise ConfigError(f"backup: {target} exists (--force overwrites it)")
     store = await open_store(settings)
     try:
-        if not isinstance(store, SqliteStore):
+        if not isinstance(store, SqlStore) or store.dialect != "sqlite":
             raise ConfigError("backup: this database cannot be backed up by wirewatch")
         # SQLite's online backup API: a consistent snapshot even while the bot writes. Into a
         # fresh file renamed at the end, so PATH is never a half-written or mixed database.
