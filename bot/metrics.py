@@ -48,6 +48,9 @@ _SCHEDULE_LAG_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 
 SCHEDULE_LAG = Histogram("wirewatch_schedule_lag_seconds",
                          "How late a due feed was when a poll for it started.",
                          buckets=_SCHEDULE_LAG_BUCKETS, registry=PIPELINE)
+ITEMS_DROPPED = Counter("wirewatch_items_dropped",
+                        "Items left out of a feed body that held more than the parser takes.",
+                        registry=PIPELINE)
 
 DB_CACHE_S = 5.0
 LAG_INTERVAL_S = 0.5
@@ -72,6 +75,12 @@ def count_items(n: int) -> None:
     """Count ``n`` items read from a parsed feed."""
     if n > 0:  # Counter.inc refuses negatives; zero is a no-op anyway
         ITEMS_SEEN.inc(n)
+
+
+def count_dropped(n: int) -> None:
+    """Count ``n`` items dropped from an oversized feed body."""
+    if n > 0:
+        ITEMS_DROPPED.inc(n)
 
 
 def count_matches(n: int) -> None:

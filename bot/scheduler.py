@@ -13,11 +13,16 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.dispatch import Dispatcher
 from bot.pipeline.poll import PollDeps
+from bot.store.rows import PruneResult
 
 log = logging.getLogger(__name__)
 
 DELIVERY_RETENTION_S = 30 * 86400  # sent and failed deliveries are kept for /status this long
 WATCHDOG_S = 10.0
+# An item's key is what stops a second alert: kept 90 days (and as long as its feed still lists
+# it). Its body only serves /watch test (24 h) and soon article text: a week is plenty.
+ITEM_KEY_RETENTION_S = 90 * 86400
+ITEM_BODY_RETENTION_S = 7 * 86400
 
 
 class DispatchLoop:
@@ -42,7 +47,7 @@ class DispatchLoop:
 
 
 def start_scheduler(deps: PollDeps, loop: DispatchLoop | None = None) -> AsyncIOScheduler:
-    """Start APScheduler with the prune job (and the watchdog over ``loop``)."""
+    """Start APScheduler with the prune jobs (and the watchdog over ``loop``)."""
     scheduler = AsyncIOScheduler(timezone="UTC")
     scheduler.add_job(prune_outbox, "cron", args=[deps], hour=4, minute=17,
                       coalesce=True, misfire_grace_time=3600, id="prune-outbox")
@@ -51,6 +56,8 @@ def start_scheduler(deps: PollDeps, loop: DispatchLoop | None = None) -> AsyncIO
         # A coroutine job: APScheduler runs it on the event loop, not in a thread.
         scheduler.add_job(_watchdog, "interval", args=[loop], seconds=WATCHDOG_S,
                           max_instances=1, coalesce=True, id="dispatch-watchdog")
+    scheduler.add_job(prune_items, "cron", args=[deps], hour=4, minute=37,
+                      coalesce=True, misfire_grace_time=3600, id="prune-items")
     scheduler.start()
     return scheduler
 
@@ -66,6 +73,23 @@ async def prune_outbox(deps: PollDeps) -> int:
         log.info("pruned %d deliveries older than %d days", removed,
                  DELIVERY_RETENTION_S // 86400)
     return removed
+
+
+async def prune_items(deps: PollDeps) -> PruneResult | None:
+    """Daily: empty item bodies past ITEM_BODY_RETENTION_S and forget keys past
+    ITEM_KEY_RETENTION_S (never those still in their feed's latest body)."""
+    now = deps.clock()
+    try:
+        result = await deps.store.prune_items(keys_before=now - ITEM_KEY_RETENTION_S,
+                                              bodies_before=now - ITEM_BODY_RETENTION_S)
+    except Exception:
+        log.exception("pruning old items failed; tomorrow's run retries")
+        return None
+    if result.keys or result.bodies:
+        log.info("pruned %d item bodies older than %d days and %d item keys older than %d "
+                 "days", result.bodies, ITEM_BODY_RETENTION_S // 86400, result.keys,
+                 ITEM_KEY_RETENTION_S // 86400)
+    return result
 
 
 async def _watchdog(loop: DispatchLoop) -> None:

@@ -171,3 +171,11 @@ class ProcessRow:
     started_at: float
     heartbeat_age_s: float
     holds: tuple[str, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class PruneResult:
+    """What one item prune removed: identity keys (rows) and bodies (emptied ``data``)."""
+
+    keys: int
+    bodies: int

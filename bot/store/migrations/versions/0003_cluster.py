@@ -1,8 +1,8 @@
 """Several processes on one database: process rows, named leases, the config in force, and
 the owner of each feed lease and of each delivery being sent (issue 12).
 
-Revision ID: 0002
-Revises: 0001
+Revision ID: 0003
+Revises: 0002
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from alembic import op
 
 from bot.store.types import StoredText, Time
 
-revision = "0002"
-down_revision = "0001"
+revision = "0003"
+down_revision = "0002"
 branch_labels = None
 depends_on = None
 
