@@ -40,9 +40,12 @@ class FeedError(WirewatchError):
 class FetchError(FeedError):
     """The feed could not be fetched (network, status, limits, refused address)."""
 
-    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+    def __init__(self, message: str, *, retry_after: float | None = None,
+                 status: int | None = None, kind: str | None = None) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+        self.status = status  # the HTTP status of a non-2xx answer
+        self.kind = kind  # "timeout", "too_large" or "content_type" for those limits
 
 
 class ParseError(FeedError):

@@ -47,6 +47,9 @@ class FetchLimits:
     max_redirects: int = 5
     per_host: int = 2
     user_agent: str = "Wirewatch/0.1 (+https://github.com/wirewatch/wirewatch)"
+    accept: str = _ACCEPT
+    # Media types (lower case, no parameters) a 2xx answer must have; empty: any.
+    content_types: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,6 +139,15 @@ def parse_max_age(headers: Mapping[str, str]) -> float | None:
     return 0.0 if delta is None else delta
 
 
+def _check_content_type(headers: Mapping[str, str], allowed: tuple[str, ...]) -> None:
+    """Refuse a body of another media type before reading it (when ``allowed`` is set)."""
+    if not allowed:
+        return
+    media = headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if media not in allowed:
+        raise FetchError(f"not HTML: content type {media or '(none)'!r}", kind="content_type")
+
+
 SLOT_WAIT_DEADLINES = 4  # waiting for a busy host may take this many deadlines
 
 
@@ -201,19 +213,26 @@ class Fetcher:
             self._session = None
 
     async def fetch(
-        self, url: str, *, etag: str | None = None, last_modified: str | None = None
+        self, url: str, *, etag: str | None = None, last_modified: str | None = None,
+        limits: FetchLimits | None = None,
     ) -> Fetched | NotModified:
-        """GET ``url`` conditionally; raise FetchError for anything but a usable answer."""
+        """GET ``url`` conditionally; raise FetchError for anything but a usable answer.
+
+        ``limits`` replaces this fetcher's deadline, size cap, redirect count, Accept and
+        content types for one call (article pages); session, User-Agent, address guard and
+        per-host slots stay the shared ones.
+        """
         session = self._get_session()
+        limits = limits or self._limits
         # The deadline starts once a per-host slot is held: waiting behind other feeds of a
         # slow host is not this feed's failure (that wait has its own, longer bound).
         try:
             async with asyncio.timeout(None) as deadline:
-                return await self._follow(session, url, etag, last_modified, deadline)
+                return await self._follow(session, url, etag, last_modified, deadline, limits)
         except TimeoutError as exc:
             raise FetchError(
                 f"timed out: {display_url(url)} did not answer completely within "
-                f"the {self._limits.deadline_s:g} s deadline"
+                f"the {limits.deadline_s:g} s deadline", kind="timeout"
             ) from exc
 
     def _validate(self, url: str | URL) -> URL:
@@ -231,21 +250,22 @@ class Fetcher:
 
     async def _follow(
         self, session: aiohttp.ClientSession, url: str, etag: str | None,
-        last_modified: str | None, deadline: asyncio.Timeout,
+        last_modified: str | None, deadline: asyncio.Timeout, limits: FetchLimits,
     ) -> Fetched | NotModified:
         current: str | URL = url
         seen: set[str] = set()
-        for _hop in range(self._limits.max_redirects + 1):
+        for _hop in range(limits.max_redirects + 1):
             target = self._validate(current)
             seen.add(str(target))
-            result = await self._request(session, url, target, etag, last_modified, deadline)
+            result = await self._request(session, url, target, etag, last_modified, deadline,
+                                         limits)
             if not isinstance(result, URL):
                 return result
             if str(result.with_fragment(None)) in seen:
                 raise FetchError(f"redirect loop: {display_url(target)} leads back to "
                                  f"{display_url(result)}")
             current = result
-        raise FetchError(f"too many redirects (more than {self._limits.max_redirects})")
+        raise FetchError(f"too many redirects (more than {limits.max_redirects})")
 
     async def _request(
         self,
@@ -255,20 +275,23 @@ class Fetcher:
         etag: str | None,
         last_modified: str | None,
         deadline: asyncio.Timeout,
+        limits: FetchLimits,
     ) -> Fetched | NotModified | URL:
         headers: dict[str, str] = {}
+        if limits.accept != _ACCEPT:
+            headers["Accept"] = limits.accept
         if etag:
             headers["If-None-Match"] = etag
         if last_modified:
             headers["If-Modified-Since"] = last_modified
         where = f"{target.host}:{target.port}"
-        slot_wait_s = self._limits.deadline_s * SLOT_WAIT_DEADLINES
+        slot_wait_s = limits.deadline_s * SLOT_WAIT_DEADLINES
         async with self._slots.hold(target.host or "", slot_wait_s):
             if deadline.when() is None:
-                deadline.reschedule(asyncio.get_running_loop().time() + self._limits.deadline_s)
+                deadline.reschedule(asyncio.get_running_loop().time() + limits.deadline_s)
             try:
                 async with session.get(target, headers=headers, allow_redirects=False) as resp:
-                    return await self._handle(resp, original, target)
+                    return await self._handle(resp, original, target, limits)
             except aiohttp.ClientConnectorDNSError as exc:
                 raise FetchError(f"DNS lookup failed for {target.host}: {exc.os_error}") from exc
             except aiohttp.ClientSSLError as exc:
@@ -287,7 +310,7 @@ class Fetcher:
                 raise FetchError(f"network error with {where}: {exc}") from exc
 
     async def _handle(
-        self, resp: aiohttp.ClientResponse, original: str, target: URL
+        self, resp: aiohttp.ClientResponse, original: str, target: URL, limits: FetchLimits
     ) -> Fetched | NotModified | URL:
         headers = _header_dict(resp.headers)
         status = resp.status
@@ -305,8 +328,9 @@ class Fetcher:
         if not 200 <= status < 300:
             reason = f" {resp.reason}" if resp.reason else ""
             raise FetchError(f"HTTP {status}{reason} from {display_url(target)}",
-                             retry_after=parse_retry_after(headers))
-        body = await self._read_capped(resp, headers)
+                             retry_after=parse_retry_after(headers), status=status)
+        _check_content_type(headers, limits.content_types)
+        body = await self._read_capped(resp, headers, limits.max_body_bytes)
         return Fetched(
             url=original,
             final_url=str(target),
@@ -318,19 +342,21 @@ class Fetcher:
             max_age_s=parse_max_age(headers),
         )
 
-    async def _read_capped(self, resp: aiohttp.ClientResponse, headers: Mapping[str, str]) -> bytes:
-        cap = self._limits.max_body_bytes
+    async def _read_capped(self, resp: aiohttp.ClientResponse, headers: Mapping[str, str],
+                           cap: int) -> bytes:
         declared = resp.content_length
         identity = headers.get("content-encoding", "identity").strip().lower() in ("", "identity")
         # Without compression the declared length is the decoded length: refuse without reading.
         if identity and declared is not None and declared > cap:
-            raise FetchError(f"body too large: {declared} bytes announced, the limit is {cap}")
+            raise FetchError(f"body too large: {declared} bytes announced, the limit is {cap}",
+                             kind="too_large")
         chunks: list[bytes] = []
         total = 0
         # resp.content yields *decoded* bytes, so this counter also stops decompression bombs.
         async for chunk in resp.content.iter_chunked(_CHUNK):
             total += len(chunk)
             if total > cap:
-                raise FetchError(f"body too large: more than {cap} bytes after decoding")
+                raise FetchError(f"body too large: more than {cap} bytes after decoding",
+                                 kind="too_large")
             chunks.append(chunk)
         return b"".join(chunks)
