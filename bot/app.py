@@ -24,6 +24,7 @@ from bot.delivery.console import ConsoleSender
 from bot.delivery.discord_rest import DiscordSender
 from bot.delivery.outbox import OutboxSender
 from bot.errors import ConfigError
+from bot.pipeline.article import ArticleFetcher
 from bot.pipeline.fetch import Fetcher, FetchLimits
 from bot.pipeline.isolation import IsolatedParser
 from bot.pipeline.netguard import AddressGuard
@@ -102,7 +103,8 @@ async def build_app(settings: Settings, config: Config) -> AsyncIterator[App]:
             discord=DiscordSender(session, settings.discord_api_base, settings.discord_token,
                                   wall_clock))
         deps = PollDeps(store=store, fetcher=fetcher, parser=parser, clock=wall_clock,
-                        on_queued=outbox.wake)
+                        on_queued=outbox.wake, articles=ArticleFetcher(fetcher, parser),
+                        full_text={feed.url: feed.full_text for feed in config.feeds})
         poller = Poller(deps, config.bot.poll_concurrency)
         yield App(settings, config, store, poller, outbox)
 

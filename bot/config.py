@@ -10,7 +10,7 @@ import logging
 import re
 import tomllib
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -73,6 +73,9 @@ class FeedConfig(_Strict):
     name: str = Field(min_length=1, max_length=100)
     url: str
     interval: Duration = DEFAULT_INTERVAL_S
+    # Fetch the article page of new items to match its text: "auto" when the item's own
+    # text is a teaser (under ~1,000 characters), "always", or "never" (issue 13).
+    full_text: Literal["auto", "always", "never"] = "auto"
 
     @field_validator("url")
     @classmethod

@@ -20,7 +20,9 @@ from enum import StrEnum
 from bot import metrics
 from bot.errors import FeedError, FetchError
 from bot.model import Entry
+from bot.pipeline.article import ArticleFetcher
 from bot.pipeline.fetch import Fetcher, NotModified
+from bot.pipeline.fulltext import add_article_text, full_text_mode
 from bot.pipeline.isolation import IsolatedParser
 from bot.pipeline.prescan import prescan_keys
 from bot.pipeline.render import MatcherCache, plan_deliveries
@@ -69,6 +71,9 @@ class PollDeps:
     on_queued: Callable[[int], None] = lambda count: None
     on_feed_paused: Callable[[FeedRow, str], Awaitable[None]] | None = None
     pause_after: int = PAUSE_AFTER_FAILURES
+    # Full text (issue 13): None turns article fetches off; modes by feed URL, else "auto".
+    articles: ArticleFetcher | None = None
+    full_text: Mapping[str, str] = field(default_factory=dict)
 
 
 async def poll_feed(feed: FeedRow, deps: PollDeps) -> PollResult:
@@ -102,13 +107,14 @@ async def _poll(feed: FeedRow, deps: PollDeps) -> PollResult:
     parsed = await deps.parser.parse(response.body, response.headers, response.final_url)
     metrics.observe_parse(time.perf_counter() - started)
     watches = await store.watches_for_feed(feed.id)
+    entries = await _with_articles(feed, parsed.entries, bool(watches), deps)
     seen_at = datetime.fromtimestamp(now, UTC)
 
     def plan(new_entries: Sequence[Entry]) -> list[DeliveryDraft]:
         return plan_deliveries(new_entries, watches, deps.matchers, feed.url, seen_at)
 
     result = await store.ingest(
-        feed.id, parsed.entries, now=now, next_check=next_check, title=parsed.title or None,
+        feed.id, entries, now=now, next_check=next_check, title=parsed.title or None,
         etag=response.etag, last_modified=response.last_modified, body_hash=body_hash,
         plan=plan)
     metrics.count_items(result.new_items)
@@ -119,6 +125,24 @@ async def _poll(feed: FeedRow, deps: PollDeps) -> PollResult:
     if result.deliveries:
         deps.on_queued(result.deliveries)
     return PollResult(Outcome.INGESTED, result.new_items, result.deliveries)
+
+
+async def _with_articles(feed: FeedRow, entries: Sequence[Entry], watched: bool,
+                         deps: PollDeps) -> Sequence[Entry]:
+    """Entries with the article text of new teaser items (issue 13), when any watch sees them.
+
+    Never on a feed's first poll (it records silently) and never for known items: the
+    store's ``known_keys`` says which are new before anything is written.
+    """
+    mode = full_text_mode(deps.full_text.get(feed.url))
+    if deps.articles is None or not feed.primed or not watched or mode == "never" \
+            or not entries:
+        return entries
+    known = await deps.store.known_keys(feed.id, [entry.key for entry in entries])
+    new_keys = {entry.key for entry in entries} - known
+    enriched, _outcomes = await add_article_text(entries, new_keys, mode, deps.articles,
+                                                 feed.name)
+    return enriched
 
 
 async def _all_known(feed: FeedRow, body: bytes, headers: Mapping[str, str],
