@@ -1,0 +1,144 @@
+"""Full text in a poll (issue 13): which items get their page fetched, once, and the fallback.
+
+Real parts: the local feed/web server, the Fetcher, the worker pool, SQLite.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import random
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import pytest
+from aiohttp import web
+
+from bot.metrics import ARTICLES
+from bot.pipeline.article import ARTICLE_LIMITS, ArticleFetcher
+from bot.pipeline.fetch import Fetcher, FetchLimits
+from bot.pipeline.isolation import IsolatedParser
+from bot.pipeline.netguard import AddressGuard
+from bot.pipeline.poll import Outcome, PollDeps, poll_feed
+from bot.store.rows import NewWatch
+from bot.store.sqlite import SqliteStore
+from tests.fakes.article_pages import TRUMP_XI, news_page
+from tests.fakes.feed_server import FeedServer
+
+GUILD = 111
+HTML = "text/html; charset=utf-8"
+DEADLINE_S = 2.0
+TEASER = "Trump and Xi discuss trade in a phone call."
+PAGE = news_page("Trump and Xi speak by phone", TRUMP_XI, most_read=["Zebrafish escape"])
+
+
+def feed(server: FeedServer, items: list[tuple[str, str]], summary: str = TEASER) -> bytes:
+    """RSS whose items (guid, path) link to pages on ``server``."""
+    parts = "".join(
+        f"<item><title>Story {guid}</title><link>{server.url(path)}</link><guid>{guid}</guid>"
+        f"<description>{summary}</description></item>" for guid, path in items)
+    return (f'<?xml version="1.0"?><rss version="2.0"><channel><title>Wire</title>'
+            f"<link>https://news.example/</link>{parts}</channel></rss>").encode()
+
+
+@dataclass
+class Rig:
+    deps: PollDeps
+    store: SqliteStore
+    server: FeedServer
+    now: float = 1_800_000_000.0
+
+    async def poll(self, path: str = "/feed") -> Outcome:
+        url = self.server.url(path)
+        [sub] = [s for s in await self.store.subscriptions(GUILD) if s.feed.url == url]
+        return (await poll_feed(sub.feed, self.deps)).outcome
+
+    async def bodies(self) -> dict[str, str]:
+        return {item.entry.key: item.entry.body
+                for item in await self.store.recent_items(GUILD, 0)}
+
+
+@pytest.fixture
+async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
+    store = await SqliteStore.open(tmp_path / "ww.db")
+    guard = AddressGuard((ipaddress.ip_network("127.0.0.0/8"),))
+    fetcher = Fetcher(FetchLimits(deadline_s=5), guard)
+    parser = IsolatedParser(workers=2, timeout_s=10)
+    articles = ArticleFetcher(fetcher, parser, limits=replace(ARTICLE_LIMITS,
+                                                              deadline_s=DEADLINE_S))
+    async with FeedServer() as server:
+        deps = PollDeps(store=store, fetcher=fetcher, parser=parser, articles=articles,
+                        clock=lambda: 1_800_000_000.0, rng=random.Random(1))
+        rig = Rig(deps, store, server)
+        await store.subscribe(GUILD, server.url("/feed"), "wire", 60, rig.now)
+        await store.add_watch(NewWatch(guild_id=GUILD, name="trade", query="trade",
+                                       channel_id=5), rig.now)
+        yield rig
+    await fetcher.close()
+    await parser.close()
+    await store.close()
+
+
+async def test_only_new_items_of_primed_feeds_fetch_their_page_once(rig: Rig) -> None:
+    server = rig.server
+    server.serve("/a", PAGE, content_type=HTML)
+    server.serve("/b", PAGE, content_type=HTML)
+    server.serve("/feed", feed(server, [("a", "/a")]))
+    assert await rig.poll() == Outcome.INGESTED
+    assert server.hits("/a") == 0, "the silent first poll fetched an article"
+    server.serve("/feed", feed(server, [("b", "/b"), ("a", "/a")]))
+    assert await rig.poll() == Outcome.INGESTED
+    assert (server.hits("/a"), server.hits("/b")) == (0, 1)
+    bodies = await rig.bodies()
+    assert TRUMP_XI[3] in bodies["b"] and "Zebrafish" not in bodies["b"]
+    assert bodies["a"] == ""
+    # The same items again with changed text (the body hash differs): no second GET.
+    server.serve("/feed", feed(server, [("b", "/b"), ("a", "/a")], summary="Updated."))
+    await rig.poll()
+    assert (server.hits("/a"), server.hits("/b")) == (0, 1)
+
+
+async def test_modes_and_unwatched_feeds(rig: Rig) -> None:
+    server = rig.server
+    long_text = "Plenty of words here. " * 60  # over 1,000 characters: not a teaser
+    for path in ("/1", "/2", "/3", "/4"):
+        server.serve(path, PAGE, content_type=HTML)
+    server.serve("/feed", feed(server, []))
+    await rig.poll()
+    server.serve("/feed", feed(server, [("1", "/1")], summary=long_text))
+    await rig.poll()  # auto: the item is no teaser
+    rig.deps.full_text = {server.url("/feed"): "always"}
+    server.serve("/feed", feed(server, [("2", "/2")], summary=long_text))
+    await rig.poll()
+    rig.deps.full_text = {server.url("/feed"): "never"}
+    server.serve("/feed", feed(server, [("3", "/3")]))
+    await rig.poll()
+    rig.deps.full_text = {}
+    await rig.store.remove_watch(GUILD, "trade")
+    server.serve("/feed", feed(server, [("4", "/4")]))
+    await rig.poll()  # no watch covers the feed
+    assert [server.hits(p) for p in ("/1", "/2", "/3", "/4")] == [0, 1, 0, 0]
+
+
+async def test_paywall_falls_back_to_the_teaser_on_time(rig: Rig) -> None:
+    server = rig.server
+    server.serve("/feed", feed(server, []))
+    await rig.poll()
+    server.status("/paid", 403)
+
+    async def slow(request: web.Request) -> web.StreamResponse:
+        await asyncio.sleep(30)
+        return web.Response(text="late")
+
+    server.route("/slow", slow)
+    server.serve("/feed", feed(server, [("p", "/paid"), ("s", "/slow")]))
+    before = ARTICLES.labels(reason="paywall")._value.get()
+    started = time.monotonic()
+    assert await rig.poll() == Outcome.INGESTED
+    assert time.monotonic() - started < DEADLINE_S + 2.0
+    assert ARTICLES.labels(reason="paywall")._value.get() == before + 1
+    drafts = [d for d, _ in await rig.store.pending_deliveries(10)]
+    assert sorted(d.item_key for d in drafts) == ["p", "s"]  # the teaser matched "trade"
+    assert all(d.alert.snippet.text.startswith("Trump and Xi") for d in drafts)
