@@ -6,7 +6,7 @@ on hostile HTML, never on the event loop.
 
 * ``favor_precision``: a missed sentence costs less than a "most read" headline in the body,
   which would make a watch fire on a story that does not mention it;
-* comments and tables are left out (reader comments are not the article);
+* reader comments are left out (they are not the article); tables stay (results, figures);
 * the text keeps one paragraph per line, so snippets see paragraph breaks as sentence ends;
 * it is capped at ``MAX_BODY`` characters, cut at the last paragraph break before the cap.
 """
@@ -53,7 +53,7 @@ def extract_main_text(body: bytes, headers: Mapping[str, str], url: str) -> str:
 
     extracted = trafilatura.extract(
         decode_page(body, headers), url=url or None, favor_precision=True,
-        include_comments=False, include_tables=False, include_images=False,
+        include_comments=False, include_tables=True, include_images=False,
         include_links=False, deduplicate=True, output_format="txt", with_metadata=False)
     if not extracted:
         return ""
