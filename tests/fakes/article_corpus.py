@@ -18,7 +18,7 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from tests.fakes.corpus import DOWNLOAD_TIMEOUT_S, REPO, _extract_tests
+from tests.fakes.corpus import REPO, _extract_tests, download_sdist
 
 CORPUS_VERSION = "1.0.0"
 CACHE = REPO / ".cache" / "trafilatura-tests"
@@ -56,15 +56,7 @@ def download(cache: Path = CACHE) -> Path:
     cache.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=cache) as tmp:
         work = Path(tmp)
-        pip = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps",
-               "--no-binary", ":all:", "--timeout", "20", "--retries", "1",
-               f"trafilatura=={CORPUS_VERSION}", "-d", str(work)]
-        done = subprocess.run(pip, capture_output=True, text=True, timeout=DOWNLOAD_TIMEOUT_S,
-                              check=False)
-        archives = sorted(work.glob("trafilatura-*.tar.gz"))
-        if done.returncode != 0 or not archives:
-            raise RuntimeError(f"pip download failed: {done.stderr.strip()[-500:]}")
-        _extract_tests(archives[0], work / "out")
+        _extract_tests(download_sdist("trafilatura", CORPUS_VERSION, work), work / "out")
         (work / "out" / "tests").rename(cache / "tests")
     found = corpus_dir(cache)
     if found is None:
