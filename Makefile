@@ -50,6 +50,7 @@ test: lint typecheck unit
 bench: $(STAMP)
 	$(BIN)/python bench/match_bench.py
 	$(BIN)/python bench/poll_bench.py
+	$(BIN)/python bench/article_bench.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
