@@ -62,6 +62,8 @@ BAD = [
     ("bad channel", GOOD.replace(f'webhook = "{GOOD_WEBHOOK}"', 'channel = "abc"'),
      "watches[0].channel"),
     ("bad toml", "[[feeds]\nname=", "not valid TOML"),
+    ("bad full_text", GOOD.replace('interval = "2m"', 'interval = "2m"\nfull_text = "yes"'),
+     "feeds[0].full_text"),
 ]
 
 
