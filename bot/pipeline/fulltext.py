@@ -54,7 +54,10 @@ def wants_article(entry: Entry, mode: FullTextMode) -> bool:
 async def add_article_text(entries: Sequence[Entry], new_keys: Collection[str],
                            mode: FullTextMode, articles: ArticleFetcher,
                            feed_name: str = "") -> tuple[tuple[Entry, ...], list[Article]]:
-    """``entries`` with ``body`` set on new items whose page gave text; and every outcome."""
+    """``entries`` with ``body`` set on new items whose page gave text; and each page's outcome.
+
+    Items sharing a link share one fetch.
+    """
     targets = [e for e in entries if e.key in new_keys and wants_article(e, mode)]
     if len(targets) > MAX_PER_POLL:
         log.info("feed %r: %d new items want their article; fetching the first %d",
@@ -62,15 +65,17 @@ async def add_article_text(entries: Sequence[Entry], new_keys: Collection[str],
         targets = targets[:MAX_PER_POLL]
     if not targets:
         return tuple(entries), []
-    outcomes = await asyncio.gather(*(articles.get(entry.link) for entry in targets))
-    bodies: dict[str, str] = {}
-    for entry, article in zip(targets, outcomes, strict=True):
+    links = list(dict.fromkeys(entry.link for entry in targets))  # one GET per page
+    outcomes = await asyncio.gather(*(articles.get(link) for link in links))
+    texts: dict[str, str] = {}
+    for link, article in zip(links, outcomes, strict=True):
         metrics.count_article(article.reason)
         if article.reason is ArticleReason.OK:
-            bodies[entry.key] = article.text
+            texts[link] = article.text
         else:
             log.info("feed %r: article %s: %s (%s); matching the feed's text", feed_name,
-                     entry.link[:200], article.reason, article.detail,
-                     extra={"feed": feed_name})
-    enriched = tuple(replace(e, body=bodies[e.key]) if e.key in bodies else e for e in entries)
+                     link[:200], article.reason, article.detail, extra={"feed": feed_name})
+    wanted = {entry.key for entry in targets}
+    enriched = tuple(replace(e, body=texts[e.link]) if e.key in wanted and e.link in texts
+                     else e for e in entries)
     return enriched, list(outcomes)

@@ -142,3 +142,15 @@ async def test_paywall_falls_back_to_the_teaser_on_time(rig: Rig) -> None:
     drafts = [d for d, _ in await rig.store.pending_deliveries(10)]
     assert sorted(d.item_key for d in drafts) == ["p", "s"]  # the teaser matched "trade"
     assert all(d.alert.snippet.text.startswith("Trump and Xi") for d in drafts)
+
+
+async def test_items_sharing_a_page_share_one_get(rig: Rig) -> None:
+    server = rig.server
+    server.serve("/shared", PAGE, content_type=HTML)
+    server.serve("/feed", feed(server, []))
+    await rig.poll()
+    server.serve("/feed", feed(server, [("x", "/shared"), ("y", "/shared")]))
+    await rig.poll()
+    assert server.hits("/shared") == 1
+    bodies = await rig.bodies()
+    assert TRUMP_XI[3] in bodies["x"] and bodies["x"] == bodies["y"]
