@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -52,6 +53,23 @@ class Article:
     reason: ArticleReason
     text: str = ""
     detail: str = ""
+
+
+def describe_stats(counts: Mapping[str, int]) -> str:
+    """``"articles: 92 % ok; 3 paywall, 1 timeout"`` for /feed list; "" before any fetch.
+
+    Reasons other than ok are listed most frequent first, with their metric names.
+    """
+    total = sum(max(0, n) for n in counts.values())
+    if total == 0:
+        return ""
+    ok = max(0, counts.get(ArticleReason.OK.value, 0))
+    rest = sorted(((n, reason) for reason, n in counts.items()
+                   if reason != ArticleReason.OK.value and n > 0), key=lambda p: (-p[0], p[1]))
+    text = f"articles: {round(100 * ok / total)} % ok"
+    if rest:
+        text += "; " + ", ".join(f"{n} {reason.replace('_', ' ')}" for n, reason in rest)
+    return text
 
 
 def classify(exc: FeedError) -> ArticleReason:

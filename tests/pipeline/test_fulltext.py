@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bot.model import Entry
+from bot.pipeline.article import describe_stats
 from bot.pipeline.fulltext import full_text_mode, is_teaser, wants_article
 
 LINK = "https://news.example/story/1"
@@ -30,3 +31,12 @@ def test_modes_and_links() -> None:
 def test_unknown_mode_means_auto() -> None:
     assert [full_text_mode(v) for v in ("always", "never", "auto", None, "bogus")] == [
         "always", "never", "auto", "auto", "auto"]
+
+
+def test_article_stats_line() -> None:
+    assert describe_stats({}) == ""
+    assert describe_stats({"ok": 0}) == ""
+    assert describe_stats({"ok": 92, "paywall": 3, "timeout": 1, "not_html": 4}) == (
+        "articles: 92 % ok; 4 not html, 3 paywall, 1 timeout")
+    assert describe_stats({"ok": 5}) == "articles: 100 % ok"
+    assert describe_stats({"paywall": 2}) == "articles: 0 % ok; 2 paywall"
