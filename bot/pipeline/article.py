@@ -14,6 +14,7 @@ waiting for a slot, the fetch and the extraction, so an alert is held at most th
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -103,11 +104,15 @@ class ArticleFetcher:
         """The most one ``get`` can take, waiting included: the fetch deadline."""
         return self.limits.deadline_s
 
-    async def get(self, url: str) -> Article:
-        """Fetch ``url`` and extract its main text; the outcome as data, never an exception."""
+    async def get(self, url: str, share: asyncio.Semaphore | None = None) -> Article:
+        """Fetch ``url`` and extract its main text; the outcome as data, never an exception.
+
+        ``share`` bounds one caller's (one feed's) fetches, so a feed full of slow pages
+        cannot take every slot of this process; waiting for it counts towards the deadline.
+        """
         try:
             async with asyncio.timeout(self.deadline_s):
-                async with self._gate:
+                async with share or contextlib.nullcontext(), self._gate:
                     return await self._get(url)
         except TimeoutError:
             return Article(ArticleReason.TIMEOUT,

@@ -27,6 +27,7 @@ FullTextMode = Literal["auto", "always", "never"]
 FULL_TEXT_MODES: tuple[FullTextMode, ...] = ("auto", "always", "never")
 TEASER_CHARS = 1_000  # "auto": an item whose own text is shorter is a teaser
 MAX_PER_POLL = 25  # a feed that suddenly lists hundreds of new items is not read page by page
+PER_FEED = 2  # pages of one feed fetched at once: a feed of slow pages leaves slots to others
 
 
 def full_text_mode(value: str | None) -> FullTextMode:
@@ -66,7 +67,8 @@ async def add_article_text(entries: Sequence[Entry], new_keys: Collection[str],
     if not targets:
         return tuple(entries), []
     links = list(dict.fromkeys(entry.link for entry in targets))  # one GET per page
-    outcomes = await asyncio.gather(*(articles.get(link) for link in links))
+    share = asyncio.Semaphore(PER_FEED)
+    outcomes = await asyncio.gather(*(articles.get(link, share) for link in links))
     texts: dict[str, str] = {}
     for link, article in zip(links, outcomes, strict=True):
         metrics.count_article(article.reason)

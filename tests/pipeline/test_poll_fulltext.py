@@ -51,7 +51,9 @@ class Rig:
     now: float = 1_800_000_000.0
 
     async def poll(self, path: str = "/feed") -> Outcome:
-        url = self.server.url(path)
+        return await self.poll_url(self.server.url(path))
+
+    async def poll_url(self, url: str) -> Outcome:
         [sub] = [s for s in await self.store.subscriptions(GUILD) if s.feed.url == url]
         return (await poll_feed(sub.feed, self.deps)).outcome
 
@@ -154,3 +156,38 @@ async def test_items_sharing_a_page_share_one_get(rig: Rig) -> None:
     assert server.hits("/shared") == 1
     bodies = await rig.bodies()
     assert TRUMP_XI[3] in bodies["x"] and bodies["x"] == bodies["y"]
+
+
+async def test_a_feed_of_slow_pages_leaves_room_for_other_feeds(rig: Rig) -> None:
+    """Ten dripping pages behind one feed must not take every article slot of the process:
+    another feed's article, polled meanwhile, comes back with its text at once."""
+    server = rig.server
+    fetcher = rig.deps.fetcher
+    deadline_s = 4.0
+    rig.deps.articles = ArticleFetcher(fetcher, rig.deps.parser, concurrency=4,
+                                       limits=replace(ARTICLE_LIMITS, deadline_s=deadline_s))
+    for i in range(10):
+        server.drip(f"/drip{i}", interval=0.2, total=1000, content_type=HTML)
+    server.serve("/good", PAGE, content_type=HTML)
+    # The good feed links to "localhost": another host, so the per-host slots are not shared.
+    other = server.url("/other").replace("127.0.0.1", "localhost")
+    server.serve("/feed", feed(server, []))
+    server.serve("/other", feed(server, []))
+    await rig.store.subscribe(GUILD, other, "other", 60, rig.now)
+    await rig.poll()
+    await rig.poll_url(other)
+    server.serve("/feed", feed(server, [(f"d{i}", f"/drip{i}") for i in range(10)]))
+    good_link = server.url("/good").replace("127.0.0.1", "localhost")
+    server.serve("/other", feed(server, [("g", "/good")]).replace(
+        server.url("/good").encode(), good_link.encode()))
+    hostile = asyncio.create_task(rig.poll())
+    await asyncio.sleep(0.3)  # the hostile feed's pages are in flight
+    started = time.monotonic()
+    assert await rig.poll_url(other) == Outcome.INGESTED
+    # Not queued behind the dripping pages until their deadline (they would free the slots
+    # only then): with the slots all taken this poll takes the whole deadline.
+    assert time.monotonic() - started < deadline_s / 2
+    assert await hostile == Outcome.INGESTED
+    bodies = await rig.bodies()
+    assert TRUMP_XI[3] in bodies["g"]
+    assert all(bodies[f"d{i}"] == "" for i in range(10))
