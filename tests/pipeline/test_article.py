@@ -136,7 +136,7 @@ async def test_hostile_pages_each_become_a_reason_and_hurt_nobody(rig: Rig) -> N
     server.serve("/feed", rss(50))
     expected = {"/bomb": ArticleReason.ERROR, "/endless": ArticleReason.ERROR,
                 "/drip": ArticleReason.TIMEOUT, "/loop": ArticleReason.ERROR,
-                "/hop0": ArticleReason.ERROR, "/nested": ArticleReason.EMPTY}
+                "/hop0": ArticleReason.ERROR}
 
     async def feed_poll() -> float:
         started = time.monotonic()
@@ -148,7 +148,9 @@ async def test_hostile_pages_each_become_a_reason_and_hurt_nobody(rig: Rig) -> N
 
     started = time.monotonic()
     hostile = asyncio.gather(*(rig.articles.get(server.url(path)) for path in expected))
-    huge = asyncio.create_task(rig.articles.get(server.url("/huge")))
+    # The two CPU-heavy pages may queue behind each other for the two workers on a loaded
+    # machine; either ending is a recorded reason (their extraction is checked below).
+    heavy = asyncio.gather(*(rig.articles.get(server.url(p)) for p in ("/huge", "/nested")))
     good = await rig.articles.get(server.url("/story"))
     feed_s = await feed_poll()
     outcomes = dict(zip(expected, await hostile, strict=True))
@@ -159,6 +161,17 @@ async def test_hostile_pages_each_become_a_reason_and_hurt_nobody(rig: Rig) -> N
     assert "too large" in outcomes["/bomb"].detail
     assert "too large" in outcomes["/endless"].detail
     assert "redirect" in outcomes["/loop"].detail and "redirect" in outcomes["/hop0"].detail
-    assert (await huge).reason in (ArticleReason.OK, ArticleReason.TIMEOUT)
+    huge, nested = await heavy
+    assert huge.reason in (ArticleReason.OK, ArticleReason.TIMEOUT)
+    assert nested.reason in (ArticleReason.EMPTY, ArticleReason.TIMEOUT)
     # Everything ended by the article deadline (plus slack for a loaded machine).
     assert time.monotonic() - started < DEADLINE_S + 3.0
+
+
+async def test_heavy_pages_extract_in_a_worker_that_survives(rig: Rig) -> None:
+    """200,000 nested divs give no text; a 3 MiB page is capped; the worker lives on."""
+    headers = {"content-type": HTML}
+    assert await rig.workers.extract(deeply_nested(), headers, "http://x.example/") == ""
+    text = await rig.workers.extract(huge_page(), headers, "http://x.example/", timeout_s=20)
+    assert 10_000 < len(text) <= 20_000 and text.endswith("elit.")
+    assert TRUMP_XI[3] in await rig.workers.extract(STORY, headers, "http://x.example/")
