@@ -22,8 +22,8 @@ from bot.pipeline.fetch import Fetcher, FetchLimits
 from bot.pipeline.isolation import IsolatedParser
 from bot.pipeline.netguard import AddressGuard
 from bot.pipeline.poll import Outcome, PollDeps, poll_feed
+from bot.store import SqlStore, open_store
 from bot.store.rows import NewWatch
-from bot.store.sqlite import SqliteStore
 from tests.fakes.article_pages import TRUMP_XI, news_page
 from tests.fakes.feed_server import FeedServer
 
@@ -46,7 +46,7 @@ def feed(server: FeedServer, items: list[tuple[str, str]], summary: str = TEASER
 @dataclass
 class Rig:
     deps: PollDeps
-    store: SqliteStore
+    store: SqlStore
     server: FeedServer
     now: float = 1_800_000_000.0
 
@@ -64,7 +64,7 @@ class Rig:
 
 @pytest.fixture
 async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
-    store = await SqliteStore.open(tmp_path / "ww.db")
+    store = await open_store(f"sqlite:///{tmp_path / 'ww.db'}")
     guard = AddressGuard((ipaddress.ip_network("127.0.0.0/8"),))
     fetcher = Fetcher(FetchLimits(deadline_s=5), guard)
     parser = IsolatedParser(workers=2, timeout_s=10)
