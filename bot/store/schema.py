@@ -69,6 +69,8 @@ subscriptions = Table(
     Column("interval_s", Time, nullable=False),
     Column("source", StoredText, _source(), nullable=False),
     Column("created_at", Time, nullable=False),
+    # Fetch the article page of new items (issue 13): 'auto', 'always' or 'never'.
+    Column("full_text", StoredText, nullable=False, server_default=text("'auto'")),
     UniqueConstraint("guild_id", "name"),
     UniqueConstraint("guild_id", "feed_id"),
     Index("subscriptions_feed", "feed_id"),
@@ -128,4 +130,13 @@ deliveries = Table(
     UniqueConstraint("watch_id", "feed_id", "item_key"),
     Index("deliveries_pending", "id", sqlite_where=text("status = 'pending'"),
           postgresql_where=text("status = 'pending'")),
+)
+
+# Article fetches per feed and outcome (issue 13: ok, paywall, timeout …), for /feed list.
+article_stats = Table(
+    "article_stats", metadata,
+    Column("feed_id", Id, ForeignKey("feeds.id", ondelete="CASCADE"), nullable=False),
+    Column("reason", StoredText, nullable=False),
+    Column("count", Integer, nullable=False),
+    PrimaryKeyConstraint("feed_id", "reason"),
 )
