@@ -32,6 +32,7 @@ from bot.scheduler import Poller, start_scheduler
 from bot.settings import Settings
 from bot.store import open_store as store_at
 from bot.store.base import Store
+from bot.store.rows import CONFIG_GUILD
 from bot.web import start_web
 
 if TYPE_CHECKING:
@@ -75,6 +76,7 @@ async def build_app(settings: Settings, config: Config) -> AsyncIterator[App]:
         store = await open_store(settings)
         stack.push_async_callback(store.close)
         await store.sync_config(config, wall_clock())
+        await store.set_full_text(CONFIG_GUILD, {f.name: f.full_text for f in config.feeds})
         # Leases left by a process that was killed mid-poll would hide those feeds for minutes.
         await store.release_leases()
         session = aiohttp.ClientSession()
@@ -88,8 +90,7 @@ async def build_app(settings: Settings, config: Config) -> AsyncIterator[App]:
             discord=DiscordSender(session, settings.discord_api_base, settings.discord_token,
                                   wall_clock))
         deps = PollDeps(store=store, fetcher=fetcher, parser=parser, clock=wall_clock,
-                        on_queued=outbox.wake, articles=ArticleFetcher(fetcher, parser),
-                        full_text={feed.url: feed.full_text for feed in config.feeds})
+                        on_queued=outbox.wake, articles=ArticleFetcher(fetcher, parser))
         poller = Poller(deps, config.bot.poll_concurrency)
         yield App(settings, config, store, poller, outbox)
 

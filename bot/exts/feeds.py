@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Literal
 from urllib.parse import urlsplit
 
 import discord
@@ -28,6 +29,7 @@ from bot.exts.common import (
 )
 from bot.exts.watches import clean_name
 from bot.model import Entry, ParsedFeed
+from bot.pipeline.article import describe_stats
 from bot.pipeline.fetch import Fetched, NotModified
 from bot.pipeline.netguard import parse_address
 from bot.pipeline.schedule import next_check_after_success
@@ -81,6 +83,12 @@ def health(sub: Subscription) -> str:
     return (f"• **{plain(sub.name, 100)}**{source} every {format_duration(sub.interval_s)} — "
             f"{state}\n  last success {ago(feed.last_success)}, next check "
             f"{ago(feed.next_check)} — <{feed.url[:300]}>")
+
+
+def articles_line(counts: Mapping[str, int]) -> str:
+    """The /feed list line on a feed's article fetches (issue 13), or "" before any."""
+    text = describe_stats(counts)
+    return f"\n  {text}" if text else ""
 
 
 def newest(entries: tuple[Entry, ...]) -> Entry | None:
@@ -142,10 +150,13 @@ class FeedCommands(ManagedGroup):
     @app_commands.command(name="add")
     @app_commands.describe(url="The RSS, Atom, RDF or JSON Feed address",
                            name="A short name (default: the feed's title)",
-                           interval='How often to check, e.g. "10m" (default 1m)')
+                           interval='How often to check, e.g. "10m" (default 1m)',
+                           full_text="Also match the article page of new items: auto (when "
+                                     "the feed gives a teaser, the default), always or never")
     async def add(self, interaction: discord.Interaction, url: app_commands.Range[str, 1, 2000],
                   name: app_commands.Range[str, 1, 100] | None = None,
-                  interval: str | None = None) -> None:
+                  interval: str | None = None,
+                  full_text: Literal["auto", "always", "never"] | None = None) -> None:
         """Add a feed: it is fetched and checked first; the items it holds now are not alerted."""
         guild_id = guild_of(interaction)
         url = url.strip()
@@ -161,6 +172,8 @@ class FeedCommands(ManagedGroup):
         name = wanted or clean_name(parsed.title or url)[:100]
         check_unused(subs, url, name)
         sub = await self.app.store.subscribe(guild_id, url, name, seconds, now())
+        if full_text is not None:
+            await self.app.store.set_full_text(guild_id, {name: full_text})
         # A URL another server already follows is primed: its stored items are the baseline.
         if not sub.feed.primed:
             await self._prime(sub.feed.id, response, parsed, seconds)
@@ -216,7 +229,9 @@ class FeedCommands(ManagedGroup):
         if not subs:
             await reply(interaction, "No feeds yet. Add one with `/feed add`.")
             return
-        await reply(interaction, fit_lines([health(s) for s in subs]))
+        stats = await self.app.store.article_stats(sorted({s.feed.id for s in subs}))
+        await reply(interaction, fit_lines([health(s) + articles_line(stats.get(s.feed.id, {}))
+                                            for s in subs]))
 
     remove.autocomplete("name")(_feed_names)
     resume.autocomplete("name")(_feed_names)

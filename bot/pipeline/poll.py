@@ -12,13 +12,14 @@ import hashlib
 import logging
 import random
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 
 from bot import metrics
-from bot.errors import FeedError, FetchError
+from bot.errors import FeedError, FetchError, StoreError
 from bot.model import Entry
 from bot.pipeline.article import ArticleFetcher
 from bot.pipeline.fetch import Fetcher, NotModified
@@ -71,9 +72,8 @@ class PollDeps:
     on_queued: Callable[[int], None] = lambda count: None
     on_feed_paused: Callable[[FeedRow, str], Awaitable[None]] | None = None
     pause_after: int = PAUSE_AFTER_FAILURES
-    # Full text (issue 13): None turns article fetches off; modes by feed URL, else "auto".
+    # Full text (issue 13): None turns article fetches off; the mode is the feed's (store).
     articles: ArticleFetcher | None = None
-    full_text: Mapping[str, str] = field(default_factory=dict)
 
 
 async def poll_feed(feed: FeedRow, deps: PollDeps) -> PollResult:
@@ -134,14 +134,21 @@ async def _with_articles(feed: FeedRow, entries: Sequence[Entry], watched: bool,
     Never on a feed's first poll (it records silently) and never for known items: the
     store's ``known_keys`` says which are new before anything is written.
     """
-    mode = full_text_mode(deps.full_text.get(feed.url))
-    if deps.articles is None or not feed.primed or not watched or mode == "never" \
-            or not entries:
+    if deps.articles is None or not feed.primed or not watched or not entries:
+        return entries
+    mode = full_text_mode(await deps.store.full_text_mode(feed.id))
+    if mode == "never":
         return entries
     known = await deps.store.known_keys(feed.id, [entry.key for entry in entries])
     new_keys = {entry.key for entry in entries} - known
-    enriched, _outcomes = await add_article_text(entries, new_keys, mode, deps.articles,
-                                                 feed.name)
+    enriched, outcomes = await add_article_text(entries, new_keys, mode, deps.articles,
+                                                feed.name)
+    if outcomes:
+        try:  # for /feed list; a poll never fails over its statistics
+            await deps.store.record_articles(feed.id, Counter(a.reason.value for a in outcomes))
+        except StoreError as exc:
+            log.warning("feed %r: article counts not recorded: %s", feed.name, exc,
+                        extra={"feed": feed.name})
     return enriched
 
 

@@ -93,6 +93,8 @@ async def test_only_new_items_of_primed_feeds_fetch_their_page_once(rig: Rig) ->
     server.serve("/feed", feed(server, [("b", "/b"), ("a", "/a")]))
     assert await rig.poll() == Outcome.INGESTED
     assert (server.hits("/a"), server.hits("/b")) == (0, 1)
+    [feed_id] = [s.feed.id for s in await rig.store.subscriptions(GUILD)]
+    assert await rig.store.article_stats([feed_id]) == {feed_id: {"ok": 1}}
     bodies = await rig.bodies()
     assert TRUMP_XI[3] in bodies["b"] and "Zebrafish" not in bodies["b"]
     assert bodies["a"] == ""
@@ -111,13 +113,13 @@ async def test_modes_and_unwatched_feeds(rig: Rig) -> None:
     await rig.poll()
     server.serve("/feed", feed(server, [("1", "/1")], summary=long_text))
     await rig.poll()  # auto: the item is no teaser
-    rig.deps.full_text = {server.url("/feed"): "always"}
+    assert await rig.store.set_full_text(GUILD, {"wire": "always"}) == 1
     server.serve("/feed", feed(server, [("2", "/2")], summary=long_text))
     await rig.poll()
-    rig.deps.full_text = {server.url("/feed"): "never"}
+    await rig.store.set_full_text(GUILD, {"wire": "never"})
     server.serve("/feed", feed(server, [("3", "/3")]))
     await rig.poll()
-    rig.deps.full_text = {}
+    await rig.store.set_full_text(GUILD, {"wire": "auto"})
     await rig.store.remove_watch(GUILD, "trade")
     server.serve("/feed", feed(server, [("4", "/4")]))
     await rig.poll()  # no watch covers the feed
@@ -141,6 +143,8 @@ async def test_paywall_falls_back_to_the_teaser_on_time(rig: Rig) -> None:
     assert await rig.poll() == Outcome.INGESTED
     assert time.monotonic() - started < DEADLINE_S + 2.0
     assert ARTICLES.labels(reason="paywall")._value.get() == before + 1
+    [feed_id] = [s.feed.id for s in await rig.store.subscriptions(GUILD)]
+    assert await rig.store.article_stats([feed_id]) == {feed_id: {"paywall": 1, "timeout": 1}}
     drafts = [d for d, _ in await rig.store.pending_deliveries(10)]
     assert sorted(d.item_key for d in drafts) == ["p", "s"]  # the teaser matched "trade"
     assert all(d.alert.snippet.text.startswith("Trump and Xi") for d in drafts)
