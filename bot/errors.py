@@ -48,6 +48,10 @@ class FetchError(FeedError):
         self.kind = kind  # "timeout", "too_large" or "content_type" for those limits
 
 
+class AddressRefused(FetchError):
+    """The feed leads to a non-public address its fetch is not allowed to reach (SSRF guard)."""
+
+
 class ParseError(FeedError):
     """The body is not a usable feed (not a feed, hostile, parser crash or timeout)."""
 

@@ -47,6 +47,9 @@ MATCHES = Counter("wirewatch_matches", "Watch matches found in new items.", regi
 ARTICLES = Counter("wirewatch_article_fetches",
                    "Article page fetches for full-text matching, by outcome (ok, paywall, …).",
                    ["reason"], registry=PIPELINE)
+ITEMS_DROPPED = Counter("wirewatch_items_dropped",
+                        "Items left out of a feed body that held more than the parser takes.",
+                        registry=PIPELINE)
 
 DB_CACHE_S = 5.0
 LAG_INTERVAL_S = 0.5
@@ -66,6 +69,12 @@ def count_items(n: int) -> None:
     """Count ``n`` items read from a parsed feed."""
     if n > 0:  # Counter.inc refuses negatives; zero is a no-op anyway
         ITEMS_SEEN.inc(n)
+
+
+def count_dropped(n: int) -> None:
+    """Count ``n`` items dropped from an oversized feed body."""
+    if n > 0:
+        ITEMS_DROPPED.inc(n)
 
 
 def count_matches(n: int) -> None:

@@ -104,24 +104,26 @@ class ArticleFetcher:
         """The most one ``get`` can take, waiting included: the fetch deadline."""
         return self.limits.deadline_s
 
-    async def get(self, url: str, share: asyncio.Semaphore | None = None) -> Article:
+    async def get(self, url: str, share: asyncio.Semaphore | None = None,
+                  private: bool | None = None) -> Article:
         """Fetch ``url`` and extract its main text; the outcome as data, never an exception.
 
         ``share`` bounds one caller's (one feed's) fetches, so a feed full of slow pages
         cannot take every slot of this process; waiting for it counts towards the deadline.
+        ``private``: may the page reach the allowed private networks (its feed's allowance).
         """
         try:
             async with asyncio.timeout(self.deadline_s):
                 async with share or contextlib.nullcontext(), self._gate:
-                    return await self._get(url)
+                    return await self._get(url, private)
         except TimeoutError:
             return Article(ArticleReason.TIMEOUT,
                            detail=f"no text within the {self.deadline_s:g} s deadline")
         except FeedError as exc:
             return Article(classify(exc), detail=str(exc)[:300])
 
-    async def _get(self, url: str) -> Article:
-        response = await self._fetcher.fetch(url, limits=self.limits)
+    async def _get(self, url: str, private: bool | None) -> Article:
+        response = await self._fetcher.fetch(url, limits=self.limits, private=private)
         if isinstance(response, NotModified):  # we sent no validators; a broken server
             return Article(ArticleReason.ERROR, detail="304 to an unconditional request")
         if not response.body.strip():

@@ -54,10 +54,12 @@ def wants_article(entry: Entry, mode: FullTextMode) -> bool:
 
 async def add_article_text(entries: Sequence[Entry], new_keys: Collection[str],
                            mode: FullTextMode, articles: ArticleFetcher,
-                           feed_name: str = "") -> tuple[tuple[Entry, ...], list[Article]]:
+                           feed_name: str = "", private: bool | None = None,
+                           ) -> tuple[tuple[Entry, ...], list[Article]]:
     """``entries`` with ``body`` set on new items whose page gave text; and each page's outcome.
 
-    Items sharing a link share one fetch.
+    Items sharing a link share one fetch. ``private`` is the feed's private-network
+    allowance (``Fetcher.fetch``), so a page cannot reach further than its feed.
     """
     targets = [e for e in entries if e.key in new_keys and wants_article(e, mode)]
     if len(targets) > MAX_PER_POLL:
@@ -68,7 +70,7 @@ async def add_article_text(entries: Sequence[Entry], new_keys: Collection[str],
         return tuple(entries), []
     links = list(dict.fromkeys(entry.link for entry in targets))  # one GET per page
     share = asyncio.Semaphore(PER_FEED)
-    outcomes = await asyncio.gather(*(articles.get(link, share) for link in links))
+    outcomes = await asyncio.gather(*(articles.get(link, share, private) for link in links))
     texts: dict[str, str] = {}
     for link, article in zip(links, outcomes, strict=True):
         metrics.count_article(article.reason)

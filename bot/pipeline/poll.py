@@ -141,8 +141,11 @@ async def _with_articles(feed: FeedRow, entries: Sequence[Entry], watched: bool,
         return entries
     known = await deps.store.known_keys(feed.id, [entry.key for entry in entries])
     new_keys = {entry.key for entry in entries} - known
+    # A page may reach the allowed private networks only if its feed may (bot.pipeline.access).
+    access = deps.fetcher.access
+    private = None if access is None else await access.permits(feed.url)
     enriched, outcomes = await add_article_text(entries, new_keys, mode, deps.articles,
-                                                feed.name)
+                                                feed.name, private)
     if outcomes:
         try:  # for /feed list; a poll never fails over its statistics
             await deps.store.record_articles(feed.id, Counter(a.reason.value for a in outcomes))

@@ -1,7 +1,7 @@
 """Full text (issue 13): a mode per subscription, article-fetch counts per feed.
 
-Revision ID: 0002_full_text
-Revises: 0001
+Revision ID: 0003_full_text
+Revises: 0002
 """
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from alembic import op
 
 from bot.store.types import Id, StoredText
 
-revision = "0002_full_text"
-down_revision = "0001"
+revision = "0003_full_text"
+down_revision = "0002"
 branch_labels = None
 depends_on = None
 
