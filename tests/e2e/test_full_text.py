@@ -1,9 +1,8 @@
 """Full text end to end (issue 13): `wirewatch run` as a subprocess, a web server serving a
 teaser-only feed and real-looking article pages, and the fake Discord receiving the alerts.
 
-The watch on a name that only the article's fourth paragraph holds needs the matcher to see
-``Entry.body`` (the ``matcher`` branch): until that is merged the test is an expected
-failure, and a strict one, so it must pass as soon as body matching is there.
+The watch on a name that only the article's fourth paragraph holds fires through the body
+field (article text in the default scope) and its snippet is cut from the body.
 """
 
 from __future__ import annotations
@@ -12,10 +11,6 @@ import asyncio
 import time
 from pathlib import Path
 
-import pytest
-
-from bot.model import Entry
-from bot.pipeline.match import document_from_entry
 from tests.e2e.harness import BotProcess, bot_env, wait_for
 from tests.fakes.article_pages import TRUMP_XI, news_page
 from tests.fakes.discord_payloads import WEBHOOK_ID, FakeWebhook
@@ -23,7 +18,6 @@ from tests.fakes.discord_server import FakeDiscord
 from tests.fakes.feed_server import FeedServer
 
 HTML = "text/html; charset=utf-8"
-BODY_MATCHED = "body" in document_from_entry(Entry(key="k", body="probe"), "feed").fields
 PAGE = news_page("Trump and Xi speak by phone", TRUMP_XI,
                  most_read=["Zebrafish escape from the city aquarium",
                             "Mayor opens new tram line"],
@@ -94,8 +88,6 @@ async def test_paywalled_article_falls_back_to_the_teaser_on_time(tmp_path: Path
         assert status == 0, bot.output()
 
 
-@pytest.mark.xfail(not BODY_MATCHED, strict=True,
-                   reason="needs the matcher to cover Entry.body (branch `matcher`)")
 async def test_name_in_paragraph_four_fires_sidebar_word_does_not(tmp_path: Path) -> None:
     async with FeedServer() as pages, FakeDiscord() as fake:
         pages.serve("/story", PAGE, content_type=HTML)
