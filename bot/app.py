@@ -28,6 +28,7 @@ from bot.pipeline.fetch import Fetcher, FetchLimits
 from bot.pipeline.isolation import IsolatedParser
 from bot.pipeline.netguard import AddressGuard
 from bot.pipeline.poll import PollDeps
+from bot.reporting import ConsoleReporter
 from bot.scheduler import Poller, start_scheduler
 from bot.settings import Settings
 from bot.store.base import Store
@@ -61,6 +62,7 @@ class App:
     # Set by the Discord client: monotonic time the gateway went down, None while connected.
     gateway_down_since: float | None = None
     exit_status: int = 0
+    reporter: ConsoleReporter = field(default_factory=lambda: ConsoleReporter(0))
 
 
 async def open_store(settings: Settings) -> Store:
@@ -101,10 +103,12 @@ async def build_app(settings: Settings, config: Config) -> AsyncIterator[App]:
             store, console=ConsoleSender(), clock=wall_clock,
             discord=DiscordSender(session, settings.discord_api_base, settings.discord_token,
                                   wall_clock))
+        reporter = ConsoleReporter(len({sub.feed.id for sub in await store.subscriptions()}))
         deps = PollDeps(store=store, fetcher=fetcher, parser=parser, clock=wall_clock,
-                        on_queued=outbox.wake)
+                        on_queued=outbox.wake, on_result=reporter.on_result,
+                        failure_level=reporter.failure_level)
         poller = Poller(deps, config.bot.poll_concurrency)
-        yield App(settings, config, store, poller, outbox)
+        yield App(settings, config, store, poller, outbox, reporter=reporter)
 
 
 async def run_once(settings: Settings, config: Config) -> int:
@@ -115,6 +119,10 @@ async def run_once(settings: Settings, config: Config) -> int:
         failed = sum(1 for result in results if result is None or result.error)
         log.info("polled %d feeds (%d failed); sent %d alerts", len(results), failed,
                  app.outbox.sent_total)
+        # On stdout, after the alerts: what a cron user reads to see what happened.
+        for line in app.reporter.summary_lines(app.outbox.sent_by_feed,
+                                               app.outbox.failed_by_feed):
+            print(line, flush=True)
     return 0
 
 

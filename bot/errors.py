@@ -38,11 +38,17 @@ class FeedError(WirewatchError):
 
 
 class FetchError(FeedError):
-    """The feed could not be fetched (network, status, limits, refused address)."""
+    """The feed could not be fetched (network, status, limits, refused address).
 
-    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+    ``unreachable`` marks failures before any server answered (DNS, connect, timeout): when
+    every feed fails that way the machine is offline, which is said once, not per feed.
+    """
+
+    def __init__(self, message: str, *, retry_after: float | None = None,
+                 unreachable: bool = False) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+        self.unreachable = unreachable
 
 
 class ParseError(FeedError):
