@@ -125,6 +125,12 @@ def recent_matches(compiled: CompiledQuery, items: list[StoredItem]) -> list[Sto
             if matcher.match(document_from_entry(item.entry, item.feed_name))]
 
 
+def item_line(item: StoredItem) -> str:
+    """One recorded item: headline, feed, when it was first seen."""
+    return (f"• **{plain(item.entry.title or item.entry.link, 150)}** — "
+            f"{plain(item.feed_name, 60)}, <t:{int(item.first_seen)}:R>")
+
+
 class WatchCommands(ManagedGroup):
     """Watch-lists: a query and the channel its alerts go to."""
 
@@ -172,8 +178,20 @@ class WatchCommands(ManagedGroup):
             role_id=role.id if role else None), now())
         log.info("guild %s added watch %r → channel %s", guild_id, name, channel_id)
         ping = f", pinging <@&{role.id}>" if role else ""
+        # Matching a day of items can take a second or two: acknowledge first.
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        preview = await self._preview(guild_id, compile_query(query))
         await reply(interaction, f"✅ Watch **{plain(name)}** added: alerts go to "
-                                 f"<#{channel_id}>{ping}.{note}")
+                                 f"<#{channel_id}>{ping}.{note}\n{preview}")
+
+    async def _preview(self, guild_id: int, compiled: CompiledQuery) -> str:
+        """What the watch would have matched among the last day's items, newest first."""
+        items = await self.app.store.recent_items(guild_id, now() - DAY_S)
+        hits = await asyncio.to_thread(recent_matches, compiled, items)
+        lines = [f"Among the {len(items)} items of the last 24 hours, {len(hits)} match now "
+                 "(not alerted); new matching items will be alerted."]
+        lines += [item_line(item) for item in hits[:NEWEST_SHOWN]]
+        return fit_lines(lines, 1500)
 
     @app_commands.command(name="remove")
     @app_commands.describe(name="The watch to remove")
@@ -233,9 +251,7 @@ class WatchCommands(ManagedGroup):
         items = await self.app.store.recent_items(guild_id, now() - DAY_S)
         hits = await asyncio.to_thread(recent_matches, compiled, items)
         lines = [f"{len(hits)} of {len(items)} items from the last 24 hours would have matched."]
-        lines += [f"• **{plain(item.entry.title or item.entry.link, 150)}** — "
-                  f"{plain(item.feed_name, 60)}, <t:{int(item.first_seen)}:R>"
-                  for item in hits[:NEWEST_SHOWN]]
+        lines += [item_line(item) for item in hits[:NEWEST_SHOWN]]
         await reply(interaction, fit_lines(lines))
 
     remove.autocomplete("name")(_watch_names)

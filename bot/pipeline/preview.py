@@ -46,16 +46,17 @@ class Preview:
 
 
 def preview_matches(feed_name: str, recorded: int, entries: Sequence[Entry],
-                    watches: Sequence[tuple[WatchRow, str]], matchers: MatcherCache,
-                    feed_url: str, now: datetime) -> Preview:
+                    watches: Sequence[tuple[WatchRow, str]], feed_url: str,
+                    now: datetime) -> Preview:
     """Match ``entries`` as a primed feed would, without queueing anything.
 
     Runs the same planning as a real poll (so the preview cannot disagree with later
-    alerts), with bursts not collapsed so that every title can be counted.
+    alerts), with bursts not collapsed so that every title can be counted. It runs in a
+    worker thread, so it compiles its own matchers rather than share the poller's cache.
     """
     uncollapsed = [(replace(watch, collapse_after=None), name) for watch, name in watches
                    if not watch.paused]
-    drafts = plan_deliveries(entries, uncollapsed, matchers, feed_url, now)
+    drafts = plan_deliveries(entries, uncollapsed, MatcherCache(), feed_url, now)
     found: dict[int, list[str]] = {}
     for draft in drafts:
         found.setdefault(draft.watch_id, []).append(draft.alert.title)

@@ -168,6 +168,17 @@ async def test_watch_test_without_text_checks_the_last_day(bot: Bot) -> None:
     assert all("— Wire, <t:" in line for line in lines[1:])
 
 
+async def test_add_previews_what_the_watch_would_have_matched(bot: Bot) -> None:
+    bot.feeds.serve("/feed.xml", rss(item("a3", "Xi speaks"), item("a2", "Tariffs rise"),
+                                     item("a1", "Tariffs fall"), title="Wire"))
+    await bot.feed_add(bot.feeds.url("/feed.xml"))
+    lines = (await bot.watch_add("trade", "tariffs", channel_id=ALERTS_CHANNEL_ID)).splitlines()
+    assert lines[1] == ("Among the 3 items of the last 24 hours, 2 match now (not alerted); "
+                        "new matching items will be alerted.")
+    assert sorted(line.split("**")[1] for line in lines[2:]) == ["Tariffs fall", "Tariffs rise"]
+    assert await bot.poll_and_deliver() == 0  # a preview, not alerts
+
+
 async def test_config_watches_are_listed_but_not_editable(
         fake: FakeDiscord, feeds: FeedServer, tmp_path: Path) -> None:
     config = make_config(watches=(WatchConfig(name="from-file", query="Xi"),))
