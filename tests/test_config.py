@@ -131,3 +131,34 @@ def test_bad_settings_name_the_variable(name: str, value: str) -> None:
 def test_webhook_urls_in_discords_shape_are_accepted(tmp_path: Path, webhook: str) -> None:
     config = load_config(write(tmp_path, GOOD.replace(GOOD_WEBHOOK, webhook)))
     assert config.watches[0].webhook == webhook
+
+
+WATCH = '[[watches]]\nname = "w"\nquery = "tariffs"\n'
+BAD_CADENCE = [
+    ('deliver = "weekly"', 'watches[0].deliver: expected "instant", "hourly" or "daily HH:MM"'),
+    ('deliver = "daily 25:00"', "watches[0].deliver: expected a time HH:MM"),
+    ('timezone = "Europe/Atlantis"', "watches[0].timezone: unknown time zone 'Europe/Atlantis'"),
+    ('quiet = "22:00"', 'watches[0].quiet: expected a window such as "22:00-07:00"'),
+    ('quiet = "07:00-07:00"', "watches[0].quiet: the window '07:00-07:00' is empty"),
+    ('urgent = "(quake"', "watches[0].urgent: invalid query"),
+    ("deliver = 5", "watches[0].deliver: Input should be a valid string"),
+]
+
+
+@pytest.mark.parametrize(("line", "expected"), BAD_CADENCE)
+def test_bad_cadence_names_the_key(tmp_path: Path, line: str, expected: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_config(write(tmp_path, WATCH + line + "\n"))
+    assert expected in str(caught.value)
+
+
+def test_cadence_is_normalised(tmp_path: Path) -> None:
+    text = WATCH + ('deliver = "Daily 8:00"\ntimezone = "Europe/Berlin"\n'
+                    'quiet = "22:00 - 7:00"\nurgent = "earthquake OR tsunami"\n')
+    [watch] = load_config(write(tmp_path, text)).watches
+    assert (watch.deliver, watch.timezone, watch.quiet) == ("daily 08:00", "Europe/Berlin",
+                                                            "22:00-07:00")
+    assert watch.cadence.describe() == ("daily 08:00 Europe/Berlin, quiet 22:00-07:00, "
+                                        "urgent: earthquake OR tsunami")
+    [default] = load_config(write(tmp_path, WATCH)).watches
+    assert not default.cadence.holds

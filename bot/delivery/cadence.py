@@ -32,6 +32,15 @@ _CLOCK = re.compile(r"^(\d{1,2}):(\d{2})$")
 _AFTER = timedelta(microseconds=1)
 
 
+class CadenceError(ValueError):
+    """A bad setting; ``key`` names it and ``reason`` says what is wrong."""
+
+    def __init__(self, key: str, reason: str) -> None:
+        super().__init__(f"{key}: {reason}")
+        self.key = key
+        self.reason = reason
+
+
 @dataclass(frozen=True, slots=True)
 class Cadence:
     """A watch's validated delivery settings; the default sends everything instantly."""
@@ -60,12 +69,12 @@ class Cadence:
 def _clock(text: str, what: str) -> time:
     found = _CLOCK.match(text.strip())
     if not found or int(found[1]) > 23 or int(found[2]) > 59:
-        raise ValueError(f"{what}: expected a time HH:MM between 00:00 and 23:59, got {text!r}")
+        raise CadenceError(what, f"expected a time HH:MM between 00:00 and 23:59, got {text!r}")
     return time(int(found[1]), int(found[2]))
 
 
 def parse_deliver(text: str) -> str:
-    """Normalise ``deliver``: ``instant``, ``hourly`` or ``daily HH:MM``; ValueError otherwise."""
+    """Normalise ``deliver``: ``instant``, ``hourly`` or ``daily HH:MM``; CadenceError otherwise."""
     value = " ".join(text.strip().lower().split())
     if value in (INSTANT, HOURLY):
         return value
@@ -73,32 +82,32 @@ def parse_deliver(text: str) -> str:
     if found:
         at = _clock(f"{found[1]}:{found[2]}", "deliver")
         return f"{DAILY} {at:%H:%M}"
-    raise ValueError(f'deliver: expected "instant", "hourly" or "daily HH:MM", got {text!r}')
+    raise CadenceError("deliver", f'expected "instant", "hourly" or "daily HH:MM", got {text!r}')
 
 
 def parse_quiet(text: str) -> str:
-    """Normalise ``quiet``: ``HH:MM-HH:MM`` (may wrap midnight); ValueError otherwise."""
+    """Normalise ``quiet``: ``HH:MM-HH:MM`` (may wrap midnight); CadenceError otherwise."""
     start, dash, end = text.partition("-")
     if not dash:
-        raise ValueError(f'quiet: expected a window such as "22:00-07:00", got {text!r}')
+        raise CadenceError("quiet", f'expected a window such as "22:00-07:00", got {text!r}')
     begin, finish = _clock(start, "quiet"), _clock(end, "quiet")
     if begin == finish:
-        raise ValueError(f"quiet: the window {text!r} is empty (start equals end)")
+        raise CadenceError("quiet", f"the window {text!r} is empty (start equals end)")
     return f"{begin:%H:%M}-{finish:%H:%M}"
 
 
 def zone(name: str) -> ZoneInfo:
-    """The IANA time zone ``name``; ValueError naming it when zoneinfo does not know it."""
+    """The IANA time zone ``name``; CadenceError naming it when zoneinfo does not know it."""
     try:
         return ZoneInfo(name.strip())
     except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f'timezone: unknown time zone {name!r} (use an IANA name such as '
-                         f'"Europe/Berlin" or "UTC")') from None
+        raise CadenceError("timezone", f'unknown time zone {name!r} (use an IANA name such '
+                           f'as "Europe/Berlin" or "UTC")') from None
 
 
 def make_cadence(deliver: str | None = None, timezone: str | None = None,
                  quiet: str | None = None, urgent: str | None = None) -> Cadence:
-    """Validate and normalise all four settings; ValueError naming the key that is wrong."""
+    """Validate and normalise all four settings; CadenceError naming the key that is wrong."""
     from bot.errors import QueryError
     from bot.pipeline.match import compile_query
 
@@ -108,7 +117,7 @@ def make_cadence(deliver: str | None = None, timezone: str | None = None,
         try:
             compile_query(urgent)
         except QueryError as exc:
-            raise ValueError(f"urgent: invalid query: {exc}") from None
+            raise CadenceError("urgent", f"invalid query: {exc}") from None
     return Cadence(deliver=parse_deliver(deliver or INSTANT), timezone=tz_name,
                    quiet=parse_quiet(quiet) if quiet else None, urgent=urgent or None)
 
