@@ -66,6 +66,9 @@ class Cadence:
         return ", ".join(parts)
 
 
+SEND_NOW = Cadence()  # the default: every match goes out as it is found
+
+
 def _clock(text: str, what: str) -> time:
     found = _CLOCK.match(text.strip())
     if not found or int(found[1]) > 23 or int(found[2]) > 59:

@@ -21,6 +21,7 @@ from bot import metrics
 from bot.errors import FeedError, FetchError
 from bot.model import Entry
 from bot.pipeline.fetch import Fetcher, NotModified
+from bot.pipeline.hold import hold_drafts
 from bot.pipeline.isolation import IsolatedParser
 from bot.pipeline.prescan import prescan_keys
 from bot.pipeline.preview import Preview, preview_matches
@@ -115,7 +116,11 @@ async def _poll(feed: FeedRow, deps: PollDeps) -> PollResult:
     seen_at = datetime.fromtimestamp(now, UTC)
 
     def plan(new_entries: Sequence[Entry]) -> list[DeliveryDraft]:
-        return plan_deliveries(new_entries, watches, deps.matchers, feed.url, seen_at)
+        drafts = plan_deliveries(new_entries, watches, deps.matchers, feed.url, seen_at)
+        # Digest periods by the clock inside the store's transaction: a draft can never
+        # join a period whose digest was already made.
+        return hold_drafts(drafts, watches, new_entries,
+                           datetime.fromtimestamp(deps.clock(), UTC))
 
     result = await store.ingest(
         feed.id, parsed.entries, now=now, next_check=next_check, title=parsed.title or None,
