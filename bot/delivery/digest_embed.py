@@ -101,6 +101,12 @@ def _pack(lines: Sequence[str], title_len: int) -> list[list[list[str]]]:
     return messages
 
 
+def digest_title(watch_name: str, period: str, count: int) -> str:
+    """``china-trade: 3 matches, until 17:00 UTC, 29 Nov 2026`` (within the title limit)."""
+    noun = "match" if count == 1 else "matches"
+    return truncate_words(_one_line(f"{watch_name}: {count} {noun}, {period}"), TITLE_MAX)
+
+
 def digest_messages(watch_name: str, period: str, items: Sequence[DigestItem], *,
                     color: int | None = None, role_id: int | None = None
                     ) -> list[dict[str, object]]:
@@ -109,9 +115,7 @@ def digest_messages(watch_name: str, period: str, items: Sequence[DigestItem], *
     ``period`` is a human label such as ``"16:00–17:00 UTC"``. Nonces are the caller's:
     one per part, derived from watch, period and part number.
     """
-    count = len(items)
-    title = truncate_words(_one_line(
-        f"{watch_name}: {count} {'match' if count == 1 else 'matches'}, {period}"), TITLE_MAX)
+    title = digest_title(watch_name, period, len(items))
     lines = digest_lines(items) or ["No matches in this period."]
     packed = _pack(lines, min(TITLE_MAX, len(title) + len(CONTINUED)))
     colour = color if color is not None and 0 <= color <= 0xFFFFFF else stable_color(watch_name)
