@@ -8,7 +8,7 @@ import socket
 import sys
 from pathlib import Path
 
-from tests.e2e.harness import REPO, bot_env, rss
+from tests.e2e.harness import REPO, BotProcess, bot_env, rss, wait_for
 from tests.fakes.feed_server import FeedServer
 
 
@@ -77,3 +77,32 @@ url = "http://127.0.0.1:{closed_port()}/feed.xml"
     summary = out.strip().splitlines()
     assert len(summary) == 4
     assert all("the poll failed: could not connect" in line for line in summary)
+
+
+async def test_run_previews_each_feeds_first_poll(tmp_path: Path) -> None:
+    async with FeedServer() as feeds:
+        feeds.serve("/feed.xml", rss([("a2", "Tariffs rise again"), ("a1", "Weather")]))
+        config = tmp_path / "wirewatch.toml"
+        config.write_text(f"""
+[[feeds]]
+name = "Local Wire"
+url = "{feeds.url('/feed.xml')}"
+interval = "1s"
+
+[[watches]]
+name = "china-trade"
+query = 'tariffs'
+""", encoding="utf-8")
+        bot = BotProcess(bot_env(tmp_path, config, "http://127.0.0.1:9"), tmp_path / "bot.log")
+        await bot.start()
+        try:
+            await wait_for(lambda: "new matching items will be alerted" in bot.output(), 20,
+                           "the first poll's preview")
+            await wait_for(lambda: feeds.hits("/feed.xml") >= 3, 10, "more polls")
+        finally:
+            status, _ = await bot.stop()
+        output = bot.output()
+        assert status == 0, output
+        assert ('Local Wire: 2 items recorded silently; 1 match china-trade now (not alerted): '
+                '"Tariffs rise again"') in output
+        assert output.count("recorded silently") == 1, "only the first poll is previewed"
