@@ -9,6 +9,7 @@ import discord
 from discord import app_commands
 
 from bot.app import App
+from bot.delivery.cadence import SEND_NOW
 from bot.delivery.embed import render_snippet
 from bot.errors import QueryError
 from bot.exts.common import (
@@ -22,6 +23,7 @@ from bot.exts.common import (
     plain,
     reply,
 )
+from bot.exts.watch_cadence import DESCRIPTIONS, cadence_from_options, timezone_choices
 from bot.pipeline.match import (
     CompiledQuery,
     WatchMatcher,
@@ -100,6 +102,8 @@ def describe(watch: WatchRow) -> str:
         flags.append(f"⏸️ paused: {plain(watch.paused_reason or 'by a moderator', 120)}")
     if watch.role_id:
         flags.append(f"pings <@&{watch.role_id}>")
+    if watch.cadence != SEND_NOW:
+        flags.append(plain(watch.cadence.describe(), 300))
     extra = f" ({'; '.join(flags)})" if flags else ""
     query = watch.query[:200].replace("`", "'")
     return f"• **{plain(watch.name, 100)}** → {target}{extra}: `{query}`"
@@ -156,15 +160,22 @@ class WatchCommands(ManagedGroup):
     @app_commands.describe(name="A short name for this watch",
                            query='What to look for, e.g. "rare earths" OR tariffs -opinion',
                            channel="Where alerts go (default: this channel)",
-                           role="A role to ping on each alert (nothing else is ever pinged)")
+                           role="A role to ping on each alert (nothing else is ever pinged)",
+                           **DESCRIPTIONS)
     async def add(self, interaction: discord.Interaction, name: app_commands.Range[str, 1, 100],
                   query: app_commands.Range[str, 1, 1000],
                   channel: discord.TextChannel | None = None,
-                  role: discord.Role | None = None) -> None:
+                  role: discord.Role | None = None,
+                  deliver: app_commands.Range[str, 1, 40] | None = None,
+                  timezone: app_commands.Range[str, 1, 64] | None = None,
+                  quiet: app_commands.Range[str, 1, 40] | None = None,
+                  urgent: app_commands.Range[str, 1, 1000] | None = None) -> None:
         """Watch this server's feeds for a query and post matches to a channel."""
         guild_id = guild_of(interaction)
         name = clean_name(name)
         checked_query(query)
+        cadence = cadence_from_options(SEND_NOW, deliver=deliver, timezone=timezone,
+                                       quiet=quiet, urgent=urgent)
         check_channel(channel or interaction.channel)
         note = role_note(role)
         existing = await self.app.store.watches(guild_id)
@@ -175,9 +186,11 @@ class WatchCommands(ManagedGroup):
         channel_id = channel.id if channel else interaction.channel_id
         await self.app.store.add_watch(NewWatch(
             guild_id=guild_id, name=name, query=query, channel_id=channel_id,
-            role_id=role.id if role else None), now())
+            role_id=role.id if role else None, cadence=cadence), now())
         log.info("guild %s added watch %r → channel %s", guild_id, name, channel_id)
         ping = f", pinging <@&{role.id}>" if role else ""
+        if cadence.holds:
+            ping += f"; delivery: {plain(cadence.describe(), 300)}"
         # Matching a day of items can take a second or two: acknowledge first.
         await interaction.response.defer(ephemeral=True, thinking=True)
         preview = await self._preview(guild_id, compile_query(query))
@@ -255,5 +268,6 @@ class WatchCommands(ManagedGroup):
         await reply(interaction, fit_lines(lines))
 
     remove.autocomplete("name")(_watch_names)
+    add.autocomplete("timezone")(timezone_choices)
     pause.autocomplete("name")(_watch_names)
     resume.autocomplete("name")(_watch_names)
