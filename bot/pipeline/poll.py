@@ -160,9 +160,12 @@ async def _record_failure(feed: FeedRow, deps: PollDeps, exc: FeedError) -> Poll
     if feed.paused:
         next_check = max(next_check, now + PAUSED_PROBE_S)
     count = await deps.store.record_failure(feed.id, now, str(exc), next_check)
-    log.log(deps.failure_level(exc), "feed %r failed (%d in a row): %s; next try in %.0fs",
+    level = deps.failure_level(exc)
+    log.log(level, "feed %r failed (%d in a row): %s; next try in %.0fs",
             feed.name, count, exc, next_check - now, extra={"feed": feed.name})
-    if count >= deps.pause_after and await deps.store.pause_feed(feed.id, now + PAUSED_PROBE_S):
+    # Below WARNING: this machine is offline, which is no reason to give up on the feed.
+    if count >= deps.pause_after and level >= logging.WARNING \
+            and await deps.store.pause_feed(feed.id, now + PAUSED_PROBE_S):
         log.error("feed %r paused after %d failures in a row: %s", feed.name, count, exc,
                   extra={"feed": feed.name})
         if deps.on_feed_paused is not None:
