@@ -129,7 +129,8 @@ def digest_messages(watch_name: str, period: str, items: Sequence[DigestItem], *
         embeds[0]["title"] = title if number == 1 else truncate_words(title + CONTINUED,
                                                                       TITLE_MAX)
         part = f" · part {number} of {len(packed)}" if len(packed) > 1 else ""
-        footer = truncate_words(_one_line(watch_name), FOOTER_RESERVE - 30) + " · digest" + part
+        # Room is left for the sender's " · ref <marker>" (about 18 characters).
+        footer = truncate_words(_one_line(watch_name), FOOTER_RESERVE - 60) + " · digest" + part
         embeds[-1]["footer"] = {"text": footer}
         body: dict[str, object] = {"embeds": embeds, "allowed_mentions": allowed}
         if role_id is not None and number == 1:

@@ -67,13 +67,23 @@ def digest_drafts(watch: WatchRow, period_end: float,
     return drafts
 
 
-def digest_body(alert: Alert) -> dict[str, object] | None:
-    """The rendered message body of a digest delivery, or None for an ordinary alert."""
+def digest_body(alert: Alert, *, marker: str | None = None) -> dict[str, object] | None:
+    """The rendered message body of a digest delivery, or None for an ordinary alert.
+
+    ``marker`` ends the last embed's footer as ``ref <marker>`` (see ``embed.delivery_marker``).
+    """
     raw = alert.extra.get(DIGEST_KEY)
     if raw is None:
         return None
     body = json.loads(raw)
-    return body if isinstance(body, dict) else None
+    if not isinstance(body, dict):
+        return None
+    embeds = body.get("embeds")
+    if marker and isinstance(embeds, list) and embeds and isinstance(embeds[-1], dict):
+        footer = embeds[-1].get("footer") or {}
+        text = footer.get("text", "") if isinstance(footer, dict) else ""
+        embeds[-1]["footer"] = {"text": f"{text} · ref {marker}" if text else f"ref {marker}"}
+    return body
 
 
 RenderDigest = Callable[[WatchRow, float, Sequence[Alert]], list[DeliveryDraft]]

@@ -18,7 +18,7 @@ import aiohttp
 
 from bot import __version__
 from bot.delivery.digests import digest_body
-from bot.delivery.embed import alert_to_message
+from bot.delivery.embed import alert_to_message, delivery_marker, footer_marker
 from bot.errors import DeliveryError, PermanentDelivery, RetryableDelivery, TargetGone
 from bot.model import Alert
 from bot.store.rows import Delivery
@@ -31,11 +31,16 @@ MAX_ROUTE_WAIT_S = 10.0
 REQUEST_TIMEOUT_S = 8.0  # below the 10 s shutdown budget
 
 
-def message_body(alert: Alert, *, nonce: str | None = None) -> dict[str, object]:
-    """The request body: a digest part as rendered when it was made, else the alert's embed."""
-    body = digest_body(alert)
+def message_body(alert: Alert, *, nonce: str | None = None,
+                 marker: str | None = None) -> dict[str, object]:
+    """The request body: a digest part as rendered when it was made, else the alert's embed.
+
+    A digest's last footer gets the same ``ref <marker>`` as an alert's, so the history
+    look-up after an interrupted send recognises it too.
+    """
+    body = digest_body(alert, marker=marker)
     if body is None:
-        return alert_to_message(alert, nonce=nonce)
+        return alert_to_message(alert, nonce=nonce, marker=marker)
     return {**body, "nonce": nonce, "enforce_nonce": True} if nonce else body
 
 
@@ -68,7 +73,8 @@ class DiscordSender:
                 log.info("watch %r: delivery %d was already posted as message %s",
                          delivery.watch_name, delivery.id, existing)
                 return existing
-        payload = message_body(delivery.alert, nonce=delivery.nonce)
+        payload = message_body(delivery.alert, nonce=delivery.nonce,
+                               marker=delivery_marker(delivery.nonce))
         body = await self._request("POST", f"/channels/{channel_id}/messages", payload,
                                    what=f"channel {channel_id}")
         return str(body.get("id")) if body.get("id") else None
@@ -86,7 +92,7 @@ class DiscordSender:
                 log.info("watch %r: delivery %d was already posted as message %s",
                          delivery.watch_name, delivery.id, existing)
                 return existing
-        payload = message_body(delivery.alert)
+        payload = message_body(delivery.alert, marker=delivery_marker(delivery.nonce))
         body = await self._request("POST", f"/webhooks/{webhook_id}/{token}?wait=true", payload,
                                    what=f"webhook {webhook_id}", auth=False)
         return str(body.get("id")) if body.get("id") else None
@@ -103,18 +109,20 @@ class DiscordSender:
 
     async def _find_existing(self, channel_id: int, delivery: Delivery) -> str | None:
         # Past the nonce window a resend could post a duplicate, so look for our embed first.
+        # Only this delivery's own marker counts: another watch's post of the same article
+        # (same URL, a footer that merely contains this watch's name) is not ours.
         try:
             messages = await self._request("GET", f"/channels/{channel_id}/messages?limit=50",
                                            None, what=f"channel {channel_id}")
         except PermanentDelivery:
             return None  # no read access: sending is still better than losing the alert
+        marker = delivery_marker(delivery.nonce)
         for message in messages.get("items", []):
             if message.get("nonce") == delivery.nonce:
                 return str(message["id"])
-            for embed in message.get("embeds") or ():
-                if embed.get("url") and embed.get("url") == delivery.alert.link and \
-                        delivery.watch_name in (embed.get("footer") or {}).get("text", ""):
-                    return str(message["id"])
+            if any(isinstance(embed, dict) and footer_marker(embed) == marker
+                   for embed in message.get("embeds") or ()):
+                return str(message["id"])
         return None
 
     async def _request(self, method: str, path: str, payload: dict[str, object] | None, *,
@@ -131,7 +139,8 @@ class DiscordSender:
                 self._note_rate_limit(route, response.headers)
                 data = await response.json(content_type=None) if response.content_length != 0 \
                     else None
-                return _classify(response.status, response.headers, data, what)
+                return _classify(response.status, response.headers, data, what,
+                                 webhook=not auth)
         except (TimeoutError, aiohttp.ClientError, ValueError) as exc:
             raise RetryableDelivery(f"{what}: network error: {type(exc).__name__}") from None
 
@@ -156,7 +165,8 @@ class DiscordSender:
                 return
 
 
-def _classify(status: int, headers: Any, data: Any, what: str) -> dict[str, Any]:
+def _classify(status: int, headers: Any, data: Any, what: str, *,
+              webhook: bool = False) -> dict[str, Any]:
     if 200 <= status < 300:
         if isinstance(data, list):
             return {"items": data}
@@ -168,8 +178,9 @@ def _classify(status: int, headers: Any, data: Any, what: str) -> dict[str, Any]
     if status == 429:
         retry = info.get("retry_after") or headers.get("Retry-After") or 1.0
         raise RetryableDelivery(reason, retry_after=float(retry))
+    if status in (403, 404) or (webhook and status == 401):
+        # A webhook's 401 means its token is invalid (reset or deleted): no retry will fix it.
+        raise TargetGone(reason)
     if status >= 500 or status in (401, 408):
         raise RetryableDelivery(reason)
-    if status in (403, 404):
-        raise TargetGone(reason)
     raise PermanentDelivery(reason)
