@@ -21,6 +21,7 @@ import aiohttp
 
 from bot.config import Config
 from bot.delivery.console import ConsoleSender
+from bot.delivery.digests import flush_digests
 from bot.delivery.discord_rest import DiscordSender
 from bot.delivery.outbox import OutboxSender
 from bot.pipeline.fetch import Fetcher, FetchLimits
@@ -100,6 +101,7 @@ async def run_once(settings: Settings, config: Config) -> int:
     """Poll every feed once, deliver what is due, and return an exit status."""
     async with build_app(settings, config) as app:
         results = await app.poller.poll_all_once()
+        await flush_digests(app.store, wall_clock())  # periods that ended meanwhile
         await app.outbox.drain_once()
         failed = sum(1 for result in results if result is None or result.error)
         log.info("polled %d feeds (%d failed); sent %d alerts", len(results), failed,

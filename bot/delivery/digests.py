@@ -13,12 +13,13 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 
 from bot.delivery.cadence import zone
 from bot.delivery.digest_embed import DigestItem, digest_lines, digest_messages, digest_title
 from bot.model import Alert, Snippet
+from bot.store.base import Store
 from bot.store.rows import DeliveryDraft, WatchRow
 
 log = logging.getLogger(__name__)
@@ -86,4 +87,14 @@ def digest_body(alert: Alert, *, marker: str | None = None) -> dict[str, object]
     return body
 
 
-RenderDigest = Callable[[WatchRow, float, Sequence[Alert]], list[DeliveryDraft]]
+
+async def flush_digests(store: Store, now: float) -> int:
+    """Make every digest whose period has ended (and settled); returns deliveries queued."""
+    queued = 0
+    for watch_id, period_end in await store.due_digests(now - SETTLE_S):
+        made = await store.make_digest(watch_id, period_end, now, digest_drafts)
+        if made:
+            log.info("watch %d: digest of the period ending %s queued (%d messages)",
+                     watch_id, datetime.fromtimestamp(period_end, UTC).isoformat(), made)
+        queued += made
+    return queued
