@@ -1,4 +1,4 @@
-"""/watch: add, remove, list, pause, resume and test watch queries."""
+"""/watch: add, remove, list, set, pause, resume and test watch queries."""
 
 from __future__ import annotations
 
@@ -235,6 +235,27 @@ class WatchCommands(ManagedGroup):
             await self._refuse_unknown(guild_id, name)
         await reply(interaction, f"⏸️ Watch **{plain(name)}** paused.")
 
+    @app_commands.command(name="set")
+    @app_commands.describe(name="The watch to change", **DESCRIPTIONS)
+    async def set_(self, interaction: discord.Interaction, name: str,
+                   deliver: app_commands.Range[str, 1, 40] | None = None,
+                   timezone: app_commands.Range[str, 1, 64] | None = None,
+                   quiet: app_commands.Range[str, 1, 40] | None = None,
+                   urgent: app_commands.Range[str, 1, 1000] | None = None) -> None:
+        """Change when a watch's alerts go out: instantly, in digests, outside quiet hours."""
+        guild_id = guild_of(interaction)
+        found = [w for w in await self.app.store.watches(guild_id) if w.name == name]
+        if not found:
+            await self._refuse_unknown(guild_id, name)
+        cadence = cadence_from_options(found[0].cadence, deliver=deliver, timezone=timezone,
+                                       quiet=quiet, urgent=urgent)
+        if not await self.app.store.set_watch_cadence(guild_id, name, cadence):
+            await self._refuse_unknown(guild_id, name)
+        log.info("guild %s set watch %r delivery: %s", guild_id, name, cadence.describe())
+        # Matches held so far keep their digest time; new matches follow the new setting.
+        await reply(interaction, f"🕒 Watch **{plain(name)}** now delivers: "
+                                 f"{plain(cadence.describe(), 400)}.")
+
     @app_commands.command(name="resume")
     @app_commands.describe(name="The watch to resume")
     async def resume(self, interaction: discord.Interaction, name: str) -> None:
@@ -269,5 +290,7 @@ class WatchCommands(ManagedGroup):
 
     remove.autocomplete("name")(_watch_names)
     add.autocomplete("timezone")(timezone_choices)
+    set_.autocomplete("name")(_watch_names)
+    set_.autocomplete("timezone")(timezone_choices)
     pause.autocomplete("name")(_watch_names)
     resume.autocomplete("name")(_watch_names)

@@ -20,7 +20,7 @@ pytestmark = pytest.mark.timeout(30)
 
 MANAGE_GUILD = "32"
 COMMANDS = {
-    "watch": {"add", "remove", "list", "pause", "resume", "test"},
+    "watch": {"add", "remove", "list", "set", "pause", "resume", "test"},
     "feed": {"add", "remove", "list", "resume"},
     "status": set(),
 }
