@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from bot.config import WatchConfig
+from bot.delivery.cadence import make_cadence
 from bot.store.rows import CONFIG_GUILD
 from tests.exts.harness import (
     AUTOCOMPLETE_RESULT,
@@ -184,6 +185,34 @@ async def test_add_previews_what_the_watch_would_have_matched(bot: Bot) -> None:
                         "new matching items will be alerted.")
     assert sorted(line.split("**")[1] for line in lines[2:]) == ["Tariffs fall", "Tariffs rise"]
     assert await bot.poll_and_deliver() == 0  # a preview, not alerts
+
+
+async def test_delivery_options_on_add_set_and_list(bot: Bot) -> None:
+    options = [{"name": "name", "type": 3, "value": "night"},
+               {"name": "query", "type": 3, "value": "tariffs"},
+               {"name": "deliver", "type": 3, "value": "Daily 8:00"},
+               {"name": "timezone", "type": 3, "value": "Europe/Berlin"}]
+    added = await bot.answer("watch", options, subcommand="add")
+    assert "delivery: daily 08:00 Europe/Berlin" in added
+    [watch] = await bot.app.store.watches(GUILD_ID)
+    assert watch.cadence == make_cadence(deliver="daily 08:00", timezone="Europe/Berlin")
+
+    changed = await bot.answer("watch", {"name": "night", "quiet": "22:00-07:00",
+                                         "urgent": "earthquake"}, subcommand="set")
+    assert changed == ("🕒 Watch **night** now delivers: daily 08:00 Europe/Berlin, "
+                       "quiet 22:00\\-07:00, urgent: earthquake.")
+    listed = await bot.answer("watch", subcommand="list")
+    assert "daily 08:00 Europe/Berlin, quiet 22:00\\-07:00, urgent: earthquake" in listed
+
+    # Only what is given changes; "off" clears quiet hours and the urgent query.
+    await bot.answer("watch", {"name": "night", "quiet": "off", "urgent": "none",
+                               "deliver": "instant"}, subcommand="set")
+    [watch] = await bot.app.store.watches(GUILD_ID)
+    assert watch.cadence == make_cadence(timezone="Europe/Berlin")
+    assert "Option `quiet`" in await bot.answer("watch", {"name": "night", "quiet": "late"},
+                                                subcommand="set")
+    assert "No watch named 'nope'" in await bot.answer("watch", {"name": "nope"},
+                                                       subcommand="set")
 
 
 async def test_config_watches_are_listed_but_not_editable(
