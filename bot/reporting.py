@@ -95,10 +95,11 @@ class ConsoleReporter:
         """One line per feed polled: new, matched, sent, failed (``wirewatch once``)."""
         lines = []
         for feed_id, feed in sorted(self.feeds.items(), key=lambda pair: pair[1].name.lower()):
-            line = (f"{feed.name}: {feed.new} new, {feed.matched} matched, "
-                    f"{sent.get(feed_id, 0)} sent, {failed.get(feed_id, 0)} failed")
+            counts = (f"{feed.new} new, {feed.matched} matched, {sent.get(feed_id, 0)} sent, "
+                      f"{failed.get(feed_id, 0)} failed")
+            line = f"{feed.name}: {counts}"
             if feed.error:
-                line += f"; the poll failed: {feed.error}"
+                line = f"{feed.name}: the poll failed: {feed.error} ({counts})"
             elif feed.silent:
                 line += " (first poll: recorded silently, nothing alerted)"
             lines.append(line)
