@@ -117,8 +117,8 @@ async def _poll(feed: FeedRow, deps: PollDeps) -> PollResult:
 
     def plan(new_entries: Sequence[Entry]) -> list[DeliveryDraft]:
         drafts = plan_deliveries(new_entries, watches, deps.matchers, feed.url, seen_at)
-        # Digest periods by the clock inside the store's transaction: a draft can never
-        # join a period whose digest was already made.
+        # Digest periods by the clock when matched, just before the write: a draft late for
+        # a digest already made is sent alone by the store (bot.store.digests), never lost.
         return hold_drafts(drafts, watches, new_entries,
                            datetime.fromtimestamp(deps.clock(), UTC))
 
