@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
-from bot.config import load_config
+from bot.config import BotConfig, load_config
 from bot.durations import format_duration, parse_duration
 from bot.errors import ConfigError
 from bot.settings import load_settings
@@ -117,6 +118,8 @@ def test_settings_defaults_and_validation() -> None:
     ("WIREWATCH_DATABASE_URL", "mysql://x"),
     ("WIREWATCH_DISCORD_API_BASE", "discord.com"),
     ("WIREWATCH_LOG_FORMAT", "xml"),
+    ("WIREWATCH_LOG_LEVEL", "verbose"),
+    ("WIREWATCH_LOG_LEVEL", "INF"),
 ])
 def test_bad_settings_name_the_variable(name: str, value: str) -> None:
     with pytest.raises(ConfigError, match=name):
@@ -133,6 +136,28 @@ def test_webhook_urls_in_discords_shape_are_accepted(tmp_path: Path, webhook: st
     assert config.watches[0].webhook == webhook
 
 
+def test_a_bad_log_level_exits_2_naming_the_variable(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from bot.cli import main
+
+    monkeypatch.setenv("WIREWATCH_LOG_LEVEL", "LOUD")
+    assert main(["check-config"]) == 2
+    assert "WIREWATCH_LOG_LEVEL: expected one of DEBUG, INFO, WARNING, ERROR, CRITICAL, " \
+           "got 'LOUD'" in capsys.readouterr().err
+
+
+def test_log_level_is_case_insensitive_and_defaults_to_info() -> None:
+    assert load_settings({"WIREWATCH_LOG_LEVEL": " debug "}).log_level == "DEBUG"
+    assert load_settings({}).log_level == "INFO"
+
+
+def test_first_poll_silent_false_is_refused_and_true_is_obsolete(
+        caplog: pytest.LogCaptureFixture) -> None:
+    with pytest.raises(ValidationError, match="first_poll_silent"):
+        BotConfig(first_poll_silent=False)
+    with caplog.at_level("WARNING", logger="bot.config"):
+        BotConfig(first_poll_silent=True)
+    assert "first_poll_silent is obsolete" in caplog.text
 WATCH = '[[watches]]\nname = "w"\nquery = "tariffs"\n'
 BAD_CADENCE = [
     ('deliver = "weekly"', 'watches[0].deliver: expected "instant", "hourly" or "daily HH:MM"'),

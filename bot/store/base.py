@@ -19,6 +19,7 @@ from bot.store.rows import (
     IngestResult,
     NewWatch,
     OutboxCounts,
+    PruneResult,
     StoredItem,
     Subscription,
     WatchRow,
@@ -59,7 +60,9 @@ class Store(Protocol):
                      next_check: float, title: str | None, etag: str | None,
                      last_modified: str | None, body_hash: str | None,
                      plan: PlanDeliveries) -> IngestResult: ...
-    async def recent_items(self, guild_id: int, since: float) -> list[StoredItem]: ...
+    async def recent_items(self, guild_id: int, since: float,
+                           limit: int = ...) -> list[StoredItem]: ...
+    async def prune_items(self, keys_before: float, bodies_before: float) -> PruneResult: ...
 
     # watches
     async def watches_for_feed(self, feed_id: int) -> list[tuple[WatchRow, str]]: ...

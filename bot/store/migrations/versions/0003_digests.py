@@ -4,8 +4,8 @@ watches gains deliver/timezone/quiet/urgent (issue 15). held_matches keeps the m
 digest or quiet-hours watch until its period ends; digests records each (watch, period)
 made, its unique key making the digest exactly once across restarts and processes.
 
-Revision ID: 0002_digests
-Revises: 0001
+Revision ID: 0003_digests
+Revises: 0002
 """
 
 from __future__ import annotations
@@ -15,8 +15,8 @@ from alembic import op
 
 from bot.store.types import Id, StoredText, Time
 
-revision = "0002_digests"
-down_revision = "0001"
+revision = "0003_digests"
+down_revision = "0002"
 branch_labels = None
 depends_on = None
 
