@@ -120,6 +120,10 @@ async def prune_outbox(deps: PollDeps) -> int:
     if removed:
         log.info("pruned %d deliveries older than %d days", removed,
                  DELIVERY_RETENTION_S // 86400)
+    try:  # digests made as long ago, with the matches they listed
+        await deps.store.prune_digests(deps.clock() - DELIVERY_RETENTION_S)
+    except Exception:
+        log.exception("pruning old digests failed; tomorrow's run retries")
     return removed
 
 

@@ -14,7 +14,7 @@ import asyncio
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, select, tuple_, update
+from sqlalchemy import Connection, delete, select, tuple_, update
 
 from bot.store.base import RenderDigest
 from bot.store.codec import alert_from_json, alert_to_json
@@ -104,6 +104,18 @@ class Digests(Database):
                          .values(digest_id=digest_id))
             return len(drafts)
         return await self.write(claim)
+
+    async def prune_digests(self, before: float) -> int:
+        """Forget digests made before ``before`` and the matches they took; held ones stay.
+
+        Safe for exactly-once: no poll can still hold a match for a period that old.
+        """
+        def prune(conn: Connection) -> int:
+            old = select(digests.c.id).where(digests.c.created_at < before)
+            conn.execute(delete(held_matches).where(held_matches.c.digest_id.in_(old)))
+            return int(conn.execute(delete(digests).where(digests.c.created_at < before))
+                       .rowcount)
+        return await self.write(prune)
 
     @staticmethod
     def _stragglers(conn: Connection, digest_id: int, held: list[Any], now: float) -> int:

@@ -107,3 +107,14 @@ async def test_watch_cadence_round_trips_and_is_set(store: Store) -> None:
     [listed] = await store.watches(1)
     assert listed.cadence == SEND_NOW
     assert not await store.set_watch_cadence(1, "nope", SEND_NOW)
+
+
+async def test_old_digests_and_their_matches_are_pruned_held_ones_stay(store: Store) -> None:
+    feed_id, watch_id = await primed(store)
+    await ingest(store, feed_id, ["1"], watch_id, PERIOD)
+    await store.make_digest(watch_id, PERIOD, PERIOD + 2, digest_drafts)
+    await ingest(store, feed_id, ["2"], watch_id, PERIOD + 3600)  # still held
+    assert await store.prune_digests(PERIOD + 2) == 0  # made at PERIOD + 2: not before
+    assert await store.prune_digests(PERIOD + 10) == 1
+    assert await store.due_digests(PERIOD + 3600) == [(watch_id, PERIOD + 3600)]
+    assert await store.make_digest(watch_id, PERIOD + 3600, PERIOD + 3602, digest_drafts) == 1
