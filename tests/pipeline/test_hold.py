@@ -43,3 +43,15 @@ def test_hold_drafts(cadence: Cadence, when: datetime, expected: dict[str, float
     assert {d.item_key: d.hold_until for d in held if d.watch_id == 1} == expected
     assert [d.hold_until for d in held if d.watch_id == 2] == [None]  # instant watch unchanged
     assert [d.nonce for d in held] == [d.nonce for d in drafts]
+
+
+def test_digest_watches_are_never_collapsed() -> None:
+    entries = [Entry(key=str(i), title=f"Tariffs {i}", link=f"https://n.example/{i}")
+               for i in range(5)]
+    watches = [(WatchRow(id=1, guild_id=1, name="d", query="tariffs", collapse_after=2,
+                         cadence=make_cadence(deliver="hourly")), "Wire"),
+               (WatchRow(id=2, guild_id=1, name="i", query="tariffs", collapse_after=2), "Wire")]
+    drafts = hold_drafts(plan_deliveries(entries, watches, MatcherCache(), "u", AT), watches,
+                         entries, AT)
+    assert sorted(d.item_key for d in drafts if d.watch_id == 1) == [str(i) for i in range(5)]
+    assert len([d for d in drafts if d.watch_id == 2]) == 1  # the instant one: one summary
