@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from typing import Literal
 from urllib.parse import urlsplit
 
@@ -32,6 +34,7 @@ from bot.model import Entry, ParsedFeed
 from bot.pipeline.article import describe_stats
 from bot.pipeline.fetch import Fetched, NotModified
 from bot.pipeline.netguard import ALLOW_HINT, parse_address
+from bot.pipeline.preview import describe_preview, preview_matches
 from bot.pipeline.schedule import next_check_after_success
 from bot.quotas import quota_error
 from bot.settings import Network
@@ -212,11 +215,22 @@ class FeedCommands(ManagedGroup):
         latest = newest(parsed.entries)
         latest_text = (plain(latest.title or latest.link, 200) if latest is not None
                        else "(no items yet)")
+        preview = await self._preview(guild_id, sub.feed.id, name, url, parsed)
         await reply(interaction, f"✅ Feed **{plain(name)}** added: "
                                  f"{plain(parsed.title or safe_url(url))} — "
                                  f"{len(parsed.entries)} items "
                                  f"now, checked every {format_duration(seconds)}.\n"
-                                 f"Newest: {latest_text}")
+                                 f"Newest: {latest_text}\n{preview}")
+
+    async def _preview(self, guild_id: int, feed_id: int, name: str, url: str,
+                       parsed: ParsedFeed) -> str:
+        """What this server's watches would have matched among the items just recorded."""
+        watches = await self.app.store.watches_for_feed(feed_id)
+        preview = await asyncio.to_thread(
+            preview_matches, name, len(parsed.entries), parsed.entries, watches, url,
+            datetime.now(UTC))
+        return fit_lines([plain(line, 400) for line in
+                          describe_preview(preview.for_guild(guild_id))], 1400)
 
     def _minimum_interval(self, url: str, guild_id: int) -> float:
         # The floor protects other people's servers. A feed on a network the operator

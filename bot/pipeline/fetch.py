@@ -257,7 +257,7 @@ class Fetcher:
         except TimeoutError as exc:
             raise FetchError(
                 f"timed out: {display_url(url)} did not answer completely within "
-                f"the {limits.deadline_s:g} s deadline", kind="timeout"
+                f"the {limits.deadline_s:g} s deadline", kind="timeout", unreachable=True
             ) from exc
 
     def _validate(self, url: str | URL) -> URL:
@@ -318,13 +318,15 @@ class Fetcher:
                 async with session.get(target, headers=headers, allow_redirects=False) as resp:
                     return await self._handle(resp, original, target, limits)
             except aiohttp.ClientConnectorDNSError as exc:
-                raise FetchError(f"DNS lookup failed for {target.host}: {exc.os_error}") from exc
+                raise FetchError(f"DNS lookup failed for {target.host}: {exc.os_error}",
+                                 unreachable=True) from exc
             except aiohttp.ClientSSLError as exc:
                 raise FetchError(f"TLS error with {where}: {exc}") from exc
             except aiohttp.ClientConnectorError as exc:
-                raise FetchError(f"could not connect to {where}: {exc.os_error}") from exc
+                raise FetchError(f"could not connect to {where}: {exc.os_error}",
+                                 unreachable=True) from exc
             except aiohttp.ServerTimeoutError as exc:
-                raise FetchError(f"timed out talking to {where}: {exc}") from exc
+                raise FetchError(f"timed out talking to {where}: {exc}", unreachable=True) from exc
             except aiohttp.ClientPayloadError as exc:
                 raise FetchError(f"body from {where} was cut off or badly encoded: {exc}") from exc
             except aiohttp.ClientResponseError as exc:
@@ -332,7 +334,7 @@ class Fetcher:
             except aiohttp.ClientError as exc:
                 raise FetchError(f"HTTP error with {where}: {type(exc).__name__}: {exc}") from exc
             except OSError as exc:
-                raise FetchError(f"network error with {where}: {exc}") from exc
+                raise FetchError(f"network error with {where}: {exc}", unreachable=True) from exc
 
     async def _handle(
         self, resp: aiohttp.ClientResponse, original: str, target: URL, limits: FetchLimits

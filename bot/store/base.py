@@ -10,7 +10,8 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Protocol
 
 from bot.config import Config
-from bot.model import Entry
+from bot.delivery.cadence import Cadence
+from bot.model import Alert, Entry
 from bot.store.rows import (
     Delivery,
     DeliveryDraft,
@@ -25,6 +26,8 @@ from bot.store.rows import (
 )
 
 PlanDeliveries = Callable[[Sequence[Entry]], Sequence[DeliveryDraft]]
+# Renders a watch's held alerts of one period into outbox drafts (bot.delivery.digests).
+RenderDigest = Callable[[WatchRow, float, Sequence[Alert]], list[DeliveryDraft]]
 
 
 class Store(Protocol):
@@ -68,6 +71,13 @@ class Store(Protocol):
     async def remove_watch(self, guild_id: int, name: str) -> bool: ...
     async def set_watch_paused(self, guild_id: int, name: str, paused: bool,
                                reason: str | None = None) -> bool: ...
+    async def set_watch_cadence(self, guild_id: int, name: str, cadence: Cadence) -> bool: ...
+
+    # digests (held matches; each (watch, period) made once)
+    async def due_digests(self, before: float) -> list[tuple[int, float]]: ...
+    async def make_digest(self, watch_id: int, period_end: float, now: float,
+                          render: RenderDigest) -> int: ...
+    async def prune_digests(self, before: float) -> int: ...
 
     # the outbox
     async def pending_deliveries(self, limit: int) -> list[tuple[Delivery, float]]: ...

@@ -94,6 +94,11 @@ watches = Table(
     Column("paused_reason", StoredText),
     Column("source", StoredText, _source(), nullable=False),
     Column("created_at", Time, nullable=False),
+    # When matches go out (bot.delivery.cadence), as normalised by it.
+    Column("deliver", StoredText, nullable=False, server_default=text("'instant'")),
+    Column("timezone", StoredText, nullable=False, server_default=text("'UTC'")),
+    Column("quiet", StoredText),
+    Column("urgent", StoredText),
     UniqueConstraint("guild_id", "name"),
 )
 
@@ -142,4 +147,33 @@ article_stats = Table(
     Column("reason", StoredText, nullable=False),
     Column("count", Integer, nullable=False),
     PrimaryKeyConstraint("feed_id", "reason"),
+)
+
+# Matches of a digest or quiet-hours watch, held until ``hold_until`` (their period's end).
+held_matches = Table(
+    "held_matches", metadata,
+    Column("id", Id, Identity(always=True), primary_key=True),
+    Column("watch_id", Id, ForeignKey("watches.id", ondelete="CASCADE"), nullable=False),
+    Column("feed_id", Id, nullable=False),
+    Column("item_key", StoredText, nullable=False),
+    Column("nonce", StoredText, nullable=False),  # its own, should it go out alone (late)
+    Column("payload", StoredText, nullable=False),  # JSON of the Alert
+    Column("hold_until", Time, nullable=False),
+    Column("digest_id", Id),  # set when a digest took it
+    Column("created_at", Time, nullable=False),
+    UniqueConstraint("watch_id", "feed_id", "item_key"),
+    Index("held_matches_due", "hold_until", sqlite_where=text("digest_id IS NULL"),
+          postgresql_where=text("digest_id IS NULL")),
+)
+
+# One row per digest made: the unique (watch, period) makes each digest exactly once, across
+# restarts and across processes sharing the database.
+digests = Table(
+    "digests", metadata,
+    Column("id", Id, Identity(always=True), primary_key=True),
+    Column("watch_id", Id, ForeignKey("watches.id", ondelete="CASCADE"), nullable=False),
+    Column("period_end", Time, nullable=False),
+    Column("matches", Integer, nullable=False),
+    Column("created_at", Time, nullable=False),
+    UniqueConstraint("watch_id", "period_end"),
 )

@@ -54,7 +54,11 @@ async def test_add_fetches_defers_and_records_current_items_silently(bot: Bot) -
     assert followup["flags"] & EPHEMERAL
     assert followup["content"] == (
         "✅ Feed **Local Wire** added: Local Wire — 2 items now, checked every 1m.\n"
-        "Newest: Newest by date")
+        "Newest: Newest by date\n"
+        # The preview: what this server's watches would have matched, not alerted.
+        'Local Wire: 2 items recorded silently; 2 match all now \\(not alerted\\): '
+        '"Newest by date" · "Older but listed first"\n'
+        "Local Wire: new matching items will be alerted")
     [sub] = await bot.app.store.subscriptions(GUILD_ID)
     assert (sub.name, sub.interval_s, sub.feed.primed) == ("Local Wire", 60.0, True)
     assert len(await bot.app.store.recent_items(GUILD_ID, 0)) == 2

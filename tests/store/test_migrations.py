@@ -22,7 +22,7 @@ if TYPE_CHECKING:
 
 LEGACY = Path(__file__).parent / "legacy"
 NOW = 1_800_000_000.0
-HEAD = "0003_full_text"  # the newest Alembic revision
+HEAD = "0004_digests"  # the newest Alembic revision
 
 # Rows as the old store wrote them (flags 0/1, feed_names JSON on SQLite / text[] on PG).
 ROWS = [

@@ -19,7 +19,7 @@ from bot.store.rows import CONFIG_GUILD, DeliveryDraft, NewWatch
 if TYPE_CHECKING:
     from tests.store.conftest import Backend, PostgresBackend
 
-HEAD = "0003_full_text"  # the newest Alembic revision
+HEAD = "0004_digests"  # the newest Alembic revision
 NOW = 1_800_000_000.0
 
 
