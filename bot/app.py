@@ -27,19 +27,23 @@ from bot.cluster import (
 )
 from bot.config import Config
 from bot.delivery.console import ConsoleSender
+from bot.delivery.digests import flush_digests
 from bot.delivery.discord_rest import DiscordSender
 from bot.delivery.outbox import OutboxSender
 from bot.dispatch import ClusterSchedule, Dispatcher
 from bot.errors import ConfigError
 from bot.pipeline.access import PrivateAccess
+from bot.pipeline.article import ArticleFetcher
 from bot.pipeline.fetch import Fetcher, FetchLimits
 from bot.pipeline.isolation import IsolatedParser
 from bot.pipeline.netguard import AddressGuard
 from bot.pipeline.poll import PollDeps
+from bot.reporting import ConsoleReporter
 from bot.roles import ALL_ROLES, Role
 from bot.settings import Settings
 from bot.store import open_store as store_at
 from bot.store.base import Store
+from bot.store.rows import CONFIG_GUILD
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +74,7 @@ class App:
     # Set by the Discord client: monotonic time the gateway went down, None while connected.
     gateway_down_since: float | None = None
     exit_status: int = 0
+    reporter: ConsoleReporter = field(default_factory=lambda: ConsoleReporter(0))
 
 
 async def open_store(settings: Settings) -> Store:
@@ -86,6 +91,7 @@ async def build_app(settings: Settings, config: Config,
         stack.push_async_callback(store.close)
         clock = DbClock()
         membership = await _join(store, settings, config, roles, clock)
+        await store.set_full_text(CONFIG_GUILD, {f.name: f.full_text for f in config.feeds})
         session = aiohttp.ClientSession()
         stack.push_async_callback(session.close)
         fetcher = Fetcher(FetchLimits(), AddressGuard(settings.allow_private_networks),
@@ -98,14 +104,17 @@ async def build_app(settings: Settings, config: Config,
             discord=DiscordSender(session, settings.discord_api_base, settings.discord_token,
                                   wall_clock),
             sends_channels=bool(settings.discord_token))
+        reporter = ConsoleReporter(len({sub.feed.id for sub in await store.subscriptions()}))
         deps = PollDeps(store=store, fetcher=fetcher, parser=parser, clock=clock,
-                        on_queued=outbox.wake)
+                        on_queued=outbox.wake, articles=ArticleFetcher(fetcher, parser),
+                        on_result=reporter.on_result, failure_level=reporter.failure_level)
         poller = Dispatcher(deps, config.bot.poll_concurrency)
         if membership is not None and isinstance(store, ClusterStore):
             poller.schedule = ClusterSchedule(store, membership.me.id, clock)
             poller.idle_s = CLUSTER_IDLE_S
             outbox.owner = membership.me.id
-        yield App(settings, config, store, poller, outbox, roles, membership)
+        yield App(settings, config, store, poller, outbox, roles, membership,
+                  reporter=reporter)
 
 
 async def _join(store: Store, settings: Settings, config: Config, roles: frozenset[Role],
@@ -139,6 +148,7 @@ async def run_once(settings: Settings, config: Config) -> int:
             await app.membership.register()
         try:
             results = await app.poller.poll_all_once()
+            await flush_digests(app.store, wall_clock())  # periods that ended meanwhile
             await app.outbox.drain_once()
         finally:
             if app.membership is not None:
@@ -146,4 +156,8 @@ async def run_once(settings: Settings, config: Config) -> int:
         failed = sum(1 for result in results if result is None or result.error)
         log.info("polled %d feeds (%d failed); sent %d alerts", len(results), failed,
                  app.outbox.sent_total)
+        # On stdout, after the alerts: what a cron user reads to see what happened.
+        for line in app.reporter.summary_lines(app.outbox.sent_by_feed,
+                                               app.outbox.failed_by_feed):
+            print(line, flush=True)
     return 0

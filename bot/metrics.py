@@ -48,6 +48,9 @@ _SCHEDULE_LAG_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 
 SCHEDULE_LAG = Histogram("wirewatch_schedule_lag_seconds",
                          "How late a due feed was when a poll for it started.",
                          buckets=_SCHEDULE_LAG_BUCKETS, registry=PIPELINE)
+ARTICLES = Counter("wirewatch_article_fetches",
+                   "Article page fetches for full-text matching, by outcome (ok, paywall, …).",
+                   ["reason"], registry=PIPELINE)
 ITEMS_DROPPED = Counter("wirewatch_items_dropped",
                         "Items left out of a feed body that held more than the parser takes.",
                         registry=PIPELINE)
@@ -87,6 +90,11 @@ def count_matches(n: int) -> None:
     """Count ``n`` watch matches."""
     if n > 0:
         MATCHES.inc(n)
+
+
+def count_article(reason: str) -> None:
+    """Count one article fetch that ended with ``reason`` (``ArticleReason``'s values)."""
+    ARTICLES.labels(reason=reason).inc()
 
 
 class LoopLagMonitor:

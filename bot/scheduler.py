@@ -11,12 +11,14 @@ import logging
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from bot.delivery.digests import flush_digests
 from bot.dispatch import Dispatcher
 from bot.pipeline.poll import PollDeps
 from bot.store.rows import PruneResult
 
 log = logging.getLogger(__name__)
 
+DIGEST_CHECK_S = 2.0  # how late after its boundary a digest is made, at most (plus settling)
 DELIVERY_RETENTION_S = 30 * 86400  # sent and failed deliveries are kept for /status this long
 WATCHDOG_S = 10.0
 # An item's key is what stops a second alert: kept 90 days (and as long as its feed still lists
@@ -58,6 +60,10 @@ def start_scheduler(deps: PollDeps, loop: DispatchLoop | None = None) -> AsyncIO
                           max_instances=1, coalesce=True, id="dispatch-watchdog")
     scheduler.add_job(prune_items, "cron", args=[deps], hour=4, minute=37,
                       coalesce=True, misfire_grace_time=3600, id="prune-items")
+    # Digest boundaries are each watch's own (time zone, hourly/daily, quiet hours), so one
+    # frequent check makes whatever has come due, and catches up at start.
+    scheduler.add_job(make_due_digests, "interval", args=[deps], seconds=DIGEST_CHECK_S,
+                      max_instances=1, coalesce=True, misfire_grace_time=30, id="digests")
     scheduler.start()
     return scheduler
 
@@ -72,6 +78,10 @@ async def prune_outbox(deps: PollDeps) -> int:
     if removed:
         log.info("pruned %d deliveries older than %d days", removed,
                  DELIVERY_RETENTION_S // 86400)
+    try:  # digests made as long ago, with the matches they listed
+        await deps.store.prune_digests(deps.clock() - DELIVERY_RETENTION_S)
+    except Exception:
+        log.exception("pruning old digests failed; tomorrow's run retries")
     return removed
 
 
@@ -90,6 +100,18 @@ async def prune_items(deps: PollDeps) -> PruneResult | None:
                  "days", result.bodies, ITEM_BODY_RETENTION_S // 86400, result.keys,
                  ITEM_KEY_RETENTION_S // 86400)
     return result
+
+
+async def make_due_digests(deps: PollDeps) -> int:
+    """Queue the digests whose period has ended; the outbox sends them like any alert."""
+    try:
+        queued = await flush_digests(deps.store, deps.clock())
+    except Exception:
+        log.exception("making due digests failed; the next check retries")
+        return 0
+    if queued:
+        deps.on_queued(queued)
+    return queued
 
 
 async def _watchdog(loop: DispatchLoop) -> None:

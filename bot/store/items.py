@@ -13,6 +13,7 @@ from bot.store.base import PlanDeliveries
 from bot.store.codec import alert_to_json, entry_from_json, entry_to_json
 from bot.store.database import Database
 from bot.store.dialect import stored_text, upsert
+from bot.store.digests import hold_in
 from bot.store.rows import DeliveryDraft, IngestResult, StoredItem
 from bot.store.schema import deliveries, feeds, items, subscriptions
 from bot.store.types import NameList, StoredText
@@ -76,6 +77,7 @@ def record(conn: Connection, poll: Poll, candidates: Sequence[Entry],
         return None
     new_keys = _insert_items(conn, poll.feed_id, candidates, poll.now)
     fresh = [draft for draft in drafts or () if stored_text(conn, draft.item_key) in new_keys]
+    fresh = hold_in(conn, poll.feed_id, poll.now, fresh) if primed else fresh  # digests
     if primed and fresh:
         conn.execute(_inserts(conn)[1], [
             {"watch_id": draft.watch_id, "feed_id": poll.feed_id, "item_key": draft.item_key,

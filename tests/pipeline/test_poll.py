@@ -159,3 +159,22 @@ async def test_resume_command_path_makes_the_feed_due_now(rig: Rig) -> None:
     assert await rig.store.resume_feed(GUILD, "p", rig.clock.now)
     assert [f.id for f in await rig.store.claim_due_feeds(rig.clock.now, 10, 60)] == [feed.id]
     assert not await rig.store.resume_feed(GUILD, "nope", rig.clock.now)
+
+
+async def test_an_offline_machine_does_not_pause_its_feeds(rig: Rig) -> None:
+    from bot.reporting import ConsoleReporter
+
+    reporter = ConsoleReporter(2)
+    rig.deps.on_result, rig.deps.failure_level = reporter.on_result, reporter.failure_level
+    rig.deps.pause_after = 3
+    urls = []
+    for path in ("/x", "/y"):
+        await rig.store.subscribe(GUILD, f"http://127.0.0.1:9{path}", path.strip("/"), 60,
+                                  rig.clock.now)  # port 9: nothing listens, connect refused
+        urls.append(f"http://127.0.0.1:9{path}")
+    for _ in range(4):
+        for url in urls:
+            assert await rig.poll(url) == Outcome.FAILED
+    assert reporter.reach.state == "offline"
+    assert not any([(await rig.feed(url)).paused for url in urls])
+    assert (await rig.feed(urls[0])).error_count == 4
