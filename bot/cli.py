@@ -1,4 +1,4 @@
-"""The ``wirewatch`` command line: run, once, check-config, match."""
+"""The ``wirewatch`` command line: run, once, check-config, match, stories."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from bot.logs import setup_logging
 from bot.match_cli import add_match_arguments, run_match
 from bot.portability import add_portability_commands, run_portability
 from bot.settings import Settings, load_settings
+from bot.stories_cli import add_stories_arguments, run_stories
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +32,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("check-config", help="validate settings and the config file, then exit")
     match = commands.add_parser("match", help="test a watch query against text or JSONL items")
     add_match_arguments(match)
+    stories = commands.add_parser("stories", help="group JSONL items into stories")
+    add_stories_arguments(stories)
     add_portability_commands(commands)
     return parser
 
@@ -47,6 +50,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     command = args.command or "run"
     if command == "match":
         return run_match(args)
+    if command == "stories":
+        return run_stories(args)
     try:
         settings = load_settings()
         setup_logging(settings.log_level, settings.log_format,
