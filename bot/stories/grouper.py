@@ -23,7 +23,8 @@ stories, which lets every process rebuild the same state from the database.
 
 from __future__ import annotations
 
-from collections import deque
+import heapq
+from collections import Counter, deque
 from dataclasses import dataclass, field
 
 from bot.stories.features import Features, extract_features
@@ -220,24 +221,41 @@ class StoryGrouper:
         return score, reason
 
     def _candidates(self, features: Features) -> list[int]:
-        """Serials of items that can reach the lowest title threshold (prefix filter).
+        """Serials of items that can reach the title threshold (prefix filter).
 
         An item sharing none of the ``floor(n * (1 - t)) + 1`` rarest of our ``n`` words
-        shares at most ``n * t`` words, so its Jaccard is below ``t``: exact, not a guess.
+        shares fewer than ``n * t`` words, so its Jaccard is below ``t``: exact, not a
+        guess. Two bounds keep the cost flat on a busy window, both deterministic: through
+        a word in more than ``scan`` items only its newest ``scan`` items are reached, and
+        at most ``max_candidates`` candidates (most shared rare words, then newest) are
+        judged.
         """
         words = features.words
         if not words:
             return []
+        limits = self.thresholds
         postings = self._index.postings
         ranked = sorted(words, key=lambda w: (len(postings.get(w, ())), w))
-        floor = min(self.thresholds.best, self.thresholds.lead_title)
+        floor = min(limits.best, limits.lead_title) if features.lead else limits.best
         prefix = int(len(ranked) * (1.0 - floor)) + 1
-        seen: dict[int, int] = {}
+        counts: Counter[int] = Counter()
+        scan = limits.scan
         for word in ranked[:prefix]:
-            for serial in postings.get(word, ()):
-                seen[serial] = seen.get(serial, 0) + 1
-        if len(seen) <= self.thresholds.max_candidates:
-            return sorted(seen)
-        # Pathological fan-out: keep those sharing the most rare words (ties: newest).
-        top = sorted(seen.items(), key=lambda kv: (-kv[1], -kv[0]))
-        return sorted(s for s, _ in top[: self.thresholds.max_candidates])
+            posting = postings.get(word)
+            if posting:
+                counts.update(posting if len(posting) <= scan else posting[-scan:])
+        # Upper bounds (Jaccard, containment): every word after the prefix shared as well.
+        rest = len(ranked) - prefix
+        items = self._items
+        found = []
+        size = len(ranked)
+        for serial, shared in counts.items():
+            best = shared + rest
+            other = len(items[serial].features.words)
+            if best >= floor * (size + other - best) or (
+                    best >= limits.contained_words
+                    and best >= limits.contained * min(size, other)):
+                found.append((shared, serial))
+        if len(found) > limits.max_candidates:
+            found = heapq.nlargest(limits.max_candidates, found)
+        return sorted(s for _, s in found)

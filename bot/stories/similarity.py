@@ -33,7 +33,8 @@ class Thresholds:
     #                           rarely reports one event twice, but it runs templates
     lead_title: float = 0.25  # a weaker title match is enough when the leads agree ...
     lead: float = 0.45        # ... this much
-    max_candidates: int = 400
+    max_candidates: int = 300  # judged per item at most (most shared rare words first)
+    scan: int = 2000           # newest items reached through one word
 
 
 def idf(items: int, frequency: int) -> float:
