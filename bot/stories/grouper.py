@@ -14,7 +14,8 @@ Candidates come from an inverted index over the words of the items in the window
 *prefix filtering*: an item can only reach a Jaccard of ``t`` with items that share at
 least one of its ``floor(n * (1 - t)) + 1`` rarest words. The filter
 is exact (no candidate above the threshold is missed), so the result is the same as
-comparing with every item in the window, only faster. MinHash/LSH was not used: it is
+comparing with every item in the window, only faster; only on a very busy window do two
+deterministic bounds apply (see ``_candidates``). MinHash/LSH was not used: it is
 approximate (random misses on 6–10-word headlines) and would add a dependency for nothing.
 
 Everything depends only on the items and their order: the same input gives the same
