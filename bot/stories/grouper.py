@@ -121,6 +121,7 @@ class StoryGrouper:
         self._order: deque[_Item] = deque()
         self._by_key: dict[str, _Item] = {}
         self._by_link: dict[str, _Item] = {}
+        self._stories: dict[str, _Story] = {}
         self._index = _Index()
         self._serial = 0
         self._now = float("-inf")
@@ -128,7 +129,7 @@ class StoryGrouper:
     @property
     def stories(self) -> int:
         """How many stories have an item in the window."""
-        return len({item.story.id for item in self._order})
+        return len(self._stories)
 
     def __len__(self) -> int:
         return len(self._items)
@@ -146,6 +147,22 @@ class StoryGrouper:
         self._add(item, story, features)
         return Assignment(story.id, folded=reason != "new", reason=reason, score=score)
 
+    def replay(self, item: StoryItem, story_id: str) -> None:
+        """Add an item whose story was already decided (by this or another process).
+
+        Rebuilding the window from the database replays the recorded assignments in their
+        recorded order, so a restarted process, or one catching up on another's ingests,
+        holds exactly the state the deciding process had.
+        """
+        self._advance(item.at)
+        if item.key in self._by_key:
+            return
+        features = extract_features(item.title, item.summary, item.link, item.feed)
+        story = self._stories.get(story_id)
+        if story is None or story.alive <= 0:
+            story = _Story(id=story_id, first=features)
+        self._add(item, story, features)
+
     def _advance(self, at: float) -> None:
         """Move the clock forward (never back) and forget items older than the window."""
         self._now = max(self._now, at)
@@ -162,6 +179,8 @@ class StoryGrouper:
         if link and self._by_link.get(link) is old:
             del self._by_link[link]
         old.story.alive -= 1
+        if old.story.alive <= 0 and self._stories.get(old.story.id) is old.story:
+            del self._stories[old.story.id]
 
     def _add(self, item: StoryItem, story: _Story, features: Features) -> None:
         self._serial += 1
@@ -173,6 +192,7 @@ class StoryGrouper:
             self._by_link.setdefault(features.link, record)
         self._index.add(record.serial, features.words)
         story.alive += 1
+        self._stories[story.id] = story
 
     def _weight(self, word: str) -> float:
         return idf(len(self._items), self._index.frequency(word))

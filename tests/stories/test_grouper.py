@@ -156,3 +156,16 @@ def test_prefix_filter_agrees_with_comparing_every_item() -> None:
     stream = items + extra + items
     fast, slow = StoryGrouper(), ExhaustiveGrouper()
     assert [fast.assign(i).story for i in stream] == [slow.assign(i).story for i in stream]
+
+
+def test_replaying_recorded_assignments_rebuilds_the_same_state() -> None:
+    """A restarted process replays the window and then decides as the first one would."""
+    _, items = _written_items()
+    head, tail = items[: len(items) // 2], items[len(items) // 2:]
+    original = StoryGrouper()
+    decided = [(item, original.assign(item).story) for item in head]
+    rebuilt = StoryGrouper()
+    for item, story in decided:
+        rebuilt.replay(item, story)
+    assert rebuilt.stories == original.stories and len(rebuilt) == len(original)
+    assert [rebuilt.assign(i).story for i in tail] == [original.assign(i).story for i in tail]
