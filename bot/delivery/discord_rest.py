@@ -18,12 +18,20 @@ import aiohttp
 
 from bot import __version__
 from bot.delivery.embed import alert_to_message
-from bot.errors import DeliveryError, PermanentDelivery, RetryableDelivery, TargetGone
+from bot.errors import (
+    DeliveryError,
+    MessageGone,
+    PermanentDelivery,
+    RetryableDelivery,
+    TargetGone,
+)
+from bot.model import Alert
 from bot.store.rows import Delivery
 
 log = logging.getLogger(__name__)
 
 WEBHOOK_PATH = re.compile(r"/webhooks/(\d+)/([\w.-]+)")
+UNKNOWN_MESSAGE = 10008
 NONCE_WINDOW_S = 60.0  # Discord dedupes a nonce for "a few minutes"; past this we look first
 MAX_ROUTE_WAIT_S = 10.0
 REQUEST_TIMEOUT_S = 8.0  # below the 10 s shutdown budget
@@ -48,6 +56,26 @@ class DiscordSender:
         if delivery.webhook_url:
             return await self._send_to_webhook(delivery, delivery.webhook_url)
         raise PermanentDelivery("the watch has neither a channel nor a webhook")
+
+    async def edit(self, *, channel_id: int | None, webhook_url: str | None, message_id: str,
+                   alert: Alert) -> None:
+        """Set an earlier message to ``alert``'s rendering (PATCH, idempotent).
+
+        Raises MessageGone when the message was deleted, else like ``send``.
+        """
+        payload = alert_to_message(alert)
+        if channel_id:
+            if not self._token:
+                raise PermanentDelivery("channel delivery needs DISCORD_TOKEN")
+            await self._request("PATCH", f"/channels/{channel_id}/messages/{message_id}",
+                                payload, what=f"channel {channel_id}")
+            return
+        found = WEBHOOK_PATH.search(webhook_url or "")
+        if not found:
+            raise PermanentDelivery("the watch has neither a channel nor a valid webhook")
+        webhook_id, token = found.groups()
+        await self._request("PATCH", f"/webhooks/{webhook_id}/{token}/messages/{message_id}",
+                            payload, what=f"webhook {webhook_id}", auth=False)
 
     async def _send_to_channel(self, delivery: Delivery, channel_id: int) -> str | None:
         if not self._token:
@@ -160,6 +188,8 @@ def _classify(status: int, headers: Any, data: Any, what: str) -> dict[str, Any]
         raise RetryableDelivery(reason, retry_after=float(retry))
     if status >= 500 or status in (401, 408):
         raise RetryableDelivery(reason)
+    if status == 404 and info.get("code") == UNKNOWN_MESSAGE:
+        raise MessageGone(reason)
     if status in (403, 404):
         raise TargetGone(reason)
     raise PermanentDelivery(reason)
