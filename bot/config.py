@@ -10,7 +10,7 @@ import logging
 import re
 import tomllib
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -93,6 +93,8 @@ class WatchConfig(_Strict):
     feeds: tuple[str, ...] | None = None
     color: int | None = Field(default=None, ge=0, le=0xFFFFFF)
     collapse_after: int | None = Field(default=None, ge=1, le=100)
+    # "group": later items of an alerted story edit its message; "every-item": one each.
+    stories: Literal["group", "every-item"] = "group"
 
     @field_validator("webhook")
     @classmethod
@@ -130,6 +132,8 @@ class BotConfig(_Strict):
     # The shortest interval `/feed add` accepts. Chat users are not operators: a low floor
     # protects publishers from hammering. Tests against a local feed server lower it.
     min_feed_interval: Duration = WARN_INTERVAL_S
+    # Items are grouped into stories with the items seen in this window (issue 14).
+    story_window: Duration = Field(default=24 * 3600.0, ge=60.0, le=7 * 24 * 3600.0)
 
 
 class Config(_Strict):

@@ -62,6 +62,9 @@ BAD = [
     ("bad channel", GOOD.replace(f'webhook = "{GOOD_WEBHOOK}"', 'channel = "abc"'),
      "watches[0].channel"),
     ("bad toml", "[[feeds]\nname=", "not valid TOML"),
+    ("bad stories", GOOD.replace('feeds = ["Local Wire"]',
+                                 'feeds = ["Local Wire"]\nstories = "sometimes"'),
+     "watches[0].stories"),
 ]
 
 
@@ -131,3 +134,13 @@ def test_bad_settings_name_the_variable(name: str, value: str) -> None:
 def test_webhook_urls_in_discords_shape_are_accepted(tmp_path: Path, webhook: str) -> None:
     config = load_config(write(tmp_path, GOOD.replace(GOOD_WEBHOOK, webhook)))
     assert config.watches[0].webhook == webhook
+
+
+def test_stories_setting_and_window(tmp_path: Path) -> None:
+    """Watches group stories unless told otherwise; the window is a duration."""
+    config = load_config(write(tmp_path, GOOD))
+    assert config.watches[0].stories == "group"
+    assert config.bot.story_window == 24 * 3600
+    text = GOOD.replace('feeds = ["Local Wire"]', 'feeds = ["Local Wire"]\nstories = "every-item"')
+    config = load_config(write(tmp_path, "[bot]\nstory_window = \"6h\"\n" + text))
+    assert (config.watches[0].stories, config.bot.story_window) == ("every-item", 6 * 3600)
