@@ -10,6 +10,10 @@ one extra message. So an item joins a story only when
   from "Fed raises rates" to "Fed chair speaks", and
 * nothing vetoes it: numbers that disagree, or contradicting event words (raise/hold).
 
+A weaker match (Jaccard >= ``support``, two shared words, another feed, same vetoes and
+first-item check) joins a story only when at least ``support_votes`` of its members agree:
+one loose resemblance is chance, several are a story.
+
 Candidates come from an inverted index over the words of the items in the window, with
 *prefix filtering*: an item can only reach a Jaccard of ``t`` with items that share at
 least one of its ``floor(n * (1 - t)) + 1`` rarest words. The filter
@@ -203,17 +207,39 @@ class StoryGrouper:
             if same is not None:
                 return same.story, "link", 1.0
         best: tuple[float, int, _Story | None, str] = (0.0, 0, None, "new")
+        support: dict[str, list[int]] = {}
         for serial in self._candidates(features):
             member = self._items[serial]
             verdict = self._judge(features, member)
             if verdict is None:
+                if self._supports(features, member):
+                    support.setdefault(member.story.id, []).append(serial)
                 continue
             score, reason = verdict
             # Highest score wins; on a tie the older item (smaller serial) wins.
             if score > best[0] or (score == best[0] and best[2] is not None
                                    and serial < best[1]):
                 best = (score, serial, member.story, reason)
+        if best[2] is None and support:
+            votes, first_serial = max((len(v), -v[0]) for v in support.values())
+            if votes >= self.thresholds.support_votes:
+                story = self._items[-first_serial].story
+                return story, "support", float(votes)
         return best[2], best[3], best[0]
+
+    def _supports(self, features: Features, member: _Item) -> bool:
+        """A weaker match that counts when several members of one story agree."""
+        limits = self.thresholds
+        other = member.features
+        if len(features.words & other.words) < 2 or jaccard(
+                features.words, other.words) < limits.support:
+            return False
+        if features.feed and features.feed == other.feed:
+            return False
+        first = member.story.first
+        if jaccard(features.words, first.words) < limits.first or conflict(features, first):
+            return False
+        return not conflict(features, other)
 
     def _judge(self, features: Features, member: _Item) -> tuple[float, str] | None:
         """(score, reason) if ``features`` may join ``member``'s story, else None."""
@@ -257,7 +283,9 @@ class StoryGrouper:
         limits = self.thresholds
         postings = self._index.postings
         ranked = sorted(words, key=lambda w: (len(postings.get(w, ())), w))
-        floor = min(limits.best, limits.lead_title) if features.lead else limits.best
+        floor = min(limits.best, limits.support)
+        if features.lead:
+            floor = min(floor, limits.lead_title)
         prefix = int(len(ranked) * (1.0 - floor)) + 1
         counts: Counter[int] = Counter()
         scan = limits.scan

@@ -31,6 +31,8 @@ class Thresholds:
     contained_words: int = 3  # ... and at least this many words
     same_feed: float = 0.70   # one feed's items fold only when nearly identical: a feed
     #                           rarely reports one event twice, but it runs templates
+    support: float = 0.25     # a weaker match (same vetoes, another feed, first item >=
+    support_votes: int = 2    # ``first``) counts when this many members of a story agree
     lead_title: float = 0.25  # a weaker title match is enough when the leads agree ...
     lead: float = 0.45        # ... this much
     max_candidates: int = 300  # judged per item at most (most shared rare words first)
