@@ -17,7 +17,7 @@ from typing import Any
 import aiohttp
 
 from bot import __version__
-from bot.delivery.embed import alert_to_message
+from bot.delivery.embed import alert_to_message, delivery_marker, footer_marker
 from bot.errors import (
     DeliveryError,
     MessageGone,
@@ -58,12 +58,14 @@ class DiscordSender:
         raise PermanentDelivery("the watch has neither a channel nor a webhook")
 
     async def edit(self, *, channel_id: int | None, webhook_url: str | None, message_id: str,
-                   alert: Alert) -> None:
+                   alert: Alert, nonce: str | None = None) -> None:
         """Set an earlier message to ``alert``'s rendering (PATCH, idempotent).
 
-        Raises MessageGone when the message was deleted, else like ``send``.
+        ``nonce`` is the original delivery's: its marker stays in the footer so a look-up
+        after a crash still recognises the message. Raises MessageGone when the message was
+        deleted, else like ``send``.
         """
-        payload = alert_to_message(alert)
+        payload = alert_to_message(alert, marker=delivery_marker(nonce) if nonce else None)
         if channel_id:
             if not self._token:
                 raise PermanentDelivery("channel delivery needs DISCORD_TOKEN")
@@ -86,7 +88,8 @@ class DiscordSender:
                 log.info("watch %r: delivery %d was already posted as message %s",
                          delivery.watch_name, delivery.id, existing)
                 return existing
-        payload = alert_to_message(delivery.alert, nonce=delivery.nonce)
+        payload = alert_to_message(delivery.alert, nonce=delivery.nonce,
+                                   marker=delivery_marker(delivery.nonce))
         body = await self._request("POST", f"/channels/{channel_id}/messages", payload,
                                    what=f"channel {channel_id}")
         return str(body.get("id")) if body.get("id") else None
@@ -104,7 +107,7 @@ class DiscordSender:
                 log.info("watch %r: delivery %d was already posted as message %s",
                          delivery.watch_name, delivery.id, existing)
                 return existing
-        payload = alert_to_message(delivery.alert)
+        payload = alert_to_message(delivery.alert, marker=delivery_marker(delivery.nonce))
         body = await self._request("POST", f"/webhooks/{webhook_id}/{token}?wait=true", payload,
                                    what=f"webhook {webhook_id}", auth=False)
         return str(body.get("id")) if body.get("id") else None
@@ -121,18 +124,20 @@ class DiscordSender:
 
     async def _find_existing(self, channel_id: int, delivery: Delivery) -> str | None:
         # Past the nonce window a resend could post a duplicate, so look for our embed first.
+        # Only this delivery's own marker counts: another watch's post of the same article
+        # (same URL, a footer that merely contains this watch's name) is not ours.
         try:
             messages = await self._request("GET", f"/channels/{channel_id}/messages?limit=50",
                                            None, what=f"channel {channel_id}")
         except PermanentDelivery:
             return None  # no read access: sending is still better than losing the alert
+        marker = delivery_marker(delivery.nonce)
         for message in messages.get("items", []):
             if message.get("nonce") == delivery.nonce:
                 return str(message["id"])
-            for embed in message.get("embeds") or ():
-                if embed.get("url") and embed.get("url") == delivery.alert.link and \
-                        delivery.watch_name in (embed.get("footer") or {}).get("text", ""):
-                    return str(message["id"])
+            if any(isinstance(embed, dict) and footer_marker(embed) == marker
+                   for embed in message.get("embeds") or ()):
+                return str(message["id"])
         return None
 
     async def _request(self, method: str, path: str, payload: dict[str, object] | None, *,
@@ -149,7 +154,8 @@ class DiscordSender:
                 self._note_rate_limit(route, response.headers)
                 data = await response.json(content_type=None) if response.content_length != 0 \
                     else None
-                return _classify(response.status, response.headers, data, what)
+                return _classify(response.status, response.headers, data, what,
+                                 webhook=not auth)
         except (TimeoutError, aiohttp.ClientError, ValueError) as exc:
             raise RetryableDelivery(f"{what}: network error: {type(exc).__name__}") from None
 
@@ -174,7 +180,8 @@ class DiscordSender:
                 return
 
 
-def _classify(status: int, headers: Any, data: Any, what: str) -> dict[str, Any]:
+def _classify(status: int, headers: Any, data: Any, what: str, *,
+              webhook: bool = False) -> dict[str, Any]:
     if 200 <= status < 300:
         if isinstance(data, list):
             return {"items": data}
@@ -186,10 +193,11 @@ def _classify(status: int, headers: Any, data: Any, what: str) -> dict[str, Any]
     if status == 429:
         retry = info.get("retry_after") or headers.get("Retry-After") or 1.0
         raise RetryableDelivery(reason, retry_after=float(retry))
-    if status >= 500 or status in (401, 408):
-        raise RetryableDelivery(reason)
     if status == 404 and info.get("code") == UNKNOWN_MESSAGE:
         raise MessageGone(reason)
-    if status in (403, 404):
+    if status in (403, 404) or (webhook and status == 401):
+        # A webhook's 401 means its token is invalid (reset or deleted): no retry will fix it.
         raise TargetGone(reason)
+    if status >= 500 or status in (401, 408):
+        raise RetryableDelivery(reason)
     raise PermanentDelivery(reason)

@@ -7,8 +7,10 @@ pings nobody but the watch's configured role, and links only http(s) URLs.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Mapping
 from datetime import UTC
+from typing import Any
 from urllib.parse import urlsplit
 
 from bot.delivery.markdown import cut_index, escape_markdown, truncate_words
@@ -27,15 +29,20 @@ FIELD_VALUE_MAX = 1024
 ALSO_SHOWN = 10  # sources listed by name; the rest are counted ("and N more")
 UPDATED_MARK = "Updated: "
 ELLIPSIS = "…"
+MARKER_LEN = 12
+_MARKER = re.compile(rf"(?:^| · )ref ([0-9a-f]{{{MARKER_LEN}}})$")
 UNTITLED = "Untitled"
 _WEB_SCHEMES = frozenset({"http", "https"})
 
 
-def alert_to_message(alert: Alert, *, nonce: str | None = None) -> dict[str, object]:
+def alert_to_message(alert: Alert, *, nonce: str | None = None,
+                     marker: str | None = None) -> dict[str, object]:
     """Render one alert as a message body with a single embed.
 
     ``nonce`` (1-25 chars, else ValueError) makes Discord return the existing message when the
     same body is sent again, e.g. after a crash between sending and recording the delivery.
+    ``marker`` (see :func:`delivery_marker`) ends the footer as ``ref <marker>``, so the message
+    can be recognised in the channel's history, which never returns the nonce.
     """
     if nonce is not None and not 0 < len(nonce) <= NONCE_MAX:
         raise ValueError(f"nonce must be 1 to {NONCE_MAX} characters, got {len(nonce)}")
@@ -46,7 +53,9 @@ def alert_to_message(alert: Alert, *, nonce: str | None = None) -> dict[str, obj
                  TITLE_MAX)
     # Author names and footers show no markdown: escaping them would show the backslashes.
     author = truncate_words(_one_line(alert.feed_name), AUTHOR_MAX)
-    footer = truncate_words(_footer_text(alert), FOOTER_MAX)
+    suffix = f"ref {marker}" if marker else ""
+    footer = " · ".join(part for part in (
+        truncate_words(_footer_text(alert), FOOTER_MAX - len(suffix) - 3), suffix) if part)
     also = also_reported_field(alert.also_reported)
     also_size = len(also[0]) + len(also[1]) if also else 0
     room = min(DESCRIPTION_MAX,
@@ -111,6 +120,23 @@ def _source_entry(source: Source) -> str:
     if link is None or ")" in link or len(link) > 300:
         return name
     return f"[{name}]({link})"
+
+
+def delivery_marker(nonce: str) -> str:
+    """A short reference derived from a delivery's nonce, unique to that delivery.
+
+    48 bits of a hash: among the 50 messages the history look-up reads, a collision between
+    two deliveries has odds of about 1 in 10^11, and a match also needs the same article URL.
+    """
+    return hashlib.sha256(nonce.encode()).hexdigest()[:MARKER_LEN]
+
+
+def footer_marker(embed: Mapping[str, Any]) -> str | None:
+    """The marker at the end of an embed's footer (as returned by message history), if any."""
+    footer = embed.get("footer")
+    text = footer.get("text") if isinstance(footer, Mapping) else None
+    found = _MARKER.search(text) if isinstance(text, str) else None
+    return found.group(1) if found else None
 
 
 def render_snippet(snippet: Snippet, limit: int) -> str:

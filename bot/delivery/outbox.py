@@ -1,7 +1,10 @@
 """The outbox sender: pending deliveries are sent in order per target, then marked.
 
+Each target (channel, webhook, console) has its own lane: a queue and a task that drains it,
+so a backlog or a rate limit on one channel never holds up another. A lane's life is
+claim → drain → release (``_run_lane``); a cross-process claim in the database fits there.
 At-least-once attempted (a crash leaves rows pending, sent again on restart) and at most
-once visible (channel messages carry a deterministic nonce; see ``discord_rest``).
+once visible (a deterministic nonce, and a marker found in history; see ``discord_rest``).
 Pacing follows Discord's per-route rate-limit headers (see ``discord_rest``).
 Failures by class: transient → retry with backoff and jitter honouring ``retry_after``;
 a bad payload → failed with the reason; a gone target → failed, watch paused, guild told once.
@@ -12,8 +15,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections import defaultdict
+from collections import defaultdict, deque
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 from typing import Protocol
 
 from bot.errors import PermanentDelivery, RetryableDelivery, TargetGone
@@ -32,8 +36,6 @@ class Sender(Protocol):
     async def send(self, delivery: Delivery) -> str | None: ...
 
 
-
-
 TargetGoneHook = Callable[[Delivery, str], Awaitable[None]]
 
 
@@ -44,8 +46,32 @@ def retry_delay(attempts: int, retry_after: float | None, rng: random.Random) ->
     return min(0.5 * 2.0 ** attempts, MAX_RETRY_DELAY_S) * rng.uniform(0.5, 1.0)
 
 
+@dataclass(eq=False)
+class Lane:
+    """One target's queue (a channel, a webhook or the console), drained by its own task.
+
+    A lane is claimed when it starts, drains its queue in order and is released when the queue
+    is empty or its head must wait (a retry, a gone target, shutdown). Rows it did not finish
+    stay pending in the store and come back with a later read.
+    """
+
+    target: str
+    queue: deque[tuple[Delivery, float]] = field(default_factory=deque)
+    ids: set[int] = field(default_factory=set)
+    task: asyncio.Task[None] | None = None
+
+    def add(self, delivery: Delivery, next_attempt: float) -> None:
+        """Queue one more row behind the ones already queued."""
+        self.queue.append((delivery, next_attempt))
+        self.ids.add(delivery.id)
+
+
 class OutboxSender:
-    """Drains the outbox; ``run`` until stopped, or ``drain_once`` for one pass."""
+    """Drains the outbox; ``run`` until stopped, or ``drain_once`` for one pass.
+
+    One batched store read feeds one lane per target; lanes send concurrently, so a slow or
+    rate-limited channel delays only its own alerts, and each target keeps its own order.
+    """
 
     def __init__(self, store: Store, *, discord: Sender | None, console: Sender,
                  clock: Callable[[], float], on_target_gone: TargetGoneHook | None = None,
@@ -60,50 +86,100 @@ class OutboxSender:
         self.stopping = asyncio.Event()
         self.sent_total = 0
         self.outcomes: dict[str, int] = defaultdict(int)
+        self._lanes: dict[str, Lane] = {}
+        self._read_lock = asyncio.Lock()
+        # Ids a lane let go of while a store read was in flight (→ True if finished): that
+        # read may predate the lane's last write, so its copy of these rows is stale.
+        self._stale: dict[int, bool] | None = None
 
     def wake(self, _count: int = 0) -> None:
         """New deliveries were queued: drain soon."""
         self._wake.set()
 
     async def run(self) -> None:
-        """Drain whenever woken (or every second) until ``stopping`` is set."""
-        while not self.stopping.is_set():
-            self._wake.clear()
-            try:
-                await self.drain_once()
-            except Exception:
-                log.exception("outbox pass failed; retrying")
-            await _wait_any(self._wake, self.stopping, timeout=1.0)
+        """Feed the lanes whenever woken (or every second) until ``stopping`` is set."""
+        try:
+            while not self.stopping.is_set():
+                self._wake.clear()
+                try:
+                    await self.refill()
+                except Exception:
+                    log.exception("outbox read failed; retrying")
+                await _wait_any(self._wake, self.stopping, timeout=1.0)
+            await self._wait_lanes()  # lanes stop before their next send once stopping is set
+        finally:
+            for lane in list(self._lanes.values()):
+                if lane.task is not None:
+                    lane.task.cancel()
 
     async def drain_once(self) -> int:
         """Send every due delivery, in order per target; returns how many were sent."""
-        pending = await self._store.pending_deliveries(BATCH)
-        queues: dict[str, list[tuple[Delivery, float]]] = defaultdict(list)
-        for delivery, next_attempt in pending:
-            queues[delivery.target].append((delivery, next_attempt))
-        # Every target's task is awaited to the end, even when one fails: a sibling left
-        # running past this pass would race the next pass over the same rows.
-        results = await asyncio.gather(*(self._drain_target(t, q) for t, q in queues.items()),
-                                       return_exceptions=True)
-        sent = 0
-        for target, result in zip(queues, results, strict=True):
-            if isinstance(result, BaseException):
-                log.error("outbox: sending to %s failed; the next pass retries", target,
-                          exc_info=result)
-            else:
-                sent += result
-        return sent
+        before = self.sent_total
+        await self.refill()
+        await self._wait_lanes()
+        return self.sent_total - before
 
-    async def _drain_target(self, target: str, queue: list[tuple[Delivery, float]]) -> int:
-        sent = 0
-        for delivery, next_attempt in queue:
+    async def refill(self) -> None:
+        """Read due deliveries once and hand each to its target's lane (started if needed)."""
+        async with self._read_lock:
+            self._stale = {}
+            try:
+                pending = await self._store.pending_deliveries(BATCH)
+            finally:
+                stale, self._stale = self._stale, None
+        now = self._clock()
+        held: set[str] = set()  # targets whose next row must wait: nothing may overtake it
+        for delivery, next_attempt in pending:
+            target = delivery.target
+            lane = self._lanes.get(target)
+            if target in held or (lane is not None and delivery.id in lane.ids) or \
+                    stale.get(delivery.id):
+                continue  # queued already, or finished while we read
+            if delivery.id in stale or (lane is None and next_attempt > now):
+                held.add(target)  # let go unfinished while we read, or not due yet
+                continue
+            if lane is None:
+                lane = self._lanes[target] = Lane(target)
+                lane.task = asyncio.create_task(self._run_lane(lane),
+                                                name=f"outbox {delivery.id}")
+            lane.add(delivery, next_attempt)
+
+    async def _wait_lanes(self) -> None:
+        while tasks := [lane.task for lane in self._lanes.values() if lane.task is not None]:
+            await asyncio.wait(tasks)
+
+    async def _run_lane(self, lane: Lane) -> None:
+        try:
+            await self._drain_lane(lane)
+        except Exception:
+            log.exception("outbox: sending to a %s target failed; the next pass retries",
+                          lane.target.split(":", 1)[0])
+        finally:
+            self._release(lane)
+
+    async def _drain_lane(self, lane: Lane) -> None:
+        while lane.queue:
+            delivery, next_attempt = lane.queue[0]
             # Stop at the first one not yet due: later alerts must not overtake it.
             if self.stopping.is_set() or next_attempt > self._clock():
-                break
+                return
             if not await self._send_one(delivery):
-                break
-            sent += 1
-        return sent
+                return
+            lane.queue.popleft()
+            self._forget(lane, delivery.id, finished=True)
+
+    def _release(self, lane: Lane) -> None:
+        # Synchronous: no read can hand this lane a row between its last check and here.
+        if self._lanes.get(lane.target) is lane:
+            del self._lanes[lane.target]
+        for delivery, _ in lane.queue:
+            self._forget(lane, delivery.id, finished=False)
+        lane.queue.clear()
+
+    def _forget(self, lane: Lane, delivery_id: int, *, finished: bool) -> None:
+        lane.ids.discard(delivery_id)
+        if self._stale is not None:
+            self._stale[delivery_id] = finished
 
     async def _send_one(self, delivery: Delivery) -> bool:
         """Send and mark; False when the target's queue must wait (a retry is scheduled)."""

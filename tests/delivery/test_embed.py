@@ -12,7 +12,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.delivery.embed import alert_to_message, render_snippet, stable_color
+from bot.delivery.embed import (
+    alert_to_message,
+    delivery_marker,
+    footer_marker,
+    render_snippet,
+    stable_color,
+)
 from bot.delivery.markdown import ZERO_WIDTH_SPACE
 from bot.model import Alert, Snippet
 from tests.fakes.discord_payloads import ALERTS_CHANNEL_ID, BOT_TOKEN, ROLE_ID
@@ -193,6 +199,31 @@ def test_bad_nonce_is_refused(nonce: str) -> None:
 def test_no_nonce_no_enforce() -> None:
     message = alert_to_message(make_alert())
     assert "nonce" not in message and "enforce_nonce" not in message
+
+
+def test_the_delivery_marker_ends_the_footer_and_is_read_back() -> None:
+    marker = delivery_marker("w" + "0" * 24)
+    embed = embed_of(alert_to_message(make_alert(watch_name="Xi", matched_terms=("Xi",)),
+                                      marker=marker))
+    assert embed["footer"]["text"] == f"Xi · Xi · ref {marker}"
+    assert footer_marker(embed) == marker
+    assert delivery_marker("w" + "0" * 24) == marker != delivery_marker("w" + "0" * 23 + "1")
+
+
+@pytest.mark.parametrize("footer", [None, {}, {"text": "china · Xi"}, {"text": "ref abc"},
+                                    {"text": "china · ref 0123456789abcdef"}, {"text": 7}])
+def test_footers_without_a_marker_have_none(footer: object) -> None:
+    assert footer_marker({} if footer is None else {"footer": footer}) is None
+
+
+def test_the_marker_survives_a_footer_cut_to_the_limit() -> None:
+    marker = delivery_marker("n1")
+    embed = embed_of(alert_to_message(make_alert(watch_name=("trade " * 1000).strip()),
+                                      marker=marker))
+    assert len(embed["footer"]["text"]) <= 2048 and footer_marker(embed) == marker
+    bare = embed_of(alert_to_message(make_alert(watch_name=" ", matched_terms=()),
+                                     marker=marker))
+    assert bare["footer"]["text"] == f"ref {marker}" and footer_marker(bare) == marker
 
 
 # --- limits ------------------------------------------------------------------------------

@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-import asyncio
 import time
-from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 import aiohttp
 import pytest
 
-from bot.delivery.console import ConsoleSender
 from bot.delivery.discord_rest import DiscordSender
-from bot.delivery.outbox import OutboxSender
-from bot.model import Alert, Entry, Snippet
-from bot.store.rows import Delivery, DeliveryDraft, NewWatch, WatchRow
+from bot.store.rows import NewWatch
 from bot.store.sqlite import SqliteStore
+from tests.delivery.rig import NOW, Rig, channel_watch, drain_until, queue, titles
 from tests.fakes.discord_faults import Fault
 from tests.fakes.discord_payloads import (
     ALERTS_CHANNEL_ID,
@@ -26,68 +21,6 @@ from tests.fakes.discord_payloads import (
     FakeWebhook,
 )
 from tests.fakes.discord_server import FakeDiscord
-
-NOW = time.time()
-
-
-@dataclass
-class Rig:
-    store: SqliteStore
-    fake: FakeDiscord
-    outbox: OutboxSender
-    gone: list[tuple[str, str]]
-
-
-@pytest.fixture
-async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
-    store = await SqliteStore.open(tmp_path / "ww.db")
-    async with FakeDiscord() as fake, aiohttp.ClientSession() as session:
-        gone: list[tuple[str, str]] = []
-
-        async def on_gone(delivery: Delivery, reason: str) -> None:
-            gone.append((delivery.watch_name, reason))
-
-        outbox = OutboxSender(store, console=ConsoleSender(), clock=time.time,
-                              discord=DiscordSender(session, fake.api_base, BOT_TOKEN, time.time),
-                              on_target_gone=on_gone)
-        yield Rig(store, fake, outbox, gone)
-    await store.close()
-
-
-async def queue(store: SqliteStore, watch: WatchRow, count: int, url: str = "https://n.example/rss",
-                start: int = 0) -> None:
-    """Queue ``count`` alerts for ``watch`` through the real ingest path."""
-    sub = await store.subscribe(watch.guild_id, url, "News", 300, NOW)
-    await store.ingest(sub.feed.id, [], now=NOW, next_check=NOW, title=None, etag=None,
-                       last_modified=None, body_hash=None, plan=lambda new: [])
-    entries = [Entry(key=f"k{i}", title=f"Story {i} on tariffs", link=f"https://n.example/{i}")
-               for i in range(start, start + count)]
-
-    def plan(new: Sequence[Entry]) -> list[DeliveryDraft]:
-        return [DeliveryDraft(watch.id, e.key, f"n{watch.id}-{e.key}", Alert(
-            watch_name=watch.name, feed_name="News", title=e.title, link=e.link,
-            snippet=Snippet(e.title, ((len(e.title) - 7, len(e.title)),)),
-            matched_terms=("tariffs",))) for e in new]
-
-    await store.ingest(sub.feed.id, entries, now=NOW, next_check=NOW, title=None, etag=None,
-                       last_modified=None, body_hash=None, plan=plan)
-
-
-async def drain_until(outbox: OutboxSender, done, timeout: float = 15.0) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + timeout
-    while not done():
-        assert time.monotonic() < deadline, "outbox did not finish in time"
-        await outbox.drain_once()
-        await asyncio.sleep(0.05)
-
-
-async def channel_watch(store: SqliteStore, name: str = "trade") -> WatchRow:
-    return await store.add_watch(NewWatch(guild_id=GUILD_ID, name=name, query="tariffs",
-                                          channel_id=ALERTS_CHANNEL_ID), NOW)
-
-
-def titles(fake: FakeDiscord) -> list[str]:
-    return [m["embeds"][0]["title"] for m in fake.messages(ALERTS_CHANNEL_ID)]
 
 
 async def test_channel_alerts_arrive_once_in_order_with_nonce(rig: Rig) -> None:
@@ -146,15 +79,23 @@ async def test_forbidden_channel_fails_pauses_and_tells_once(rig: Rig) -> None:
     assert (counts.failed, counts.pending) == (1, 2)  # the rest wait for /watch resume
 
 
-async def test_unknown_webhook_fails_and_pauses(rig: Rig) -> None:
+@pytest.mark.parametrize("fault, status", [("unknown_webhook", "404"),
+                                           ("invalid_webhook_token", "401")])
+async def test_a_dead_webhook_fails_pauses_and_tells_once(rig: Rig, fault: str,
+                                                          status: str) -> None:
+    # 401 is an invalid (reset) webhook token: retrying it forever would never succeed.
     watch = await rig.store.add_watch(NewWatch(guild_id=GUILD_ID, name="hook", query="tariffs",
                                                webhook_url=FakeWebhook().url), NOW)
     await queue(rig.store, watch, 2)
-    rig.fake.faults.unknown_webhook(WEBHOOK_ID)
+    getattr(rig.fake.faults, fault)(WEBHOOK_ID)
+    await rig.outbox.drain_once()
     await rig.outbox.drain_once()
     [paused] = await rig.store.watches(GUILD_ID)
-    assert paused.paused and "404" in (paused.paused_reason or "")
+    assert paused.paused and status in (paused.paused_reason or "")
+    assert "fake-webhook-token" not in (paused.paused_reason or "")
     assert rig.gone == [("hook", paused.paused_reason)]
+    counts = await rig.store.outbox_counts()
+    assert (counts.failed, counts.pending) == (1, 1)
 
 
 async def test_bad_payload_fails_with_reason_and_the_queue_moves_on(rig: Rig) -> None:

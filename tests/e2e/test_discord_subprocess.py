@@ -120,7 +120,7 @@ async def test_watch_and_feed_added_from_discord_deliver_alerts(
                                               "https://news.example/a2")
     assert embed["author"]["name"] == "Wire"
     assert "**tariffs**" in embed["description"]
-    assert embed["footer"]["text"] == "china-trade · tariffs"
+    assert embed["footer"]["text"].startswith("china-trade · tariffs · ref ")
     assert embed["timestamp"] == "2024-01-02T10:00:00+00:00"
     for message in (normal, hostile):
         assert (message["mention_everyone"], message["mention_roles"], message["mentions"]) == (

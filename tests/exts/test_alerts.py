@@ -80,7 +80,8 @@ async def test_alert_embed_in_the_chosen_channel_pings_only_the_watch_role(wired
     # The matched sentence and the next one, the term in bold.
     assert embed["description"] == ("China curbs exports as **tariffs** bite. "
                                     "Analysts were surprised.")
-    assert embed["footer"] == {"text": "china-trade · tariffs"}
+    footer, marker = embed["footer"]["text"].rsplit(" · ref ", 1)
+    assert footer == "china-trade · tariffs" and len(marker) == 12  # the delivery's own ref
     assert embed["thumbnail"] == {"url": THUMB}
     assert embed["color"] == stable_color("china-trade")
     assert message["content"] == f"<@&{DESK.id}>"

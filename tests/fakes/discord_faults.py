@@ -15,6 +15,7 @@ JSON = dict[str, Any]
 
 MISSING_ACCESS = 50001
 UNKNOWN_WEBHOOK = 10015
+INVALID_WEBHOOK_TOKEN = 50027
 
 
 @dataclass
@@ -63,6 +64,7 @@ class FaultPlan:
     def __init__(self) -> None:
         self.rules: list[Fault] = []
         self.post_delay: float = 0.0
+        self.paced: dict[str, float] = {}
 
     def add(self, fault: Fault) -> Fault:
         """Arm a fault and return it (a test may inspect ``count`` afterwards)."""
@@ -73,6 +75,7 @@ class FaultPlan:
         """Disarm everything, including the POST delay."""
         self.rules.clear()
         self.post_delay = 0.0
+        self.paced.clear()
 
     def take(self, method: str, path: str) -> Fault | None:
         """The fault this request triggers, consuming one use of it; None if it goes through."""
@@ -112,6 +115,25 @@ class FaultPlan:
         body = {"message": "Unknown Webhook", "code": UNKNOWN_WEBHOOK}
         return self.add(Fault(404, body, f"/webhooks/{webhook_id}"))
 
+    def invalid_webhook_token(self, webhook_id: int) -> Fault:
+        """The webhook answers 401 Invalid Webhook Token (50027), as after a token reset."""
+        body = {"message": "Invalid Webhook Token", "code": INVALID_WEBHOOK_TOKEN}
+        return self.add(Fault(401, body, f"/webhooks/{webhook_id}"))
+
+    def pace(self, prefix: str, reset_after: float) -> None:
+        """Answers under ``prefix`` say the bucket is spent (``X-RateLimit-Remaining: 0``)
+        for ``reset_after`` seconds, like a channel that just received its 5 messages."""
+        self.paced[prefix] = reset_after
+
+    def pacing_headers(self, path: str) -> dict[str, str]:
+        """Rate-limit headers that override the default ones for a paced path."""
+        for prefix, reset_after in self.paced.items():
+            if path.startswith(prefix):
+                return {"X-RateLimit-Remaining": "0",
+                        "X-RateLimit-Reset-After": f"{reset_after:.3f}",
+                        "X-RateLimit-Reset": f"{time.time() + reset_after:.3f}"}
+        return {}
+
     def apply(self, spec: Mapping[str, Any]) -> Fault | None:
         """Arm a fault from JSON (the control API): ``{"kind": ..., other arguments}``."""
         args = dict(spec)
@@ -124,6 +146,11 @@ class FaultPlan:
             return self.forbid_channel(int(args["channel_id"]))
         if kind == "unknown_webhook":
             return self.unknown_webhook(int(args["webhook_id"]))
+        if kind == "invalid_webhook_token":
+            return self.invalid_webhook_token(int(args["webhook_id"]))
+        if kind == "pace":
+            self.pace(str(args["prefix"]), float(args["reset_after"]))
+            return None
         if kind == "delay":
             self.post_delay = float(args["seconds"])
             return None

@@ -120,7 +120,8 @@ class RestApi:
         self.state.changed()
         resource = request.match_info.route.resource
         bucket = resource.canonical if resource is not None else path
-        return json_response(*answer, headers={**_ratelimit_headers(bucket), **extra})
+        return json_response(*answer, headers={
+            **_ratelimit_headers(bucket), **self.state.faults.pacing_headers(path), **extra})
 
     async def _answer(self, request: web.Request, handler: Handler,
                       rec: RecordedRequest) -> tuple[Reply, dict[str, str]]:
