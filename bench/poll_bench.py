@@ -49,7 +49,8 @@ from bot.pipeline.netguard import AddressGuard
 from bot.pipeline.poll import PollDeps
 from bot.pipeline.prescan import prescan_keys
 from bot.scheduler import Poller
-from bot.store.sqlite import SqliteStore
+from bot.store import open_store
+from bot.store.base import Store
 
 MIX = (("etag", 85), ("noetag", 5), ("rewritten", 8), ("new", 2))  # percent of feeds
 NEW_ITEMS, ITEMS = 3, 50
@@ -241,7 +242,7 @@ async def measured(label: str, run: Awaitable[dict[str, int]], server: int, poll
 # --- our poller and the baseline -------------------------------------------------------------
 
 
-async def prime(store: SqliteStore, fetcher: Fetcher, concurrency: int) -> None:
+async def prime(store: Store, fetcher: Fetcher, concurrency: int) -> None:
     """Round 1: real fetch, keys from the pre-scan, recorded as ``poll_feed`` would."""
     feeds = await store.claim_due_feeds(float("inf"), 1_000_000, 1.0)
     semaphore = asyncio.Semaphore(concurrency)
@@ -265,7 +266,7 @@ async def poller_round(base: str, feeds: int, args: argparse.Namespace, server: 
     async with ClientSession() as http:
         await http.post(f"{base}/round/1")
         with tempfile.TemporaryDirectory() as tmp:
-            store = await SqliteStore.open(Path(tmp) / "bench.db")
+            store = await open_store(f"sqlite:///{Path(tmp) / 'bench.db'}")
             config = Config(
                 feeds=tuple(FeedConfig(name=f"feed {i}", url=f"{base}/f/{i}", interval=300.0)
                             for i in range(feeds)),

@@ -23,15 +23,14 @@ from bot.config import Config
 from bot.delivery.console import ConsoleSender
 from bot.delivery.discord_rest import DiscordSender
 from bot.delivery.outbox import OutboxSender
-from bot.errors import ConfigError
 from bot.pipeline.fetch import Fetcher, FetchLimits
 from bot.pipeline.isolation import IsolatedParser
 from bot.pipeline.netguard import AddressGuard
 from bot.pipeline.poll import PollDeps
 from bot.scheduler import Poller, start_scheduler
 from bot.settings import Settings
+from bot.store import open_store as store_at
 from bot.store.base import Store
-from bot.store.sqlite import SqliteStore
 from bot.web import start_web
 
 if TYPE_CHECKING:
@@ -65,21 +64,7 @@ class App:
 
 async def open_store(settings: Settings) -> Store:
     """Open the configured database (SQLite file or PostgreSQL URL) and apply migrations."""
-    path = settings.sqlite_path
-    if path is not None:
-        return await SqliteStore.open(path)
-    if settings.database_url.startswith(("postgresql://", "postgres://")):
-        # Imported here: psycopg is an optional extra that SQLite users never install.
-        try:
-            from bot.store.postgres import PostgresStore
-        except ModuleNotFoundError as exc:
-            if not (exc.name or "").startswith("psycopg"):
-                raise
-            raise ConfigError(
-                "WIREWATCH_DATABASE_URL: PostgreSQL needs psycopg 3; install it with"
-                f" pip install 'wirewatch[postgres]' ({exc})") from None
-        return await PostgresStore.open(settings.database_url)
-    raise ConfigError("WIREWATCH_DATABASE_URL: expected sqlite:///path or postgresql://…")
+    return await store_at(settings.database_url)
 
 
 @asynccontextmanager

@@ -24,8 +24,8 @@ from bot.durations import parse_duration
 from bot.errors import ConfigError, StoreError
 from bot.opml import OpmlFeed, export_opml, import_feeds, parse_opml
 from bot.settings import Settings
+from bot.store import SqlStore
 from bot.store.rows import CONFIG_GUILD
-from bot.store.sqlite import SqliteStore
 from bot.watchfile import export_watches, import_watches, parse_watches, toml_string
 
 MAX_FILE_BYTES = 10 * 1024 * 1024
@@ -150,7 +150,7 @@ async def _backup(settings: Settings, target: Path, force: bool, out: TextIO) ->
         raise ConfigError(f"backup: {target} exists (--force overwrites it)")
     store = await open_store(settings)
     try:
-        if not isinstance(store, SqliteStore):
+        if not isinstance(store, SqlStore) or store.dialect != "sqlite":
             raise ConfigError("backup: this database cannot be backed up by wirewatch")
         # SQLite's online backup API: a consistent snapshot even while the bot writes. Into a
         # fresh file renamed at the end, so PATH is never a half-written or mixed database.

@@ -29,8 +29,8 @@ from bot.portability import (
     toml_string,
 )
 from bot.settings import Settings, load_settings
+from bot.store import SqlStore, open_store
 from bot.store.rows import NewWatch
-from bot.store.sqlite import SqliteStore
 
 pytestmark = pytest.mark.timeout(30)
 NOW = 1_800_000_000.0
@@ -97,8 +97,8 @@ def test_parse_opml_refuses_hostile_and_broken_documents(document: bytes, messag
 
 
 @pytest.fixture
-async def store(tmp_path: Path) -> AsyncIterator[SqliteStore]:
-    store = await SqliteStore.open(tmp_path / "wirewatch.db")
+async def store(tmp_path: Path) -> AsyncIterator[SqlStore]:
+    store = await open_store(f"sqlite:///{tmp_path / 'wirewatch.db'}")
     yield store
     await store.close()
 
@@ -107,7 +107,7 @@ CONFIG = Config(feeds=(FeedConfig(name="BBC World", url="https://feeds.bbci.co.u
                 watches=(WatchConfig(name="config-watch", query="tariffs"),))
 
 
-async def test_import_feeds_never_takes_over_existing_subscriptions(store: SqliteStore) -> None:
+async def test_import_feeds_never_takes_over_existing_subscriptions(store: SqlStore) -> None:
     await store.sync_config(CONFIG, NOW)
     feeds = [OpmlFeed("Same URL", "https://feeds.bbci.co.uk/w.xml"),
              OpmlFeed("BBC World", "https://other.example/bbc.xml"),
@@ -126,14 +126,14 @@ async def test_import_feeds_never_takes_over_existing_subscriptions(store: Sqlit
         "BBC World", "BBC World (2)", "DW"]
 
 
-async def test_opml_export_then_import_round_trips(store: SqliteStore, tmp_path: Path) -> None:
+async def test_opml_export_then_import_round_trips(store: SqlStore, tmp_path: Path) -> None:
     await import_feeds(store, EXPECTED, 0, 300.0, NOW)
     await store.subscribe(42, EXPECTED[0].url, "same feed, other guild", 300.0, NOW)
     document = export_opml(await store.subscriptions())
     assert document.startswith('<?xml version="1.0" encoding="UTF-8"?>\n<opml version="2.0">')
     # One outline per URL: the other guild's name for the same feed is not repeated.
     assert sorted(parse_opml(document.encode()), key=str) == sorted(EXPECTED, key=str)
-    fresh = await SqliteStore.open(tmp_path / "fresh.db")
+    fresh = await open_store(f"sqlite:///{tmp_path / 'fresh.db'}")
     try:
         await import_feeds(fresh, parse_opml(document.encode()), 7, 300.0, NOW)
         assert sorted((s.name, s.feed.url) for s in await fresh.subscriptions(7)) == sorted(
@@ -164,7 +164,7 @@ def as_config(watch: NewWatch) -> WatchConfig:
                        color=watch.color, collapse_after=watch.collapse_after)
 
 
-async def test_watches_export_is_importable_toml(store: SqliteStore) -> None:
+async def test_watches_export_is_importable_toml(store: SqlStore) -> None:
     for watch in WATCHES:
         await store.add_watch(watch, NOW)
     await store.set_watch_paused(0, "china-trade", True, "channel gone")
@@ -175,7 +175,7 @@ async def test_watches_export_is_importable_toml(store: SqliteStore) -> None:
     assert parse_watches(text) == [as_config(watch) for watch in in_store_order]
 
 
-async def test_import_watches_keeps_existing_unless_replace(store: SqliteStore) -> None:
+async def test_import_watches_keeps_existing_unless_replace(store: SqlStore) -> None:
     await store.sync_config(CONFIG, NOW)
     await store.add_watch(NewWatch(guild_id=0, name="mine", query="old"), NOW)
     incoming = [WatchConfig(name="mine", query="new"),

@@ -28,8 +28,8 @@ from bot.pipeline.netguard import AddressGuard
 from bot.pipeline.parse import parse_feed
 from bot.pipeline.poll import Outcome, PollDeps, poll_feed
 from bot.pipeline.prescan import prescan_keys
+from bot.store import open_store
 from bot.store.rows import FeedRow, NewWatch
-from bot.store.sqlite import SqliteStore
 from tests.fakes.corpus import real_news_dir, real_news_notes, render_problems
 from tests.fakes.feed_server import FeedServer
 
@@ -108,7 +108,7 @@ async def test_isolated_parser_gives_the_in_process_result(samples: list[Sample]
 
 @pytest.fixture
 async def deps(tmp_path: Path) -> AsyncIterator[PollDeps]:
-    store = await SqliteStore.open(tmp_path / "ww.db")
+    store = await open_store(f"sqlite:///{tmp_path / 'ww.db'}")
     guard = AddressGuard((ipaddress.ip_network("127.0.0.1/32"),))
     deps = PollDeps(store=store, fetcher=Fetcher(FetchLimits(deadline_s=10), guard),
                     parser=IsolatedParser(workers=2, timeout_s=20), clock=lambda: 1.8e9,

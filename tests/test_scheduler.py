@@ -10,11 +10,11 @@ from bot.pipeline.isolation import IsolatedParser
 from bot.pipeline.netguard import AddressGuard
 from bot.pipeline.poll import PollDeps
 from bot.scheduler import DELIVERY_RETENTION_S, Poller, prune_outbox, start_scheduler
-from bot.store.sqlite import SqliteStore
+from bot.store import open_store
 
 
 async def test_prune_job_is_scheduled_daily_and_prunes(tmp_path: Path) -> None:
-    store = await SqliteStore.open(tmp_path / "ww.db")
+    store = await open_store(f"sqlite:///{tmp_path / 'ww.db'}")
     fetcher = Fetcher(FetchLimits(), AddressGuard())
     parser = IsolatedParser(workers=1)
     deps = PollDeps(store=store, fetcher=fetcher, parser=parser,

@@ -21,7 +21,7 @@ from bot.app import App, build_app
 from bot.config import Config, FeedConfig
 from bot.metrics import AppCollector, LoopLagMonitor, count_items, count_matches, observe_fetch
 from bot.settings import load_settings
-from bot.store.sqlite import SqliteStore
+from bot.store import SqlStore
 from bot.web import HealthLimits, start_web
 
 pytestmark = pytest.mark.timeout(30)
@@ -40,8 +40,8 @@ class Served:
         self.base = f"http://{host}:{port}"
 
     @property
-    def store(self) -> SqliteStore:
-        assert isinstance(self.app.store, SqliteStore)
+    def store(self) -> SqlStore:
+        assert isinstance(self.app.store, SqlStore)
         return self.app.store
 
     async def get(self, path: str) -> tuple[int, Any]:
@@ -133,7 +133,7 @@ async def test_a_database_slower_than_the_limit_is_unhealthy(tmp_path: Path) -> 
     async for served in serve(env(tmp_path), HealthLimits(database_s=0.2)):
         await served.app.poller.tick()
         # Wedge the database thread: the ping queues behind this call.
-        busy = asyncio.ensure_future(served.store.run_blocking(lambda: time.sleep(1.0)))
+        busy = asyncio.ensure_future(served.store.read(lambda _conn: time.sleep(1.0)))
         status, body = await served.get("/healthz")
         await busy
         assert status == 503

@@ -15,8 +15,8 @@ from bot.delivery.console import ConsoleSender
 from bot.delivery.discord_rest import DiscordSender
 from bot.delivery.outbox import OutboxSender
 from bot.model import Alert, Entry, Snippet
+from bot.store import SqlStore, open_store
 from bot.store.rows import Delivery, DeliveryDraft, NewWatch, WatchRow
-from bot.store.sqlite import SqliteStore
 from tests.fakes.discord_payloads import ALERTS_CHANNEL_ID, BOT_TOKEN, GUILD_ID
 from tests.fakes.discord_server import FakeDiscord
 
@@ -25,7 +25,7 @@ NOW = time.time()
 
 @dataclass
 class Rig:
-    store: SqliteStore
+    store: SqlStore
     fake: FakeDiscord
     outbox: OutboxSender
     gone: list[tuple[str, str]]
@@ -33,7 +33,7 @@ class Rig:
 
 @pytest.fixture
 async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
-    store = await SqliteStore.open(tmp_path / "ww.db")
+    store = await open_store(f"sqlite:///{tmp_path / 'ww.db'}")
     async with FakeDiscord() as fake, aiohttp.ClientSession() as session:
         gone: list[tuple[str, str]] = []
 
@@ -47,7 +47,7 @@ async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
     await store.close()
 
 
-async def queue(store: SqliteStore, watch: WatchRow, count: int, url: str = "https://n.example/rss",
+async def queue(store: SqlStore, watch: WatchRow, count: int, url: str = "https://n.example/rss",
                 start: int = 0) -> None:
     """Queue ``count`` alerts for ``watch`` through the real ingest path."""
     sub = await store.subscribe(watch.guild_id, url, "News", 300, NOW)
@@ -74,7 +74,7 @@ async def drain_until(outbox: OutboxSender, done, timeout: float = 15.0) -> None
         await asyncio.sleep(0.05)
 
 
-async def channel_watch(store: SqliteStore, name: str = "trade") -> WatchRow:
+async def channel_watch(store: SqlStore, name: str = "trade") -> WatchRow:
     return await store.add_watch(NewWatch(guild_id=GUILD_ID, name=name, query="tariffs",
                                           channel_id=ALERTS_CHANNEL_ID), NOW)
 

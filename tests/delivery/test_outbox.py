@@ -9,8 +9,8 @@ import aiohttp
 import pytest
 
 from bot.delivery.discord_rest import DiscordSender
+from bot.store import open_store
 from bot.store.rows import NewWatch
-from bot.store.sqlite import SqliteStore
 from tests.delivery.rig import NOW, Rig, channel_watch, drain_until, queue, titles
 from tests.fakes.discord_faults import Fault
 from tests.fakes.discord_payloads import (
@@ -116,8 +116,8 @@ async def test_webhook_delivery_waits_for_the_message_id(rig: Rig) -> None:
     assert await rig.outbox.drain_once() == 1
     [post] = rig.fake.requests_to("POST", f"/webhooks/{WEBHOOK_ID}/")
     assert post.query.get("wait") == "true"
-    row = await rig.store.run_blocking(
-        lambda: rig.store.conn.execute("SELECT message_id FROM deliveries").fetchone())
+    row = await rig.store.read(
+        lambda conn: conn.exec_driver_sql("SELECT message_id FROM deliveries").fetchone())
     assert row[0] == rig.fake.webhook_messages(WEBHOOK_ID)[0]["id"]
 
 
@@ -152,7 +152,7 @@ async def test_past_the_nonce_window_the_channel_is_checked_before_resending(
         tmp_path: Path) -> None:
     from tests.fakes.discord_payloads import FakeConfig
 
-    store = await SqliteStore.open(tmp_path / "ww.db")
+    store = await open_store(f"sqlite:///{tmp_path / 'ww.db'}")
     async with FakeDiscord(FakeConfig(nonce_window=0.0)) as fake, \
             aiohttp.ClientSession() as session:
         watch = await channel_watch(store)

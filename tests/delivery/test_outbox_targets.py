@@ -6,8 +6,8 @@ import asyncio
 import time
 from pathlib import Path
 
+from bot.store import SqlStore, open_store
 from bot.store.rows import Delivery, NewWatch
-from bot.store.sqlite import SqliteStore
 from tests.delivery.rig import NOW, Rig, channel_watch, queue
 from tests.fakes.discord_payloads import (
     ALERTS_CHANNEL_ID,
@@ -81,7 +81,7 @@ async def test_stopping_lets_each_lane_finish_its_send_and_leaves_the_rest_pendi
     assert sent < 12 and (counts.sent, counts.pending) == (sent, 12 - sent)
 
 
-class SlowReadStore(SqliteStore):
+class SlowReadStore(SqlStore):
     """Real SQLite whose outbox read returns late, so sends land while it is in flight."""
 
     async def pending_deliveries(self, limit: int) -> list[tuple[Delivery, float]]:
@@ -92,7 +92,7 @@ class SlowReadStore(SqliteStore):
 
 async def test_reads_racing_the_lanes_never_send_twice_or_out_of_order(
         rig: Rig, tmp_path: Path) -> None:
-    store = await SlowReadStore.open(tmp_path / "slow.db")
+    store = await open_store(f"sqlite:///{tmp_path / 'slow.db'}", SlowReadStore)
     rig.outbox._store = store  # the same outbox over a store whose reads go stale
     rig.store = store
     hook = await rig.store.add_watch(NewWatch(guild_id=GUILD_ID, name="hook", query="tariffs",

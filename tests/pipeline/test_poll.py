@@ -14,8 +14,8 @@ from bot.pipeline.fetch import Fetcher, FetchLimits
 from bot.pipeline.isolation import IsolatedParser
 from bot.pipeline.netguard import AddressGuard
 from bot.pipeline.poll import Outcome, PollDeps, poll_feed
+from bot.store import SqlStore, open_store
 from bot.store.rows import FeedRow, NewWatch
-from bot.store.sqlite import SqliteStore
 from tests.e2e.harness import rss
 from tests.fakes.feed_server import FeedServer
 
@@ -33,7 +33,7 @@ class Clock:
 @dataclass
 class Rig:
     deps: PollDeps
-    store: SqliteStore
+    store: SqlStore
     feeds: FeedServer
     clock: Clock
     queued: list[int]
@@ -48,7 +48,7 @@ class Rig:
 
 @pytest.fixture
 async def rig(tmp_path: Path) -> AsyncIterator[Rig]:
-    store = await SqliteStore.open(tmp_path / "ww.db")
+    store = await open_store(f"sqlite:///{tmp_path / 'ww.db'}")
     guard = AddressGuard((ipaddress.ip_network("127.0.0.0/8"),))
     fetcher = Fetcher(FetchLimits(deadline_s=5), guard)
     parser = IsolatedParser(workers=1, timeout_s=10)

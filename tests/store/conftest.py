@@ -21,8 +21,8 @@ from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 import pytest
 
 from bot.settings import redact_url
+from bot.store import open_store
 from bot.store.base import Store
-from bot.store.sqlite import SqliteStore
 
 DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
 
@@ -98,7 +98,7 @@ class SqliteBackend(Backend):
         self.path = path
 
     async def _open(self) -> Store:
-        return await SqliteStore.open(self.path)
+        return await open_store(f"sqlite:///{self.path}")
 
 
 class PostgresBackend(Backend):
@@ -130,8 +130,7 @@ class PostgresBackend(Backend):
             sql.Identifier(self.schema)))
 
     async def _open(self) -> Store:
-        from bot.store.postgres import PostgresStore
-        return await PostgresStore.open(self.url)
+        return await open_store(self.url)
 
 
 @asynccontextmanager

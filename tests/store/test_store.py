@@ -12,14 +12,14 @@ import pytest
 from bot.config import Config, FeedConfig, WatchConfig
 from bot.errors import StoreError
 from bot.model import Alert, Entry, Snippet
+from bot.store import SqlStore, open_store
 from bot.store.base import Store
-from bot.store.migrate import load_migrations
 from bot.store.rows import CONFIG_GUILD, DeliveryDraft, NewWatch
-from bot.store.sqlite import SqliteStore
 
 if TYPE_CHECKING:
     from tests.store.conftest import Backend, PostgresBackend
 
+HEAD = "0001"  # the newest Alembic revision
 NOW = 1_800_000_000.0
 
 
@@ -54,12 +54,11 @@ async def ingest(store: Store, feed_id: int, keys: Sequence[str], watch_id: int,
 
 async def test_sqlite_migrations_wal_and_reopen(tmp_path: Path) -> None:
     path = tmp_path / "db.sqlite"
-    first = await SqliteStore.open(path)
+    first = await open_store(f"sqlite:///{path}")
     await first.sync_config(config(("A", "http://a.example/feed")), NOW)
     await first.close()
-    second = await SqliteStore.open(path)
-    mode = await second.run_blocking(
-        lambda: second.conn.execute("PRAGMA journal_mode").fetchone()[0])
+    second = await open_store(f"sqlite:///{path}")
+    mode = await second.read(lambda conn: conn.exec_driver_sql("PRAGMA journal_mode").scalar())
     assert mode == "wal"
     assert [s.name for s in await second.subscriptions()] == ["A"]
     await second.close()
@@ -331,10 +330,9 @@ async def test_postgres_processes_starting_together_migrate_once(
         postgres_backend: PostgresBackend) -> None:
     from psycopg import sql
     await asyncio.gather(*(postgres_backend.open() for _ in range(4)))
-    rows = await postgres_backend.admin(sql.SQL("SELECT version FROM {}.schema_migrations"
-                                                " ORDER BY version").format(
-        sql.Identifier(postgres_backend.schema)))
-    assert [row[0] for row in rows] == [m.version for m in load_migrations("postgres")]
+    rows = await postgres_backend.admin(sql.SQL("SELECT version_num FROM {}.alembic_version")
+                                        .format(sql.Identifier(postgres_backend.schema)))
+    assert rows == [(HEAD,)]
 
 
 async def test_postgres_reconnects_after_the_server_drops_the_connection(
@@ -356,9 +354,8 @@ async def test_postgres_reconnects_after_the_server_drops_the_connection(
 ])
 async def test_postgres_unusable_url_is_a_store_error_without_the_password(url: str) -> None:
     pytest.importorskip("psycopg", reason="psycopg (the postgres extra) is not installed")
-    from bot.store.postgres import PostgresStore
     with pytest.raises(StoreError) as caught:
-        await PostgresStore.open(url)
+        await open_store(url)
     assert "127.0.0.1" in str(caught.value) and "s3cret" not in str(caught.value)
     assert caught.value.__cause__ is None  # the chained psycopg error would repeat the URI
 
@@ -366,13 +363,12 @@ async def test_postgres_unusable_url_is_a_store_error_without_the_password(url: 
 @pytest.mark.parametrize("scheme", ["postgresql", "postgres"])
 async def test_open_store_chooses_postgres_by_url(postgres_backend: PostgresBackend,
                                                   scheme: str) -> None:
-    from bot.app import open_store
+    from bot.app import open_store as open_configured
     from bot.settings import load_settings
-    from bot.store.postgres import PostgresStore
     url = scheme + "://" + postgres_backend.url.split("://", 1)[1]
-    store = await open_store(load_settings({"WIREWATCH_DATABASE_URL": url}))
+    store = await open_configured(load_settings({"WIREWATCH_DATABASE_URL": url}))
     try:
-        assert isinstance(store, PostgresStore)
+        assert isinstance(store, SqlStore) and store.dialect == "postgresql"
         await store.ping()
     finally:
         await store.close()
@@ -380,21 +376,17 @@ async def test_open_store_chooses_postgres_by_url(postgres_backend: PostgresBack
 
 async def test_sqlite_processes_opening_a_fresh_file_together_migrate_once(
         tmp_path: Path) -> None:
-    import asyncio
-
-    from bot.store.sqlite import SqliteStore
-
     for attempt in range(10):
         path = tmp_path / f"fresh{attempt}.db"
-        stores = await asyncio.gather(*(SqliteStore.open(path) for _ in range(4)))
+        stores = await asyncio.gather(*(open_store(f"sqlite:///{path}") for _ in range(4)))
         for opened in stores:
             await opened.close()
         import sqlite3
 
         with sqlite3.connect(path) as plain:
-            versions = plain.execute("SELECT version FROM schema_migrations").fetchall()
+            versions = plain.execute("SELECT version_num FROM alembic_version").fetchall()
         plain.close()
-        assert [v[0] for v in versions] == [1]
+        assert versions == [(HEAD,)]
 
 
 @pytest.mark.parametrize("change", ["rename", "swap"])

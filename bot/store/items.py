@@ -1,0 +1,164 @@
+"""Seen items: which keys a feed knows, and ingest (items + their deliveries, atomically)."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, Executable, bindparam, func, select, true, update
+
+from bot.model import Entry
+from bot.store.base import PlanDeliveries
+from bot.store.codec import alert_to_json, entry_from_json, entry_to_json
+from bot.store.database import Database
+from bot.store.dialect import stored_text, upsert
+from bot.store.rows import DeliveryDraft, IngestResult, StoredItem
+from bot.store.schema import deliveries, feeds, items, subscriptions
+from bot.store.types import StoredText
+
+_KEYS_PER_QUERY = 5000  # far below SQLite's 32,766 bound variables
+
+_KNOWN = select(items.c.key).where(items.c.feed_id == bindparam("p_feed"),
+                                   items.c.key.in_(bindparam("p_keys", expanding=True)))
+_PRIMED = select(feeds.c.primed).where(feeds.c.id == bindparam("p_feed"))
+_PRIMED_LOCKED = _PRIMED.with_for_update()
+_SUCCESS = update(feeds).where(feeds.c.id == bindparam("p_id")).values(
+    primed=true(), error_count=0, last_error=None, paused=False,
+    last_success=bindparam("p_now"), last_polled=bindparam("p_now"),
+    next_check=bindparam("p_next"), lease_until=0,
+    title=func.coalesce(bindparam("p_title", type_=StoredText), feeds.c.title),
+    etag=bindparam("p_etag", type_=StoredText),
+    last_modified=bindparam("p_modified", type_=StoredText),
+    body_hash=bindparam("p_hash", type_=StoredText))
+
+
+def known_in(conn: Connection, feed_id: int, keys: Sequence[str]) -> set[str]:
+    """Which of ``keys`` the feed has recorded (as given, not as stored)."""
+    stored = {stored_text(conn, key): key for key in keys}
+    wanted = list(stored)
+    found: set[str] = set()
+    for start in range(0, len(wanted), _KEYS_PER_QUERY):
+        rows = conn.execute(_KNOWN, {"p_feed": feed_id,
+                                     "p_keys": wanted[start:start + _KEYS_PER_QUERY]})
+        found.update(stored[key] for key in rows.scalars())
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class Poll:
+    """What a successful poll writes about its feed."""
+
+    feed_id: int
+    now: float
+    next_check: float
+    title: str | None
+    etag: str | None
+    last_modified: str | None
+    body_hash: str | None
+
+
+def record(conn: Connection, poll: Poll, candidates: Sequence[Entry],
+           drafts: Sequence[DeliveryDraft] | None) -> IngestResult | None:
+    """Write the items not yet stored and the deliveries of those that came back new.
+
+    ``drafts`` were planned outside for a primed feed (None: the feed was not primed then).
+    None back: the feed became primed meanwhile, so the caller plans and calls again.
+    """
+    # FOR UPDATE (PostgreSQL): two ingests of one feed take turns; SQLite's BEGIN IMMEDIATE
+    # already did that. A feed never goes from primed back to silent.
+    primed = bool(conn.execute(_PRIMED_LOCKED, {"p_feed": poll.feed_id}).scalar())
+    if primed and drafts is None:
+        return None
+    new_keys = _insert_items(conn, poll.feed_id, candidates, poll.now)
+    fresh = [draft for draft in drafts or () if stored_text(conn, draft.item_key) in new_keys]
+    if primed and fresh:
+        conn.execute(_inserts(conn)[1], [
+            {"watch_id": draft.watch_id, "feed_id": poll.feed_id, "item_key": draft.item_key,
+             "nonce": draft.nonce, "payload": alert_to_json(draft.alert),
+             "next_attempt": poll.now, "created_at": poll.now} for draft in fresh])
+    conn.execute(_SUCCESS, {
+        "p_id": poll.feed_id, "p_now": poll.now, "p_next": poll.next_check,
+        "p_title": poll.title, "p_etag": poll.etag, "p_modified": poll.last_modified,
+        "p_hash": poll.body_hash})
+    new = sum(1 for entry in candidates if stored_text(conn, entry.key) in new_keys)
+    return IngestResult(new_items=new, deliveries=len(fresh) if primed else 0)
+
+
+_INSERTS: dict[str, tuple[Executable, Executable]] = {}
+
+
+def _inserts(conn: Connection) -> tuple[Executable, Executable]:
+    """The dialect's item and delivery INSERTs, built once (building costs more than SQLite
+    takes to run them)."""
+    found = _INSERTS.get(conn.dialect.name)
+    if found is None:
+        found = _INSERTS[conn.dialect.name] = (
+            upsert(conn, items).on_conflict_do_nothing().returning(items.c.key),
+            upsert(conn, deliveries).on_conflict_do_nothing())
+    return found
+
+
+def _insert_items(conn: Connection, feed_id: int, entries: Sequence[Entry],
+                  now: float) -> set[str]:
+    if not entries:
+        return set()
+    # One multi-row INSERT … ON CONFLICT DO NOTHING RETURNING key per page of rows
+    # (SQLAlchemy's "insertmanyvalues"), on both databases.
+    rows = conn.execute(_inserts(conn)[0], [
+        {"feed_id": feed_id, "key": entry.key, "title": entry.title, "link": entry.link,
+         "published": entry.published.timestamp() if entry.published else None,
+         "first_seen": now, "data": entry_to_json(entry)} for entry in entries])
+    return set(rows.scalars())
+
+
+class Items(Database):
+    """Seen items and ingest."""
+
+    async def known_keys(self, feed_id: int, keys: Sequence[str]) -> set[str]:
+        """Which of ``keys`` this feed has already recorded."""
+        return await self.read(lambda conn: known_in(conn, feed_id, keys))
+
+    async def ingest(self, feed_id: int, entries: Sequence[Entry], *, now: float,
+                     next_check: float, title: str | None, etag: str | None,
+                     last_modified: str | None, body_hash: str | None,
+                     plan: PlanDeliveries) -> IngestResult:
+        """Record items and, for a primed feed, queue deliveries for the new ones: atomically.
+
+        Decide outside, write inside: one read learns the known keys and whether the feed is
+        primed, ``plan`` (match and render, pure CPU) runs on a worker thread holding no
+        lock, and one short transaction writes the items with the deliveries of exactly those
+        that came back new. Items and their deliveries commit together or not at all.
+        """
+        poll = Poll(feed_id, now, next_check, title, etag, last_modified, body_hash)
+
+        def look(conn: Connection) -> tuple[bool, set[str]]:
+            primed = bool(conn.execute(_PRIMED, {"p_feed": feed_id}).scalar())
+            return primed, known_in(conn, feed_id, [entry.key for entry in entries])
+
+        primed, known = await self.read(look)
+        candidates = [entry for entry in entries if entry.key not in known]
+        drafts = await _plan(plan, candidates) if primed else None
+        result = await self.write(lambda conn: record(conn, poll, candidates, drafts))
+        if result is None:  # primed meanwhile by another poll of this feed: plan after all
+            drafts = await _plan(plan, candidates)
+            result = await self.write(lambda conn: record(conn, poll, candidates, drafts))
+        return result or IngestResult(new_items=0, deliveries=0)
+
+    async def recent_items(self, guild_id: int, since: float) -> list[StoredItem]:
+        """Items first seen since ``since`` in the feeds a guild subscribes to, newest first."""
+        query = (select(subscriptions.c.name, items.c.data, items.c.first_seen)
+                 .join_from(items, subscriptions, (subscriptions.c.feed_id == items.c.feed_id)
+                            & (subscriptions.c.guild_id == guild_id))
+                 .where(items.c.first_seen >= since)
+                 .order_by(items.c.first_seen.desc(), items.c.published.desc().nulls_last())
+                 .limit(5000))
+        rows = await self.read(lambda conn: conn.execute(query).all())
+        return [StoredItem(name, entry_from_json(data), first_seen)
+                for name, data, first_seen in rows]
+
+
+async def _plan(plan: PlanDeliveries, candidates: Sequence[Entry]) -> list[DeliveryDraft]:
+    if not candidates:
+        return []
+    return list(await asyncio.to_thread(plan, candidates))

@@ -1,0 +1,107 @@
+"""The delivery outbox: queued alerts, their attempts, and what became of them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Connection, Select, Text, case, cast, delete, false, func, select, update
+
+from bot.store.database import Database
+from bot.store.mapping import delivery_from_row
+from bot.store.rows import Delivery, OutboxCounts
+from bot.store.schema import deliveries, watches
+
+# Each target (channel, webhook, console) sends in order and at most 5 per 5 s on Discord,
+# so one pass needs only its head; more would let one backlog crowd out every other target.
+PER_TARGET = 50
+
+_target = func.coalesce(cast(watches.c.channel_id, Text), watches.c.webhook_url, "")
+_queued = (select(deliveries, watches.c.name.label("watch_name"), watches.c.guild_id,
+                  watches.c.channel_id, watches.c.webhook_url,
+                  func.row_number().over(partition_by=_target, order_by=deliveries.c.id)
+                  .label("place"))
+           .join_from(deliveries, watches, watches.c.id == deliveries.c.watch_id)
+           .where(deliveries.c.status == "pending", watches.c.paused == false())
+           .subquery("queued"))
+
+
+def _update(delivery_id: int, **values: Any) -> Any:
+    return update(deliveries).where(deliveries.c.id == delivery_id).values(**values)
+
+
+def _first_attempt(now: float) -> Any:
+    return func.coalesce(deliveries.c.first_attempt, now)
+
+
+class Outbox(Database):
+    """Queued deliveries and their fate."""
+
+    async def pending_deliveries(self, limit: int) -> list[tuple[Delivery, float]]:
+        """Pending deliveries of active watches in queue order (at most PER_TARGET of each
+        target), each with its next attempt time."""
+        query = (select(_queued).where(_queued.c.place <= PER_TARGET)
+                 .order_by(_queued.c.id).limit(limit))
+        rows = await self.read(lambda conn: conn.execute(query).mappings().all())
+        return [(delivery_from_row(row), float(row["next_attempt"])) for row in rows]
+
+    async def _execute(self, statement: Any) -> int:
+        return await self.write(lambda conn: int(conn.execute(statement).rowcount))
+
+    async def mark_attempt(self, delivery_id: int, now: float) -> None:
+        """Note that a send is about to start (for the nonce window check after a crash)."""
+        await self._execute(_update(delivery_id, first_attempt=_first_attempt(now)))
+
+    async def mark_sent(self, delivery_id: int, message_id: str | None, now: float) -> None:
+        """The alert is in Discord (or printed): never send it again."""
+        await self._execute(_update(
+            delivery_id, status="sent", message_id=message_id, sent_at=now,
+            attempts=deliveries.c.attempts + 1, first_attempt=_first_attempt(now)))
+
+    async def mark_retry(self, delivery_id: int, error: str, next_attempt: float,
+                         now: float) -> None:
+        """A transient failure: try again at ``next_attempt``."""
+        await self._execute(_update(
+            delivery_id, attempts=deliveries.c.attempts + 1, last_error=error[:500],
+            next_attempt=next_attempt, first_attempt=_first_attempt(now)))
+
+    async def mark_failed(self, delivery_id: int, error: str, now: float) -> None:
+        """A permanent failure: keep the reason, never retry."""
+        await self._execute(_update(
+            delivery_id, status="failed", attempts=deliveries.c.attempts + 1,
+            last_error=error[:500], first_attempt=_first_attempt(now)))
+
+    async def prune_deliveries(self, before: float) -> int:
+        """Forget sent and failed deliveries older than ``before``; pending ones always stay.
+
+        Safe for dedupe: what is new is decided by the items table, not by deliveries.
+        """
+        return await self._execute(delete(deliveries).where(
+            deliveries.c.status.in_(["sent", "failed"]),
+            func.coalesce(deliveries.c.sent_at, deliveries.c.created_at) < before))
+
+    async def outbox_counts(self, guild_id: int | None = None) -> OutboxCounts:
+        """Pending, failed and sent deliveries, and when the last one was sent."""
+        def count(status: str) -> Any:
+            return func.coalesce(func.sum(case((deliveries.c.status == status, 1), else_=0)), 0)
+
+        query: Select[Any] = select(count("pending"), count("failed"), count("sent"),
+                                    func.max(deliveries.c.sent_at)).join_from(
+            deliveries, watches, watches.c.id == deliveries.c.watch_id)
+        if guild_id is not None:
+            query = query.where(watches.c.guild_id == guild_id)
+
+        def read(conn: Connection) -> OutboxCounts:
+            pending, failed, sent, last = conn.execute(query).one()
+            return OutboxCounts(int(pending), int(failed), int(sent), last)
+        return await self.read(read)
+
+    async def delivery_errors(self, guild_id: int, limit: int) -> list[tuple[str, str, str]]:
+        """(watch name, status, last error) of a guild's failed or retrying deliveries, newest
+        first: the reasons /status shows."""
+        query = (select(watches.c.name, deliveries.c.status, deliveries.c.last_error)
+                 .join_from(deliveries, watches, watches.c.id == deliveries.c.watch_id)
+                 .where(watches.c.guild_id == guild_id, deliveries.c.status != "sent",
+                        deliveries.c.last_error.is_not(None))
+                 .order_by(deliveries.c.id.desc()).limit(limit))
+        rows = await self.read(lambda conn: conn.execute(query).all())
+        return [(str(name), str(status), str(error)) for name, status, error in rows]

@@ -1,0 +1,131 @@
+"""Every table, declared once for both databases.
+
+Types say what the value is; ``types.py`` maps them per dialect (an id is BIGINT IDENTITY on
+PostgreSQL and INTEGER PRIMARY KEY on SQLite). Adding a column: add it here and write one
+Alembic revision in ``migrations/versions/`` (``test_schema_matches_migrations`` checks that
+the two agree on both databases).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    CheckConstraint,
+    Column,
+    ForeignKey,
+    Identity,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    Table,
+    UniqueConstraint,
+    false,
+    text,
+)
+
+from bot.store.types import Flag, Id, NameList, Snowflake, StoredText, Time
+
+metadata = MetaData(naming_convention={
+    "ix": "%(table_name)s_%(column_0_N_name)s",
+    "uq": "%(table_name)s_%(column_0_N_name)s_key",
+    "ck": "%(table_name)s_%(constraint_name)s_check",
+    "fk": "%(table_name)s_%(column_0_name)s_fkey",
+    "pk": "%(table_name)s_pkey",
+})
+
+def _source() -> CheckConstraint:
+    return CheckConstraint("source IN ('config', 'command')", name="source")
+
+feeds = Table(
+    "feeds", metadata,
+    Column("id", Id, Identity(always=True), primary_key=True),
+    Column("url", StoredText, nullable=False, unique=True),
+    Column("title", StoredText),
+    Column("etag", StoredText),
+    Column("last_modified", StoredText),
+    Column("body_hash", StoredText),
+    Column("next_check", Time, nullable=False),
+    Column("lease_until", Time, nullable=False, server_default=text("0")),
+    Column("primed", Flag, nullable=False, server_default=false()),
+    Column("error_count", Integer, nullable=False, server_default=text("0")),
+    Column("last_error", StoredText),
+    Column("last_error_at", Time),
+    Column("last_success", Time),
+    Column("last_polled", Time),
+    Column("paused", Flag, nullable=False, server_default=false()),
+    Column("created_at", Time, nullable=False),
+    Index("feeds_due", "next_check"),
+    # AUTOINCREMENT: a poll still running for a removed feed must never write to a new one.
+    sqlite_autoincrement=True,
+)
+
+# guild_id 0 is the config file's scope.
+subscriptions = Table(
+    "subscriptions", metadata,
+    Column("id", Id, Identity(always=True), primary_key=True),
+    Column("guild_id", Snowflake, nullable=False),
+    Column("feed_id", Id, ForeignKey("feeds.id", ondelete="CASCADE"), nullable=False),
+    Column("name", StoredText, nullable=False),
+    Column("interval_s", Time, nullable=False),
+    Column("source", StoredText, _source(), nullable=False),
+    Column("created_at", Time, nullable=False),
+    UniqueConstraint("guild_id", "name"),
+    UniqueConstraint("guild_id", "feed_id"),
+    Index("subscriptions_feed", "feed_id"),
+)
+
+watches = Table(
+    "watches", metadata,
+    Column("id", Id, Identity(always=True), primary_key=True),
+    Column("guild_id", Snowflake, nullable=False),
+    Column("name", StoredText, nullable=False),
+    Column("query", StoredText, nullable=False),
+    Column("channel_id", Snowflake),
+    Column("webhook_url", StoredText),
+    Column("role_id", Snowflake),
+    Column("feed_names", NameList),  # NULL = every feed of the guild
+    Column("color", Integer),
+    Column("collapse_after", Integer),
+    Column("paused", Flag, nullable=False, server_default=false()),
+    Column("paused_reason", StoredText),
+    Column("source", StoredText, _source(), nullable=False),
+    Column("created_at", Time, nullable=False),
+    UniqueConstraint("guild_id", "name"),
+)
+
+items = Table(
+    "items", metadata,
+    Column("feed_id", Id, ForeignKey("feeds.id", ondelete="CASCADE"), nullable=False),
+    Column("key", StoredText, nullable=False),
+    Column("title", StoredText, nullable=False),
+    Column("link", StoredText, nullable=False),
+    Column("published", Time),
+    Column("first_seen", Time, nullable=False),
+    Column("data", StoredText, nullable=False),  # JSON of the entry, for /watch test
+    PrimaryKeyConstraint("feed_id", "key"),
+    Index("items_first_seen", "first_seen"),
+    sqlite_with_rowid=False,
+)
+
+deliveries = Table(
+    "deliveries", metadata,
+    Column("id", Id, Identity(always=True), primary_key=True),
+    Column("watch_id", Id, ForeignKey("watches.id", ondelete="CASCADE"), nullable=False),
+    Column("feed_id", Id, nullable=False),
+    Column("item_key", StoredText, nullable=False),
+    Column("nonce", StoredText, nullable=False, unique=True),
+    Column("payload", StoredText, nullable=False),  # JSON of the Alert
+    Column("status", StoredText, CheckConstraint(
+        "status IN ('pending', 'sent', 'failed')", name="status"),
+        nullable=False, server_default=text("'pending'")),
+    Column("attempts", Integer, nullable=False, server_default=text("0")),
+    Column("next_attempt", Time, nullable=False),
+    Column("first_attempt", Time),
+    Column("last_error", StoredText),
+    Column("message_id", StoredText),
+    Column("created_at", Time, nullable=False),
+    Column("sent_at", Time),
+    UniqueConstraint("watch_id", "feed_id", "item_key"),
+    Index("deliveries_pending", "id", sqlite_where=text("status = 'pending'"),
+          postgresql_where=text("status = 'pending'")),
+)
