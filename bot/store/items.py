@@ -15,7 +15,10 @@ from bot.store.database import Database
 from bot.store.dialect import stored_text, upsert
 from bot.store.rows import DeliveryDraft, IngestResult, StoredItem
 from bot.store.schema import deliveries, feeds, items, subscriptions
+from bot.store.stories import assign as assign_stories
+from bot.store.stories import lock_stories, place_drafts
 from bot.store.types import StoredText
+from bot.stories.book import StoryBook
 
 _KEYS_PER_QUERY = 5000  # far below SQLite's 32,766 bound variables
 
@@ -59,7 +62,8 @@ class Poll:
 
 
 def record(conn: Connection, poll: Poll, candidates: Sequence[Entry],
-           drafts: Sequence[DeliveryDraft] | None) -> IngestResult | None:
+           drafts: Sequence[DeliveryDraft] | None,
+           book: StoryBook | None = None) -> IngestResult | None:
     """Write the items not yet stored and the deliveries of those that came back new.
 
     ``drafts`` were planned outside for a primed feed (None: the feed was not primed then).
@@ -72,6 +76,15 @@ def record(conn: Connection, poll: Poll, candidates: Sequence[Entry],
         return None
     new_keys = _insert_items(conn, poll.feed_id, candidates, poll.now)
     fresh = [draft for draft in drafts or () if stored_text(conn, draft.item_key) in new_keys]
+    stories: dict[str, str] = {}
+    if book is not None:
+        new_entries = [e for e in candidates if stored_text(conn, e.key) in new_keys]
+        if new_entries:
+            lock_stories(conn)
+            stories = assign_stories(conn, book, poll.feed_id, new_entries, poll.now)
+    queued = len(fresh)
+    if primed and fresh and stories:
+        fresh = place_drafts(conn, poll.feed_id, fresh, stories, poll.now)
     if primed and fresh:
         conn.execute(_inserts(conn)[1], [
             {"watch_id": draft.watch_id, "feed_id": poll.feed_id, "item_key": draft.item_key,
@@ -82,7 +95,7 @@ def record(conn: Connection, poll: Poll, candidates: Sequence[Entry],
         "p_title": poll.title, "p_etag": poll.etag, "p_modified": poll.last_modified,
         "p_hash": poll.body_hash})
     new = sum(1 for entry in candidates if stored_text(conn, entry.key) in new_keys)
-    return IngestResult(new_items=new, deliveries=len(fresh) if primed else 0)
+    return IngestResult(new_items=new, deliveries=queued if primed else 0)
 
 
 _INSERTS: dict[str, tuple[Executable, Executable]] = {}
@@ -115,6 +128,15 @@ def _insert_items(conn: Connection, feed_id: int, entries: Sequence[Entry],
 class Items(Database):
     """Seen items and ingest."""
 
+    _story_book: StoryBook | None = None
+
+    @property
+    def story_book(self) -> StoryBook:
+        """This process's view of the story window (issue 14), rebuilt from the database."""
+        if self._story_book is None:
+            self._story_book = StoryBook()
+        return self._story_book
+
     async def known_keys(self, feed_id: int, keys: Sequence[str]) -> set[str]:
         """Which of ``keys`` this feed has already recorded."""
         return await self.read(lambda conn: known_in(conn, feed_id, keys))
@@ -139,10 +161,16 @@ class Items(Database):
         primed, known = await self.read(look)
         candidates = [entry for entry in entries if entry.key not in known]
         drafts = await _plan(plan, candidates) if primed else None
-        result = await self.write(lambda conn: record(conn, poll, candidates, drafts))
-        if result is None:  # primed meanwhile by another poll of this feed: plan after all
-            drafts = await _plan(plan, candidates)
-            result = await self.write(lambda conn: record(conn, poll, candidates, drafts))
+        book = self.story_book
+        try:
+            result = await self.write(lambda conn: record(conn, poll, candidates, drafts, book))
+            if result is None:  # primed meanwhile by another poll of this feed: plan after all
+                drafts = await _plan(plan, candidates)
+                result = await self.write(
+                    lambda conn: record(conn, poll, candidates, drafts, book))
+        except BaseException:
+            book.forget()  # it may hold decisions that were rolled back: rebuild next time
+            raise
         return result or IngestResult(new_items=0, deliveries=0)
 
     async def recent_items(self, guild_id: int, since: float) -> list[StoredItem]:

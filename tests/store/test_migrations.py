@@ -10,10 +10,12 @@ from typing import TYPE_CHECKING, Any
 
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Connection
 
 from bot.model import Alert, Entry, Snippet
 from bot.store import SqlStore
+from bot.store.migrations import alembic_config
 from bot.store.rows import DeliveryDraft
 from bot.store.schema import metadata
 
@@ -22,7 +24,7 @@ if TYPE_CHECKING:
 
 LEGACY = Path(__file__).parent / "legacy"
 NOW = 1_800_000_000.0
-HEAD = "0001"
+HEAD = ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 # Rows as the old store wrote them (flags 0/1, feed_names JSON on SQLite / text[] on PG).
 ROWS = [

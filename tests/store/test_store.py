@@ -19,7 +19,8 @@ from bot.store.rows import CONFIG_GUILD, DeliveryDraft, NewWatch
 if TYPE_CHECKING:
     from tests.store.conftest import Backend, PostgresBackend
 
-HEAD = "0001"  # the newest Alembic revision
+from tests.store.test_migrations import HEAD  # the newest Alembic revision
+
 NOW = 1_800_000_000.0
 
 
