@@ -57,8 +57,16 @@ class DiscordSender:
             return await self._send_to_webhook(delivery, delivery.webhook_url)
         raise PermanentDelivery("the watch has neither a channel nor a webhook")
 
-    async def edit(self, *, channel_id: int | None, webhook_url: str | None, message_id: str,
-                   alert: Alert, nonce: str | None = None) -> None:
+    async def edit(self, delivery: Delivery, message_id: str | None) -> None:
+        """Set the message a story edit delivery points at to the delivery's alert."""
+        if not message_id:
+            raise MessageGone("the message to edit has no id")
+        await self.edit_message(channel_id=delivery.channel_id,
+                                webhook_url=delivery.webhook_url, message_id=message_id,
+                                alert=delivery.alert, nonce=delivery.edit_nonce)
+
+    async def edit_message(self, *, channel_id: int | None, webhook_url: str | None,
+                           message_id: str, alert: Alert, nonce: str | None = None) -> None:
         """Set an earlier message to ``alert``'s rendering (PATCH, idempotent).
 
         ``nonce`` is the original delivery's: its marker stays in the footer so a look-up

@@ -40,7 +40,7 @@ async def test_edits_a_channel_message_in_place(
     message_id = await sender.send(_delivery(channel_id=ALERTS_CHANNEL_ID))
     assert message_id is not None
     for _ in range(2):  # idempotent: the same rendering twice leaves the same message
-        await sender.edit(channel_id=ALERTS_CHANNEL_ID, webhook_url=None,
+        await sender.edit_message(channel_id=ALERTS_CHANNEL_ID, webhook_url=None,
                           message_id=message_id, alert=STORY)
     [message] = fake.messages(ALERTS_CHANNEL_ID)
     field = message["embeds"][0]["fields"][0]
@@ -54,7 +54,7 @@ async def test_edits_a_webhook_message(rig: tuple[FakeDiscord, DiscordSender]) -
     url = FakeWebhook().url
     message_id = await sender.send(_delivery(webhook_url=url))
     assert message_id is not None
-    await sender.edit(channel_id=None, webhook_url=url, message_id=message_id, alert=STORY)
+    await sender.edit_message(channel_id=None, webhook_url=url, message_id=message_id, alert=STORY)
     [message] = fake.webhook_messages(WEBHOOK_ID)
     assert message["embeds"][0]["fields"][0]["name"] == "Also reported by (2)"
     patches = [r for r in fake.state.requests if r.method == "PATCH"]
@@ -65,7 +65,7 @@ async def test_a_deleted_message_raises_message_gone(
         rig: tuple[FakeDiscord, DiscordSender]) -> None:
     fake, sender = rig
     with pytest.raises(MessageGone):
-        await sender.edit(channel_id=ALERTS_CHANNEL_ID, webhook_url=None,
+        await sender.edit_message(channel_id=ALERTS_CHANNEL_ID, webhook_url=None,
                           message_id="123456789012345678", alert=STORY)
     assert fake.messages(ALERTS_CHANNEL_ID) == []
 
@@ -78,6 +78,6 @@ async def test_a_rate_limited_edit_is_retryable_with_the_servers_delay(
     fake.faults.rate_limit(prefix=f"/channels/{ALERTS_CHANNEL_ID}/messages/{message_id}",
                            retry_after=2.5, method="PATCH")
     with pytest.raises(RetryableDelivery) as caught:
-        await sender.edit(channel_id=ALERTS_CHANNEL_ID, webhook_url=None,
+        await sender.edit_message(channel_id=ALERTS_CHANNEL_ID, webhook_url=None,
                           message_id=message_id, alert=STORY)
     assert caught.value.retry_after == 2.5
