@@ -74,6 +74,7 @@ async def build_app(settings: Settings, config: Config) -> AsyncIterator[App]:
         store = await open_store(settings)
         stack.push_async_callback(store.close)
         await store.sync_config(config, wall_clock())
+        store.set_story_window(config.bot.story_window)
         # Leases left by a process that was killed mid-poll would hide those feeds for minutes.
         await store.release_leases()
         session = aiohttp.ClientSession()

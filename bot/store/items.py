@@ -18,6 +18,7 @@ from bot.store.schema import deliveries, feeds, items, subscriptions
 from bot.store.stories import assign as assign_stories
 from bot.store.stories import lock_stories, place_drafts
 from bot.store.types import StoredText
+from bot.stories import DEFAULT_WINDOW
 from bot.stories.book import StoryBook
 
 _KEYS_PER_QUERY = 5000  # far below SQLite's 32,766 bound variables
@@ -129,13 +130,20 @@ class Items(Database):
     """Seen items and ingest."""
 
     _story_book: StoryBook | None = None
+    _story_window: float = DEFAULT_WINDOW
 
     @property
     def story_book(self) -> StoryBook:
         """This process's view of the story window (issue 14), rebuilt from the database."""
         if self._story_book is None:
-            self._story_book = StoryBook()
+            self._story_book = StoryBook(self._story_window)
         return self._story_book
+
+    def set_story_window(self, seconds: float) -> None:
+        """Compare new items with the stories of the last ``seconds`` (config ``story_window``)."""
+        if seconds != self._story_window:
+            self._story_window = seconds
+            self._story_book = None
 
     async def known_keys(self, feed_id: int, keys: Sequence[str]) -> set[str]:
         """Which of ``keys`` this feed has already recorded."""
