@@ -11,6 +11,7 @@ from sqlalchemy import Connection, Executable, bindparam, func, select, true, up
 from bot.model import Entry
 from bot.store.base import PlanDeliveries
 from bot.store.codec import alert_to_json, entry_from_json, entry_to_json
+from bot.store.corrections import apply_corrections, changed_entries
 from bot.store.database import Database
 from bot.store.dialect import stored_text, upsert
 from bot.store.rows import DeliveryDraft, IngestResult, StoredItem
@@ -63,8 +64,8 @@ class Poll:
 
 
 def record(conn: Connection, poll: Poll, candidates: Sequence[Entry],
-           drafts: Sequence[DeliveryDraft] | None,
-           book: StoryBook | None = None) -> IngestResult | None:
+           drafts: Sequence[DeliveryDraft] | None, book: StoryBook | None = None,
+           fixed: Sequence[Entry] = ()) -> IngestResult | None:
     """Write the items not yet stored and the deliveries of those that came back new.
 
     ``drafts`` were planned outside for a primed feed (None: the feed was not primed then).
@@ -84,6 +85,8 @@ def record(conn: Connection, poll: Poll, candidates: Sequence[Entry],
             lock_stories(conn)
             stories = assign_stories(conn, book, poll.feed_id, new_entries, poll.now)
     queued = len(fresh)
+    if primed and fixed:
+        queued += apply_corrections(conn, poll.feed_id, fixed, poll.now)
     if primed and fresh and stories:
         fresh = place_drafts(conn, poll.feed_id, fresh, stories, poll.now)
     if primed and fresh:
@@ -162,24 +165,43 @@ class Items(Database):
         """
         poll = Poll(feed_id, now, next_check, title, etag, last_modified, body_hash)
 
-        def look(conn: Connection) -> tuple[bool, set[str]]:
+        def look(conn: Connection) -> tuple[bool, set[str], list[Entry]]:
             primed = bool(conn.execute(_PRIMED, {"p_feed": feed_id}).scalar())
-            return primed, known_in(conn, feed_id, [entry.key for entry in entries])
+            known = known_in(conn, feed_id, [entry.key for entry in entries])
+            # Known items whose headline or summary changed: corrections (issue 14).
+            fixed = changed_entries(conn, feed_id, [e for e in entries if e.key in known])
+            return primed, known, fixed
 
-        primed, known = await self.read(look)
+        primed, known, fixed = await self.read(look)
         candidates = [entry for entry in entries if entry.key not in known]
         drafts = await _plan(plan, candidates) if primed else None
         book = self.story_book
         try:
-            result = await self.write(lambda conn: record(conn, poll, candidates, drafts, book))
+            result = await self.write(
+                lambda conn: record(conn, poll, candidates, drafts, book, fixed))
             if result is None:  # primed meanwhile by another poll of this feed: plan after all
                 drafts = await _plan(plan, candidates)
                 result = await self.write(
-                    lambda conn: record(conn, poll, candidates, drafts, book))
+                    lambda conn: record(conn, poll, candidates, drafts, book, fixed))
         except BaseException:
             book.forget()  # it may hold decisions that were rolled back: rebuild next time
             raise
         return result or IngestResult(new_items=0, deliveries=0)
+
+    async def alerted_keys(self, feed_id: int, keys: Sequence[str], since: float) -> set[str]:
+        """Which of ``keys`` caused an alert since ``since`` (their corrections edit it)."""
+        def query(conn: Connection) -> set[str]:
+            stored = {stored_text(conn, key): key for key in keys}
+            wanted = list(stored)
+            found: set[str] = set()
+            for start in range(0, len(wanted), _KEYS_PER_QUERY):
+                rows = conn.execute(select(deliveries.c.item_key).where(
+                    deliveries.c.feed_id == feed_id, deliveries.c.edit_of.is_(None),
+                    deliveries.c.created_at >= since,
+                    deliveries.c.item_key.in_(wanted[start:start + _KEYS_PER_QUERY])))
+                found.update(stored[key] for key in rows.scalars())
+            return found
+        return await self.read(query)
 
     async def recent_items(self, guild_id: int, since: float) -> list[StoredItem]:
         """Items first seen since ``since`` in the feeds a guild subscribes to, newest first."""

@@ -143,23 +143,29 @@ def _add_source(conn: Connection, post: Any, alert: Alert, now: float) -> None:
         sources=json.dumps(sources, ensure_ascii=False)))
     rendered = dataclasses.replace(
         base, also_reported=tuple(Source(name, link) for name, link in sources))
-    queue_edit(conn, post, original, rendered, f"{len(sources)}", now)
+    queue_edit(conn, original, rendered, f"{len(sources)}", now, post)
 
 
-def queue_edit(conn: Connection, post: Any, original: Any, alert: Alert, tag: str,
-               now: float) -> None:
-    """Refresh the post's pending edit, or queue a new one (not before the 10 s gap)."""
-    if post.edit_id is not None:
+def queue_edit(conn: Connection, original: Any, alert: Alert, tag: str, now: float,
+               post: Any = None) -> None:
+    """Queue an edit of ``original``'s message to ``alert``.
+
+    With a story post: refresh its pending edit while that has not been attempted, else
+    queue a new one no sooner than ``EDIT_GAP_S`` after the post's last edit.
+    """
+    if post is not None and post.edit_id is not None:
         refreshed = conn.execute(update(deliveries).where(
             deliveries.c.id == post.edit_id, deliveries.c.status == "pending",
             deliveries.c.first_attempt.is_(None)).values(payload=alert_to_json(alert)))
         if refreshed.rowcount:
             return
-    due = max(now, (post.last_edit_at or 0.0) + EDIT_GAP_S)
+    last = post.last_edit_at if post is not None else None
+    due = max(now, (last or 0.0) + EDIT_GAP_S)
+    owner = f"p{post.id}" if post is not None else f"d{original.id}"
     edit_id = _insert_delivery(conn, original.watch_id, original.feed_id,
-                               f"edit:{post.id}:{tag}", f"e{post.id}.{tag}"[:25], alert, due,
+                               f"edit:{owner}:{tag}", f"e{owner}.{tag}"[:25], alert, due,
                                edit_of=original.id)
-    if edit_id is not None:
+    if edit_id is not None and post is not None:
         conn.execute(update(story_posts).where(story_posts.c.id == post.id).values(
             edit_id=edit_id))
 

@@ -45,11 +45,14 @@ class World:
     watches: list[WatchRow] = field(default_factory=list)
     counter: int = 0
 
-    async def publish(self, feed: str, title: str) -> None:
-        """One new item in ``feed`` at the current time, alerted by every watch."""
+    async def publish(self, feed: str, title: str, key: str | None = None) -> str:
+        """One item in ``feed`` at the current time, alerted by every watch; its key.
+
+        With ``key`` of an earlier item, the same item with a changed headline.
+        """
         self.counter += 1
-        entry = Entry(key=f"{feed}-{self.counter}", title=title,
-                      link=f"https://{feed.lower()}.example/{self.counter}")
+        key = key or f"{feed}-{self.counter}"
+        entry = Entry(key=key, title=title, link=f"https://{feed.lower()}.example/{key}")
 
         def plan(new: Sequence[Entry]) -> list[DeliveryDraft]:
             return [DeliveryDraft(w.id, e.key, f"n{w.id}-{e.key}", Alert(
@@ -60,6 +63,7 @@ class World:
         await self.store.ingest(self.feeds[feed], [entry], now=self.clock.now,
                                 next_check=self.clock.now + 60, title=None, etag=None,
                                 last_modified=None, body_hash=None, plan=plan)
+        return key
 
     async def drain(self) -> None:
         for _ in range(3):
@@ -175,3 +179,34 @@ async def test_an_edit_queued_before_its_message_was_posted_waits(world: World) 
         await world.drain()
     [message] = world.messages()
     assert "Reuters" in _also(message)
+
+
+def _title(message: dict[str, object]) -> str:
+    return str(message["embeds"][0]["title"])  # type: ignore[index]
+
+
+async def test_a_corrected_headline_edits_its_alert_in_place(world: World) -> None:
+    key = await world.publish("AP", "Minister quits over expenses")
+    await world.drain()
+    await world.publish("Reuters", "Minister quits over expenses - Reuters")
+    await world.drain()
+    world.clock.now += 30
+    await world.publish("AP", "Minister quits over expenses row", key=key)
+    await world.drain()
+    [message] = world.messages()
+    assert _title(message) == "Updated: Minister quits over expenses row"
+    assert "Reuters" in _also(message)  # the story's sources stay
+    assert len(world.fake.state.edits) == 2
+    await world.publish("AP", "Minister quits over expenses row", key=key)  # unchanged
+    world.clock.now += 30
+    await world.drain()
+    assert len(world.fake.state.edits) == 2
+
+
+async def test_a_correction_before_posting_posts_the_corrected_text(world: World) -> None:
+    key = await world.publish("AP", "Minister quits over expenses")
+    await world.publish("AP", "Minister quits over expenses claims", key=key)
+    await world.drain()
+    [message] = world.messages()
+    assert _title(message) == "Minister quits over expenses claims"
+    assert world.fake.state.edits == []
