@@ -231,7 +231,7 @@ class StoryGrouper:
         """A weaker match that counts when several members of one story agree."""
         limits = self.thresholds
         other = member.features
-        if len(features.words & other.words) < 2 or jaccard(
+        if len(features.words & other.words) < limits.support_words or jaccard(
                 features.words, other.words) < limits.support:
             return False
         if features.feed and features.feed == other.feed:

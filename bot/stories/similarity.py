@@ -33,6 +33,7 @@ class Thresholds:
     #                           rarely reports one event twice, but it runs templates
     support: float = 0.25     # a weaker match (same vetoes, another feed, first item >=
     support_votes: int = 2    # ``first``) counts when this many members of a story agree
+    support_words: int = 3    # ... each sharing this many words (names alone are not enough)
     lead_title: float = 0.25  # a weaker title match is enough when the leads agree ...
     lead: float = 0.45        # ... this much
     max_candidates: int = 300  # judged per item at most (most shared rare words first)

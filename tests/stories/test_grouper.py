@@ -169,3 +169,17 @@ def test_replaying_recorded_assignments_rebuilds_the_same_state() -> None:
         rebuilt.replay(item, story)
     assert rebuilt.stories == original.stories and len(rebuilt) == len(original)
     assert [rebuilt.assign(i).story for i in tail] == [original.assign(i).story for i in tail]
+
+
+def test_several_members_sharing_only_names_do_not_vote_an_item_in() -> None:
+    """Support votes need more than the names: the same people at a different event."""
+    grouper = StoryGrouper()
+    lead = "<p>Markets moved. {}. Analysts were surprised.</p>"
+    titles = ["Trump and Xi agree to resume trade talks",
+              "UPDATE 1-Trump, Xi agree to resume trade talks - Reuters",
+              "Trump and Xi agree to resume trade talks | BBC News"]
+    stories = {grouper.assign(StoryItem(f"k{n}", t, lead.format(t), feed=f"f{n}")).story
+               for n, t in enumerate(titles)}
+    dinner = "Trump and Xi to meet for dinner at G20"
+    other = grouper.assign(StoryItem("d", dinner, lead.format(dinner), feed="f0"))
+    assert len(stories) == 1 and other.story not in stories
