@@ -49,7 +49,8 @@ async def test_login_syncs_commands_to_the_configured_guild(bot: Bot) -> None:
         assert command["dm_permission"] is False
     add = next(o for o in synced["watch"]["options"] if o["name"] == "add")
     assert [(o["name"], o["type"], o["required"]) for o in add["options"]] == [
-        ("name", 3, True), ("query", 3, True), ("channel", 7, False), ("role", 8, False)]
+        ("name", 3, True), ("query", 3, True), ("channel", 7, False), ("role", 8, False),
+        ("stories", 3, False)]
     assert fake.commands(None) == []  # nothing global when guilds are configured
     assert bot.client.synced_to == [GUILD_ID]
     assert fake.unknown_requests == []
