@@ -9,12 +9,9 @@ import sys
 from collections.abc import Sequence
 
 from bot import __version__
-from bot.app import run_forever, run_once
 from bot.config import Config, load_config
 from bot.errors import ConfigError, StoreError
 from bot.logs import setup_logging
-from bot.match_cli import add_match_arguments, run_match
-from bot.portability import add_portability_commands, run_portability
 from bot.settings import Settings, load_settings
 from bot.stories_cli import add_stories_arguments, run_stories
 
@@ -23,6 +20,10 @@ log = logging.getLogger(__name__)
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand."""
+    # Imported here: they load the store and the app, which `wirewatch stories` never needs.
+    from bot.match_cli import add_match_arguments
+    from bot.portability import add_portability_commands
+
     parser = argparse.ArgumentParser(
         prog="wirewatch", description="Watch news feeds and post keyword alerts into Discord.")
     parser.add_argument("--version", action="version", version=f"wirewatch {__version__}")
@@ -46,9 +47,17 @@ def load_all() -> tuple[Settings, Config]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``wirewatch`` console script; returns the exit status."""
+    raw = list(sys.argv[1:] if argv is None else argv)
+    if raw[:1] == ["stories"]:
+        # Batch grouping must start fast: it needs none of the bot (Discord, store, app).
+        from bot.stories_cli import main as stories_main
+
+        return stories_main(raw[1:])
     args = build_parser().parse_args(argv)
     command = args.command or "run"
     if command == "match":
+        from bot.match_cli import run_match
+
         return run_match(args)
     if command == "stories":
         return run_stories(args)
@@ -56,6 +65,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         settings = load_settings()
         setup_logging(settings.log_level, settings.log_format,
                       secrets=(settings.discord_token,) if settings.discord_token else ())
+        from bot.portability import run_portability
+
         portability = run_portability(args, settings)
         if portability is not None:
             return portability
@@ -67,6 +78,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{settings.config_path}: OK ({len(config.feeds)} feeds, "
               f"{len(config.watches)} watches)")
         return 0
+    from bot.app import run_forever, run_once
+
     runner = run_once if command == "once" else run_forever
     try:
         return asyncio.run(runner(settings, config))

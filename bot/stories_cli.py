@@ -19,7 +19,7 @@ from typing import IO, Any
 
 from bot.stories import DEFAULT_WINDOW, StoryGrouper, StoryItem
 
-__all__ = ["add_stories_arguments", "item_from_json", "run_stories"]
+__all__ = ["add_stories_arguments", "item_from_json", "main", "run_stories"]
 
 
 class BadLine(Exception):
@@ -129,3 +129,11 @@ def run_stories(args: argparse.Namespace) -> int:
         return 2
     _group(items, args.window * 3600, sys.stdout)
     return 0
+
+
+def main(argv: list[str]) -> int:
+    """``wirewatch stories ARGS`` without loading the bot (no Discord, no database)."""
+    parser = argparse.ArgumentParser(prog="wirewatch stories",
+                                     description="Group JSONL items into stories.")
+    add_stories_arguments(parser)
+    return run_stories(parser.parse_args(argv))
