@@ -17,6 +17,7 @@ from bot.store.dialect import stored_text, upsert
 from bot.store.rows import DeliveryDraft, IngestResult, StoredItem
 from bot.store.schema import deliveries, feeds, items, subscriptions
 from bot.store.stories import assign as assign_stories
+from bot.store.stories import catch_up as catch_up_stories
 from bot.store.stories import lock_stories, place_drafts
 from bot.store.types import StoredText
 from bot.stories import DEFAULT_WINDOW
@@ -176,6 +177,8 @@ class Items(Database):
         candidates = [entry for entry in entries if entry.key not in known]
         drafts = await _plan(plan, candidates) if primed else None
         book = self.story_book
+        if candidates:  # warm the story window outside the write transaction
+            await self.read(lambda conn: catch_up_stories(conn, book, now))
         try:
             result = await self.write(
                 lambda conn: record(conn, poll, candidates, drafts, book, fixed))

@@ -39,14 +39,19 @@ def lock_stories(conn: Connection) -> None:
 
 
 def catch_up(conn: Connection, book: StoryBook, now: float) -> None:
-    """Replay the decisions recorded since the book last looked (the window on first use)."""
-    query = select(story_items).order_by(story_items.c.seq)
-    if book.seq:
-        query = query.where(story_items.c.seq > book.seq)
-    else:
-        query = query.where(story_items.c.at >= now - book.window)
-    book.catch_up(StoryRow(r.seq, r.feed_id, r.item_key, r.story_id, r.at, r.feed_name,
-                           r.title, r.lead, r.link) for r in conn.execute(query))
+    """Replay the decisions recorded since the book last looked (the window on first use).
+
+    Also called in a read before the ingest's write transaction, so a restarted process
+    rebuilds its window without holding the story lock (inside it, only the rest is new).
+    """
+    with book.lock:
+        query = select(story_items).order_by(story_items.c.seq)
+        if book.seq:
+            query = query.where(story_items.c.seq > book.seq)
+        else:
+            query = query.where(story_items.c.at >= now - book.window)
+        book.catch_up(StoryRow(r.seq, r.feed_id, r.item_key, r.story_id, r.at, r.feed_name,
+                               r.title, r.lead, r.link) for r in conn.execute(query))
 
 
 def assign(conn: Connection, book: StoryBook, feed_id: int, entries: Sequence[Entry],
@@ -54,6 +59,12 @@ def assign(conn: Connection, book: StoryBook, feed_id: int, entries: Sequence[En
     """Story id of each new entry, recorded in ``story_items``. Hold the story lock."""
     if not entries:
         return {}
+    with book.lock:
+        return _assign_locked(conn, book, feed_id, entries, now)
+
+
+def _assign_locked(conn: Connection, book: StoryBook, feed_id: int, entries: Sequence[Entry],
+                   now: float) -> dict[str, str]:
     catch_up(conn, book, now)
     name = str(feed_id)  # the grouper only needs to know which items share a feed
     decided = book.assign(feed_id, name, entries, now)

@@ -11,6 +11,7 @@ exactly as a single process would, and a restart rebuilds the window by replayin
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -66,9 +67,15 @@ class StoryBook:
         self.window = window
         self.grouper = StoryGrouper(window=window, thresholds=thresholds)
         self.seq = 0
+        # Database threads share the book: a warm-up read may run beside an ingest.
+        self.lock = threading.RLock()
 
     def catch_up(self, rows: Iterable[StoryRow]) -> None:
         """Replay recorded assignments newer than ``seq``, in sequence order."""
+        with self.lock:
+            self._replay(rows)
+
+    def _replay(self, rows: Iterable[StoryRow]) -> None:
         for row in sorted(rows, key=lambda r: r.seq):
             if row.seq <= self.seq:
                 continue
@@ -81,12 +88,15 @@ class StoryBook:
                at: float) -> list[tuple[Entry, str, bool]]:
         """(entry, story id, joined an earlier story) for each new entry, in order."""
         out = []
-        for entry in entries:
-            decision = self.grouper.assign(story_item(feed_id, feed_name, entry, at))
-            out.append((entry, decision.story, decision.folded))
+        with self.lock:
+            for entry in entries:
+                decision = self.grouper.assign(story_item(feed_id, feed_name, entry, at))
+                out.append((entry, decision.story, decision.folded))
         return out
 
     def forget(self) -> None:
         """Drop everything (a failed transaction leaves the book ahead of the database)."""
-        self.grouper = StoryGrouper(window=self.window, thresholds=self.grouper.thresholds)
-        self.seq = 0
+        with self.lock:
+            self.grouper = StoryGrouper(window=self.window,
+                                        thresholds=self.grouper.thresholds)
+            self.seq = 0
