@@ -20,7 +20,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select, text, update
+from sqlalchemy import Connection, delete, func, insert, select, text, update
 
 from bot.model import Alert, Entry, Source
 from bot.store.codec import alert_from_json, alert_to_json
@@ -30,6 +30,8 @@ from bot.stories.book import StoryBook, StoryRow, content_hash, story_item
 
 STORY_LOCK = 0x5757_5354  # "WWST": the advisory lock key of story assignment
 EDIT_GAP_S = 10.0
+PRUNE_EVERY = 1024  # decisions between two prunings of old story_items
+KEEP_S = 2 * 24 * 3600.0
 
 
 def lock_stories(conn: Connection) -> None:
@@ -76,7 +78,13 @@ def _assign_locked(conn: Connection, book: StoryBook, feed_id: int, entries: Seq
                      "link": item.link, "content_hash": content_hash(entry.title,
                                                                      entry.summary)})
     conn.execute(insert(story_items), rows)
+    before = book.seq
     book.seq = int(conn.execute(select(func.max(story_items.c.seq))).scalar() or 0)
+    if book.seq // PRUNE_EVERY != before // PRUNE_EVERY:
+        # Now and then forget decisions far older than the window (and than corrections
+        # are looked for): the table stays the size of about two windows.
+        conn.execute(delete(story_items).where(
+            story_items.c.at < now - max(2 * book.window, KEEP_S)))
     return {entry.key: story for entry, story, _ in decided}
 
 

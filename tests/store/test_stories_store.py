@@ -92,3 +92,19 @@ async def test_a_restarted_process_rebuilds_the_window_and_decides_the_same(
     for n, title in enumerate(TITLES[:4]):
         reference.assign(StoryItem(f"{n}", title, feed="F"))
     assert reference.stories == len(set(recorded.values()))
+
+
+async def test_old_story_decisions_are_pruned(backend: Backend) -> None:
+    store = await backend.open()
+    assert isinstance(store, SqlStore)
+    sub = await store.subscribe(1, "https://f.example/rss", "F", 60, NOW)
+    day = 24 * 3600.0
+    await store.ingest(sub.feed.id, [Entry(key="old", title="Ancient story")], now=NOW,
+                       next_check=NOW, title=None, etag=None, last_modified=None,
+                       body_hash=None, plan=lambda new: [])
+    entries = [Entry(key=f"k{n}", title=f"Story number {n} of many") for n in range(1100)]
+    await store.ingest(sub.feed.id, entries, now=NOW + 3 * day, next_check=NOW,
+                       title=None, etag=None, last_modified=None, body_hash=None,
+                       plan=lambda new: [])
+    recorded = await _stories(store)
+    assert (sub.feed.id, "old") not in recorded and len(recorded) == 1100
