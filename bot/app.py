@@ -23,6 +23,7 @@ from bot.config import Config
 from bot.delivery.console import ConsoleSender
 from bot.delivery.discord_rest import DiscordSender
 from bot.delivery.outbox import OutboxSender
+from bot.pipeline.access import PrivateAccess
 from bot.pipeline.fetch import Fetcher, FetchLimits
 from bot.pipeline.isolation import IsolatedParser
 from bot.pipeline.netguard import AddressGuard
@@ -79,7 +80,8 @@ async def build_app(settings: Settings, config: Config) -> AsyncIterator[App]:
         await store.release_leases()
         session = aiohttp.ClientSession()
         stack.push_async_callback(session.close)
-        fetcher = Fetcher(FetchLimits(), AddressGuard(settings.allow_private_networks))
+        fetcher = Fetcher(FetchLimits(), AddressGuard(settings.allow_private_networks),
+                          PrivateAccess(store, config.bot.private_network_guilds))
         stack.push_async_callback(fetcher.close)
         parser = IsolatedParser()
         stack.push_async_callback(parser.close)

@@ -128,12 +128,33 @@ class BotConfig(_Strict):
 
     guilds: tuple[Snowflake, ...] = ()
     poll_concurrency: int = Field(default=32, ge=1, le=512)
-    first_poll_silent: bool = True
+    # Accepted for old config files only: the first poll of a feed is always silent (adding a
+    # feed must not flood a channel with its backlog), so `false` is refused, `true` ignored.
+    first_poll_silent: bool | None = None
+    # Per-guild quotas: no server can make the bot poll, store or match without bound.
+    max_feeds_per_guild: int = Field(default=100, ge=0, le=100_000)
+    max_watches_per_guild: int = Field(default=50, ge=0, le=100_000)
+    # Guilds whose /feed add may reach WIREWATCH_ALLOW_PRIVATE_NETWORKS (config feeds always
+    # may): any other guild's admin could use the bot to probe the operator's network.
+    private_network_guilds: tuple[Snowflake, ...] = ()
     # The shortest interval `/feed add` accepts. Chat users are not operators: a low floor
     # protects publishers from hammering. Tests against a local feed server lower it.
     min_feed_interval: Duration = WARN_INTERVAL_S
     # Items are grouped into stories with the items seen in this window (issue 14).
     story_window: Duration = Field(default=24 * 3600.0, ge=60.0, le=7 * 24 * 3600.0)
+
+
+    @field_validator("first_poll_silent")
+    @classmethod
+    def _first_poll_is_always_silent(cls, value: bool | None) -> bool | None:
+        if value is False:
+            raise ValueError("false is not supported: the first poll of a feed is always "
+                             "silent (its current items are recorded, not alerted); remove "
+                             "the key")
+        if value is True:
+            log.warning("[bot] first_poll_silent is obsolete (the first poll is always "
+                        "silent); remove it from the config file")
+        return value
 
 
 class Config(_Strict):

@@ -45,6 +45,10 @@ class FetchError(FeedError):
         self.retry_after = retry_after
 
 
+class AddressRefused(FetchError):
+    """The feed leads to a non-public address its fetch is not allowed to reach (SSRF guard)."""
+
+
 class ParseError(FeedError):
     """The body is not a usable feed (not a feed, hostile, parser crash or timeout)."""
 

@@ -8,6 +8,8 @@ import re
 import sys
 from datetime import UTC, datetime
 
+from bot.urls import redact_urls
+
 _SECRETS = [
     # Discord webhook tokens, bot tokens (three dot-separated base64 parts), URL credentials.
     (re.compile(r"(/webhooks/\d+/)[\w.-]+"), r"\1***"),
@@ -19,13 +21,14 @@ CONTEXT_FIELDS = ("feed", "guild", "watch")
 
 
 def redact(text: str, extra_secrets: tuple[str, ...] = ()) -> str:
-    """Remove tokens, webhook secrets and URL passwords from ``text``."""
+    """Remove tokens, webhook secrets, URL passwords and URL query strings from ``text``."""
     for secret in extra_secrets:
         if secret:
             text = text.replace(secret, "***")
     for pattern, replacement in _SECRETS:
         text = pattern.sub(replacement, text)
-    return text
+    # Feed URLs may carry API keys in their query strings: no log line keeps one.
+    return redact_urls(text)
 
 
 class RedactingFilter(logging.Filter):

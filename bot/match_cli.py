@@ -2,15 +2,19 @@
 
     wirewatch match QUERY --text TEXT        explain one decision (exit 0 match, 1 no match)
     wirewatch match QUERY --file PATH        the same, TEXT read from a file
+    wirewatch match QUERY --text TEXT --body ARTICLE
+                                             the item also has an article body (plain text)
     wirewatch match QUERY --jsonl ITEMS      one JSON line per item: matched, terms, spans
     wirewatch match --queries FILE --jsonl ITEMS
                                              one JSON line per item: 1-based line numbers of
                                              the queries in FILE that match (the fast path)
 
-TEXT is the item's content (HTML allowed). ITEMS holds one JSON object per line with any of
-``title``, ``summary``, ``content``, ``author``, ``tags`` (list), ``feed``, ``link``; ``-``
-reads standard input. An invalid query, a bad JSON line or a missing file exits with 2 and a
-message on stderr naming the line, the problem and its position.
+TEXT is the item's content (HTML allowed); ARTICLE its article page's main text (plain text,
+one paragraph per line; ``--body`` alone is an item with only that). ITEMS holds one JSON
+object per line with any of ``title``, ``summary``, ``content``, ``body`` (plain text),
+``author``, ``tags`` (list), ``feed``, ``link``; ``-`` reads standard input. An invalid
+query, a bad JSON line or a missing file exits with 2 and a message on stderr naming the
+line, the problem and its position.
 """
 
 from __future__ import annotations
@@ -48,6 +52,9 @@ def add_match_arguments(parser: argparse.ArgumentParser) -> None:
     source.add_argument("--text", help="the item's content (HTML allowed)")
     source.add_argument("--file", metavar="PATH", help="read the item's content from PATH")
     source.add_argument("--jsonl", metavar="ITEMS", help="JSON object per line; '-' is stdin")
+    parser.add_argument(
+        "--body", metavar="ARTICLE", help="the item's article text (plain), with --text/--file"
+    )
 
 
 def run_match(args: argparse.Namespace) -> int:
@@ -65,6 +72,9 @@ def _run(args: argparse.Namespace) -> int:
     text: str | None = getattr(args, "text", None)
     file: str | None = getattr(args, "file", None)
     jsonl: str | None = getattr(args, "jsonl", None)
+    body: str | None = getattr(args, "body", None)
+    if body is not None and jsonl is not None:
+        raise UsageError('--body goes with --text or --file (JSONL items carry their own "body")')
     if queries is not None:
         if query is not None:
             raise UsageError("give either QUERY or --queries FILE, not both")
@@ -78,10 +88,10 @@ def _run(args: argparse.Namespace) -> int:
         for doc in _read_items(jsonl):
             print(json.dumps(_explanation_json(compiled.explain(doc))))
         return 0
-    if text is None and file is None:
+    if text is None and file is None and body is None:
         raise UsageError("give --text TEXT, --file PATH or --jsonl ITEMS")
-    content = text if text is not None else _read_text(file or "")
-    doc = document_from_mapping({"content": content})
+    content = text if text is not None or file is None else _read_text(file)
+    doc = document_from_mapping({"content": content, "body": body})
     explanation = compiled.explain(doc)
     snippet = make_snippet(doc, explanation.spans) if explanation.matched else None
     print(_describe(compiled, doc, explanation, snippet))

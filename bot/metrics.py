@@ -44,6 +44,9 @@ PARSE_SECONDS = Histogram("wirewatch_parse_duration_seconds",
 ITEMS_SEEN = Counter("wirewatch_items_seen", "Feed items read from parsed feeds.",
                      registry=PIPELINE)
 MATCHES = Counter("wirewatch_matches", "Watch matches found in new items.", registry=PIPELINE)
+ITEMS_DROPPED = Counter("wirewatch_items_dropped",
+                        "Items left out of a feed body that held more than the parser takes.",
+                        registry=PIPELINE)
 
 DB_CACHE_S = 5.0
 LAG_INTERVAL_S = 0.5
@@ -63,6 +66,12 @@ def count_items(n: int) -> None:
     """Count ``n`` items read from a parsed feed."""
     if n > 0:  # Counter.inc refuses negatives; zero is a no-op anyway
         ITEMS_SEEN.inc(n)
+
+
+def count_dropped(n: int) -> None:
+    """Count ``n`` items dropped from an oversized feed body."""
+    if n > 0:
+        ITEMS_DROPPED.inc(n)
 
 
 def count_matches(n: int) -> None:

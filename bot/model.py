@@ -36,6 +36,7 @@ class ParsedFeed:
     link: str
     entries: tuple[Entry, ...]
     version: str = ""
+    dropped: int = 0  # items left out because the body held more than the parser takes
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,6 +13,7 @@ from pydantic import ValidationError
 
 from bot.config import FeedConfig, describe_validation_error
 from bot.errors import ConfigError
+from bot.quotas import quota_error
 from bot.store.base import Store
 from bot.store.rows import Subscription
 
@@ -86,11 +87,13 @@ def export_opml(subscriptions: Sequence[Subscription], title: str = "Wirewatch f
 
 
 async def import_feeds(store: Store, feeds: Sequence[OpmlFeed], guild_id: int,
-                       interval_s: float, now: float) -> tuple[list[str], list[str]]:
+                       interval_s: float, now: float, *,
+                       limit: int | None = None) -> tuple[list[str], list[str]]:
     """Subscribe ``guild_id`` to each feed; returns (added names, skipped with reasons).
 
     A URL the guild already has is skipped; a name already taken gets " (2)", " (3)"...,
-    so an import never re-points or takes over an existing subscription.
+    so an import never re-points or takes over an existing subscription. Past ``limit``
+    feeds in the guild (the quota), the rest are skipped with the quota's message.
     """
     existing = await store.subscriptions(guild_id)
     urls = {sub.feed.url for sub in existing}
@@ -98,6 +101,11 @@ async def import_feeds(store: Store, feeds: Sequence[OpmlFeed], guild_id: int,
     added: list[str] = []
     skipped: list[str] = []
     for feed in feeds:
+        refused = quota_error("feed", len(existing) + len(added), limit) \
+            if limit is not None else None
+        if refused is not None and feed.url not in urls:
+            skipped.append(f"{feed.name}: skipped: {refused}")
+            continue
         if feed.url in urls:
             skipped.append(f"{feed.name}: already subscribed ({feed.url})")
             continue

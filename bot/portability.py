@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TextIO
 
 from bot.app import open_store, wall_clock
+from bot.config import BotConfig, load_config
 from bot.durations import parse_duration
 from bot.errors import ConfigError, StoreError
 from bot.opml import OpmlFeed, export_opml, import_feeds, parse_opml
@@ -102,19 +103,31 @@ async def _import(settings: Settings, args: argparse.Namespace, out: TextIO) -> 
         except UnicodeDecodeError as exc:
             raise ConfigError(f"{args.file}: not UTF-8: {exc}") from None
         watches = parse_watches(text, args.file)
+    limits = _quotas(settings, args.guild)
     store = await open_store(settings)
     try:
         if args.command == "feeds":
-            added, notes = await import_feeds(store, feeds, args.guild, interval, wall_clock())
+            added, notes = await import_feeds(store, feeds, args.guild, interval, wall_clock(),
+                                              limit=limits.max_feeds_per_guild if limits else None)
         else:
-            added, notes = await import_watches(store, watches, args.guild, wall_clock(),
-                                                replace=args.replace)
+            added, notes = await import_watches(
+                store, watches, args.guild, wall_clock(), replace=args.replace,
+                limit=limits.max_watches_per_guild if limits else None)
     finally:
         await store.close()
     for note in notes:
         print(f"  {note}", file=sys.stderr)
     print(f"imported {len(added)} {args.command} into guild {args.guild}", file=out)
     return 0
+
+
+def _quotas(settings: Settings, guild_id: int) -> BotConfig | None:
+    """The per-guild quotas an import into a server obeys; none for the config file's scope."""
+    if guild_id == CONFIG_GUILD:
+        return None
+    if not settings.config_path.exists():
+        return BotConfig()  # the defaults, as the bot would apply them
+    return load_config(settings.config_path).bot
 
 
 def _read_input(name: str) -> bytes:

@@ -15,12 +15,16 @@ import time
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.pipeline.poll import PollDeps, PollResult, poll_feed
-from bot.store.rows import FeedRow
+from bot.store.rows import FeedRow, PruneResult
 
 log = logging.getLogger(__name__)
 
 LEASE_S = 120.0  # a crashed poll's feed becomes due again after this
 DELIVERY_RETENTION_S = 30 * 86400  # sent and failed deliveries are kept for /status this long
+# An item's key is what stops a second alert: kept 90 days (and as long as its feed still lists
+# it). Its body only serves /watch test (24 h) and soon article text: a week is plenty.
+ITEM_KEY_RETENTION_S = 90 * 86400
+ITEM_BODY_RETENTION_S = 7 * 86400
 
 
 class Poller:
@@ -94,6 +98,8 @@ def start_scheduler(poller: Poller, tick_seconds: float = 1.0) -> AsyncIOSchedul
                       coalesce=True, misfire_grace_time=30, id="poll-tick")
     scheduler.add_job(prune_outbox, "cron", args=[poller.deps], hour=4, minute=17,
                       coalesce=True, misfire_grace_time=3600, id="prune-outbox")
+    scheduler.add_job(prune_items, "cron", args=[poller.deps], hour=4, minute=37,
+                      coalesce=True, misfire_grace_time=3600, id="prune-items")
     scheduler.start()
     return scheduler
 
@@ -109,6 +115,23 @@ async def prune_outbox(deps: PollDeps) -> int:
         log.info("pruned %d deliveries older than %d days", removed,
                  DELIVERY_RETENTION_S // 86400)
     return removed
+
+
+async def prune_items(deps: PollDeps) -> PruneResult | None:
+    """Daily: empty item bodies past ITEM_BODY_RETENTION_S and forget keys past
+    ITEM_KEY_RETENTION_S (never those still in their feed's latest body)."""
+    now = deps.clock()
+    try:
+        result = await deps.store.prune_items(keys_before=now - ITEM_KEY_RETENTION_S,
+                                              bodies_before=now - ITEM_BODY_RETENTION_S)
+    except Exception:
+        log.exception("pruning old items failed; tomorrow's run retries")
+        return None
+    if result.keys or result.bodies:
+        log.info("pruned %d item bodies older than %d days and %d item keys older than %d "
+                 "days", result.bodies, ITEM_BODY_RETENTION_S // 86400, result.keys,
+                 ITEM_KEY_RETENTION_S // 86400)
+    return result
 
 
 async def _tick(poller: Poller) -> None:

@@ -67,8 +67,20 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         allow_private_networks=_networks(env.get("WIREWATCH_ALLOW_PRIVATE_NETWORKS", "")),
         http_addr=_host_port(env.get("WIREWATCH_HTTP_ADDR", "")),
         log_format=log_format,
-        log_level=env.get("WIREWATCH_LOG_LEVEL", "INFO").strip().upper(),
+        log_level=_log_level(env.get("WIREWATCH_LOG_LEVEL", "")),
     )
+
+
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+def _log_level(value: str) -> str:
+    # A typo used to become INFO silently; like every other bad setting it now stops the start.
+    level = value.strip().upper() or "INFO"
+    if level not in LOG_LEVELS:
+        raise ConfigError(f"WIREWATCH_LOG_LEVEL: expected one of {', '.join(LOG_LEVELS)}, "
+                          f"got {value.strip()!r}")
+    return level
 
 
 def redact_url(url: str) -> str:

@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from bot.config import WatchConfig, describe_validation_error
 from bot.errors import ConfigError
+from bot.quotas import quota_error
 from bot.store.base import Store
 from bot.store.rows import CONFIG_GUILD, NewWatch, WatchRow
 
@@ -68,22 +69,31 @@ def export_watches(watches: Sequence[WatchRow]) -> str:
 
 
 async def import_watches(store: Store, watches: Sequence[WatchConfig], guild_id: int,
-                         now: float, *, replace: bool = False) -> tuple[list[str], list[str]]:
+                         now: float, *, replace: bool = False,
+                         limit: int | None = None) -> tuple[list[str], list[str]]:
     """Add each watch to ``guild_id``; returns (added names, notes: skipped or warnings).
 
     An existing name is kept unless ``replace``; a config-file watch is never replaced (the
-    next start would put the config file's version back).
+    next start would put the config file's version back). A new name past ``limit`` watches
+    in the guild (the quota) is skipped with the quota's message.
     """
     existing = {watch.name.casefold(): watch for watch in await store.watches(guild_id)}
     feed_names = {sub.name for sub in await store.subscriptions(guild_id)}
     added: list[str] = []
     notes: list[str] = []
+    count = len(existing)
     for watch in watches:
         old = existing.get(watch.name.casefold())
         if old is not None and (old.source == "config" or not replace):
             why = "the config file defines it" if old.source == "config" else "exists (--replace)"
             notes.append(f"{watch.name}: skipped: {why}")
             continue
+        refused = quota_error("watch", count, limit) if limit is not None and old is None \
+            else None
+        if refused is not None:
+            notes.append(f"{watch.name}: skipped: {refused}")
+            continue
+        count += old is None
         unknown = sorted(set(watch.feeds or ()) - feed_names)
         if unknown:
             notes.append(f"{watch.name}: no such feeds (yet): {', '.join(unknown)}")

@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
 
-from bot.config import load_config
+from bot.config import BotConfig, load_config
 from bot.durations import format_duration, parse_duration
 from bot.errors import ConfigError
 from bot.settings import load_settings
@@ -120,6 +121,8 @@ def test_settings_defaults_and_validation() -> None:
     ("WIREWATCH_DATABASE_URL", "mysql://x"),
     ("WIREWATCH_DISCORD_API_BASE", "discord.com"),
     ("WIREWATCH_LOG_FORMAT", "xml"),
+    ("WIREWATCH_LOG_LEVEL", "verbose"),
+    ("WIREWATCH_LOG_LEVEL", "INF"),
 ])
 def test_bad_settings_name_the_variable(name: str, value: str) -> None:
     with pytest.raises(ConfigError, match=name):
@@ -144,3 +147,27 @@ def test_stories_setting_and_window(tmp_path: Path) -> None:
     text = GOOD.replace('feeds = ["Local Wire"]', 'feeds = ["Local Wire"]\nstories = "every-item"')
     config = load_config(write(tmp_path, "[bot]\nstory_window = \"6h\"\n" + text))
     assert (config.watches[0].stories, config.bot.story_window) == ("every-item", 6 * 3600)
+
+
+def test_a_bad_log_level_exits_2_naming_the_variable(
+        monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
+    from bot.cli import main
+
+    monkeypatch.setenv("WIREWATCH_LOG_LEVEL", "LOUD")
+    assert main(["check-config"]) == 2
+    assert "WIREWATCH_LOG_LEVEL: expected one of DEBUG, INFO, WARNING, ERROR, CRITICAL, " \
+           "got 'LOUD'" in capsys.readouterr().err
+
+
+def test_log_level_is_case_insensitive_and_defaults_to_info() -> None:
+    assert load_settings({"WIREWATCH_LOG_LEVEL": " debug "}).log_level == "DEBUG"
+    assert load_settings({}).log_level == "INFO"
+
+
+def test_first_poll_silent_false_is_refused_and_true_is_obsolete(
+        caplog: pytest.LogCaptureFixture) -> None:
+    with pytest.raises(ValidationError, match="first_poll_silent"):
+        BotConfig(first_poll_silent=False)
+    with caplog.at_level("WARNING", logger="bot.config"):
+        BotConfig(first_poll_silent=True)
+    assert "first_poll_silent is obsolete" in caplog.text

@@ -47,6 +47,17 @@ def test_text_no_match_exits_1_and_names_the_blocker(capsys: pytest.CaptureFixtu
     assert "excluded terms present: sports" in out
 
 
+def test_text_with_article_body(capsys: pytest.CaptureFixture[str]) -> None:
+    status, out, _ = run(
+        ["Bessent", "--text", "A teaser.", "--body", "Intro line.\nAnn Bessent joined."], capsys
+    )
+    assert status == 0
+    assert "body[16:23] 'Bessent' <- Bessent" in out
+    assert "snippet: Intro line. Ann **Bessent** joined." in out
+    assert run(["content:Bessent", "--body", "Ann Bessent"], capsys)[0] == 1
+    assert run(["body:Bessent", "--body", "Ann Bessent"], capsys)[0] == 0
+
+
 def test_file_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = write(tmp_path, "item.html", ["<p>Xi Jinping visits</p>"])
     assert run(["=Xi", "--file", path], capsys)[0] == 0
@@ -61,6 +72,7 @@ def test_file_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
         (["copper"], "give --text TEXT, --file PATH or --jsonl ITEMS"),
         (["--text", "x"], "give a QUERY"),
         (["copper", "--file", "/nonexistent/wirewatch"], "cannot read /nonexistent/wirewatch"),
+        (["copper", "--jsonl", "-", "--body", "x"], "--body goes with --text or --file"),
     ],
 )
 def test_usage_errors_exit_2(
@@ -81,12 +93,14 @@ def test_jsonl_single_query(tmp_path: Path, capsys: pytest.CaptureFixture[str]) 
             "",
             json.dumps({"content": "nothing here", "tags": ["x"], "link": "https://e.com"}),
             json.dumps({"tags": ["Tariff"], "feed": "F", "author": None}),
+            json.dumps({"summary": "A teaser", "body": "Steel.\nNew tariffs."}),
         ],
     )
     status, out, _ = run(["tariff", "--jsonl", items], capsys)
     assert status == 0
     lines = [json.loads(line) for line in out.splitlines()]
-    assert [line["matched"] for line in lines] == [True, False, False]
+    assert [line["matched"] for line in lines] == [True, False, False, True]
+    assert lines[3]["spans"] == [{"field": "body", "start": 11, "end": 18, "term": "tariff"}]
     assert lines[0]["terms"] == ["tariff"]
     assert lines[0]["spans"] == [{"field": "title", "start": 0, "end": 7, "term": "tariff"}]
 
@@ -100,11 +114,17 @@ def test_bulk_queries(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> Non
     items = write(
         tmp_path,
         "items.jsonl",
-        [json.dumps({"title": "Copper up"}), json.dumps({"title": "Tin sports"}), "{}"],
+        [
+            json.dumps({"title": "Copper up"}),
+            json.dumps({"title": "Tin sports"}),
+            "{}",
+            json.dumps({"title": "Metals", "body": "Zinc fell.\nTin rose."}),
+        ],
     )
     status, out, _ = run(["--queries", queries, "--jsonl", items], capsys)
     assert status == 0
-    assert [json.loads(line)["matches"] for line in out.splitlines()] == [[2, 6], [4, 7], [6]]
+    matches = [json.loads(line)["matches"] for line in out.splitlines()]
+    assert matches == [[2, 6], [4, 7], [6], [4, 6]]
 
 
 def test_bulk_invalid_query_names_its_line(

@@ -215,7 +215,8 @@ def test_parse_watches_accepts_a_whole_config_file() -> None:
 
 
 def settings_for(tmp_path: Path) -> Settings:
-    return load_settings({"WIREWATCH_DATABASE_URL": f"sqlite:///{tmp_path / 'state' / 'w.db'}"})
+    return load_settings({"WIREWATCH_DATABASE_URL": f"sqlite:///{tmp_path / 'state' / 'w.db'}",
+                          "WIREWATCH_CONFIG": str(tmp_path / "wirewatch.toml")})
 
 
 def run(settings: Settings, *argv: str) -> tuple[int | None, str]:
@@ -307,3 +308,36 @@ def test_backup_refuses_to_overwrite(tmp_path: Path) -> None:
     assert run(settings, "backup", str(target), "--force")[0] == 0
     assert settings.sqlite_path is not None
     assert run(settings, "backup", str(settings.sqlite_path), "--force")[0] == 2
+
+
+async def test_imports_into_a_server_stop_at_its_quotas(store: SqlStore) -> None:
+    await store.subscribe(5, "https://a.example/rss", "A", 300.0, NOW)
+    feeds = [OpmlFeed("A again", "https://a.example/rss"), OpmlFeed("B", "https://b.example/"),
+             OpmlFeed("C", "https://c.example/")]
+    added, skipped = await import_feeds(store, feeds, 5, 300.0, NOW, limit=2)
+    assert added == ["B"]
+    assert skipped[0].startswith("A again: already subscribed")
+    assert skipped[1] == ("C: skipped: This server has 2 feeds; the limit is 2 "
+                          "(`max_feeds_per_guild` in the bot's config). Remove one with "
+                          "`/feed remove` first, or ask the bot's operator.")
+    await store.add_watch(NewWatch(guild_id=5, name="mine", query="old"), NOW)
+    incoming = [WatchConfig(name="mine", query="new"), WatchConfig(name="two", query="b"),
+                WatchConfig(name="three", query="c")]
+    added, notes = await import_watches(store, incoming, 5, NOW, replace=True, limit=2)
+    assert added == ["mine", "two"]  # replacing one does not count against the quota
+    assert notes == ["three: skipped: This server has 2 watches; the limit is 2 "
+                     "(`max_watches_per_guild` in the bot's config). Remove one with "
+                     "`/watch remove` first, or ask the bot's operator."]
+
+
+def test_the_import_command_reads_the_quotas_from_the_config_file(
+        tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    settings = settings_for(tmp_path)
+    settings.config_path.write_text("[bot]\nmax_feeds_per_guild = 1\n", "utf-8")
+    (tmp_path / "feeds.opml").write_bytes(OPML)
+    assert run(settings, "feeds", "import", str(tmp_path / "feeds.opml"), "--guild", "5") == (
+        0, "imported 1 feeds into guild 5\n")
+    assert capsys.readouterr().err.count("max_feeds_per_guild") == 2
+    # The config file's own scope (no --guild) is the operator's: no quota.
+    assert run(settings, "feeds", "import", str(tmp_path / "feeds.opml"))[1] == (
+        "imported 3 feeds into guild 0\n")

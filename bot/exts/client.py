@@ -27,6 +27,7 @@ from bot.exts.status import status_command
 from bot.exts.watches import WatchCommands
 from bot.settings import Settings
 from bot.store.rows import CONFIG_GUILD, Delivery, FeedRow
+from bot.urls import redact_urls
 
 log = logging.getLogger(__name__)
 
@@ -138,7 +139,8 @@ class WirewatchClient(discord.Client):
         for sub in subs:
             await self.notify_guild(
                 sub.guild_id,
-                f"Feed '{sub.name}' failed too many times in a row and is paused: {reason}. "
+                f"Feed '{sub.name}' failed too many times in a row and is paused: "
+                f"{redact_urls(reason)}. "
                 f"It is retried daily; run /feed resume {sub.name} once it works again.")
 
 

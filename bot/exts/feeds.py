@@ -13,7 +13,7 @@ from discord import app_commands
 from bot.app import App
 from bot.config import MIN_INTERVAL_S
 from bot.durations import format_duration, parse_duration
-from bot.errors import FeedError
+from bot.errors import AddressRefused, FeedError
 from bot.exts.common import (
     ManagedGroup,
     UserError,
@@ -29,16 +29,17 @@ from bot.exts.common import (
 from bot.exts.watches import clean_name
 from bot.model import Entry, ParsedFeed
 from bot.pipeline.fetch import Fetched, NotModified
-from bot.pipeline.netguard import parse_address
+from bot.pipeline.netguard import ALLOW_HINT, parse_address
 from bot.pipeline.schedule import next_check_after_success
+from bot.quotas import quota_error
 from bot.settings import Network
 from bot.store.rows import CONFIG_GUILD, Subscription
+from bot.urls import host_of, redact_urls, safe_url
 
 log = logging.getLogger(__name__)
 
 DEFAULT_INTERVAL_S = 60.0  # alerts within a minute; conditional GET keeps it cheap
 MAX_INTERVAL_S = 7 * 86400.0
-MAX_FEEDS_PER_GUILD = 200
 
 
 def parse_interval(text: str | None, minimum: float) -> float:
@@ -66,21 +67,33 @@ def on_allowed_network(url: str, networks: Sequence[Network]) -> bool:
                                        if network.version == address.version)
 
 
+def feed_error(sub: Subscription) -> str:
+    """A feed's last error as a guild may see it: URLs without credentials or query strings,
+    and for a config-file feed only their host (the operator's URLs are not every guild's)."""
+    return redact_urls(sub.feed.last_error or "?", host_only=sub.guild_id == CONFIG_GUILD)
+
+
 def health(sub: Subscription) -> str:
-    """One entry of /feed list: name, interval, state, last success, next check, URL."""
+    """One entry of /feed list: name, interval, state, last success, next check, URL.
+
+    A guild's own feed shows its URL in full (the guild typed it); a config-file feed only its
+    host, since its query string may hold the operator's API key.
+    """
     feed = sub.feed
     if feed.paused:
-        state = f"⏸️ paused after repeated failures: {plain(feed.last_error or '?', 150)}"
+        state = f"⏸️ paused after repeated failures: {plain(feed_error(sub), 150)}"
     elif feed.error_count:
-        state = f"❌ failing ×{feed.error_count}: {plain(feed.last_error or '?', 150)}"
+        state = f"❌ failing ×{feed.error_count}: {plain(feed_error(sub), 150)}"
     elif feed.last_success is None:
         state = "⏳ not checked yet"
     else:
         state = "✅ ok"
-    source = " (config file)" if sub.source == "config" else ""
+    config = sub.guild_id == CONFIG_GUILD
+    source = " (config file)" if config else ""
+    where = f"host `{plain(host_of(feed.url), 100)}`" if config else f"<{feed.url[:300]}>"
     return (f"• **{plain(sub.name, 100)}**{source} every {format_duration(sub.interval_s)} — "
             f"{state}\n  last success {ago(feed.last_success)}, next check "
-            f"{ago(feed.next_check)} — <{feed.url[:300]}>")
+            f"{ago(feed.next_check)} — {where}")
 
 
 def newest(entries: tuple[Entry, ...]) -> Entry | None:
@@ -115,17 +128,31 @@ class FeedCommands(ManagedGroup):
         subs = await self.app.store.subscriptions(guild_of(interaction))
         return choices((s.name for s in subs), current)
 
-    async def _probe(self, url: str) -> tuple[Fetched, ParsedFeed]:
-        """Fetch and parse the feed as a poll would; any failure becomes a UserError."""
+    def _private_allowed(self, guild_id: int) -> bool:
+        # The operator's private networks are for the config file and the guilds it lists.
+        return guild_id in self.app.config.bot.private_network_guilds
+
+    async def _probe(self, url: str, guild_id: int) -> tuple[Fetched, ParsedFeed]:
+        """Fetch and parse the feed as a poll would; any failure becomes a UserError.
+
+        The fetch has this guild's allowance, whoever else follows the URL: a config-file
+        feed on a private network is not a way in for a guild that is not listed.
+        """
         deps = self.app.poller.deps
         try:
-            response = await deps.fetcher.fetch(url)
+            response = await deps.fetcher.fetch(url, private=self._private_allowed(guild_id))
             if isinstance(response, NotModified):
                 raise UserError("The server answered 304 Not Modified to a first request.")
             parsed = await deps.parser.parse(response.body, response.headers,
                                              response.final_url)
         except FeedError as exc:
-            raise UserError(f"That feed could not be added: {plain(str(exc), 300)}") from None
+            reason = str(exc)
+            if isinstance(exc, AddressRefused) and not self._private_allowed(guild_id):
+                # The operator's hint (set WIREWATCH_ALLOW_PRIVATE_NETWORKS) is not for guilds.
+                reason = reason.split(f"; {ALLOW_HINT}", 1)[0] + \
+                    "; this server may not add feeds on private networks"
+            raise UserError("That feed could not be added: "
+                            f"{plain(redact_urls(reason), 300)}") from None
         return response, parsed
 
     async def _prime(self, feed_id: int, response: Fetched, parsed: ParsedFeed,
@@ -149,18 +176,22 @@ class FeedCommands(ManagedGroup):
         """Add a feed: it is fetched and checked first; the items it holds now are not alerted."""
         guild_id = guild_of(interaction)
         url = url.strip()
-        seconds = parse_interval(interval, self._minimum_interval(url))
+        seconds = parse_interval(interval, self._minimum_interval(url, guild_id))
         wanted = clean_name(name) if name is not None else None
         # Fetching can take longer than Discord's 3-second deadline: acknowledge first.
         await interaction.response.defer(ephemeral=True, thinking=True)
         subs = await self.app.store.subscriptions(guild_id)
-        if len(subs) >= MAX_FEEDS_PER_GUILD:
-            raise UserError(f"This server has the maximum of {MAX_FEEDS_PER_GUILD} feeds.")
+        refused = quota_error("feed", len(subs), self.app.config.bot.max_feeds_per_guild)
+        if refused is not None:
+            raise UserError(refused)
         check_unused(subs, url, wanted)
-        response, parsed = await self._probe(url)
+        response, parsed = await self._probe(url, guild_id)
         name = wanted or clean_name(parsed.title or url)[:100]
         check_unused(subs, url, name)
         sub = await self.app.store.subscribe(guild_id, url, name, seconds, now())
+        access = self.app.poller.deps.fetcher.access
+        if access is not None and self._private_allowed(guild_id):
+            access.grant(url)  # its polls may reach the private networks it was checked with
         # A URL another server already follows is primed: its stored items are the baseline.
         if not sub.feed.primed:
             await self._prime(sub.feed.id, response, parsed, seconds)
@@ -169,14 +200,16 @@ class FeedCommands(ManagedGroup):
         latest_text = (plain(latest.title or latest.link, 200) if latest is not None
                        else "(no items yet)")
         await reply(interaction, f"✅ Feed **{plain(name)}** added: "
-                                 f"{plain(parsed.title or url)} — {len(parsed.entries)} items "
+                                 f"{plain(parsed.title or safe_url(url))} — "
+                                 f"{len(parsed.entries)} items "
                                  f"now, checked every {format_duration(seconds)}.\n"
                                  f"Newest: {latest_text}")
 
-    def _minimum_interval(self, url: str) -> float:
+    def _minimum_interval(self, url: str, guild_id: int) -> float:
         # The floor protects other people's servers. A feed on a network the operator
         # explicitly allowed (WIREWATCH_ALLOW_PRIVATE_NETWORKS) is their own: down to 1s.
-        if on_allowed_network(url, self.app.settings.allow_private_networks):
+        if self._private_allowed(guild_id) and on_allowed_network(
+                url, self.app.settings.allow_private_networks):
             return MIN_INTERVAL_S
         return self.app.config.bot.min_feed_interval
 

@@ -16,7 +16,9 @@ from bot.exts.common import (
     require_manage_server,
     uptime,
 )
+from bot.exts.feeds import feed_error
 from bot.store.rows import CONFIG_GUILD
+from bot.urls import redact_urls
 
 REASONS_SHOWN = 5
 
@@ -33,10 +35,10 @@ async def status_lines(app: App, guild_id: int) -> list[str]:
         f"Alerts: {counts.pending} queued, {counts.failed} failed, {counts.sent} sent; "
         f"last alert {ago(counts.last_sent_at)}",
     ]
-    lines += [f"• feed **{plain(s.name, 80)}**: {plain(s.feed.last_error or '?', 200)}"
+    lines += [f"• feed **{plain(s.name, 80)}**: {plain(feed_error(s), 200)}"
               for s in failing[:REASONS_SHOWN]]
     lines += [f"• watch **{plain(name, 80)}** ({'retrying' if status == 'pending' else status})"
-              f": {plain(error, 200)}" for name, status, error in errors]
+              f": {plain(redact_urls(error), 200)}" for name, status, error in errors]
     return lines
 
 

@@ -30,13 +30,14 @@ from bot.pipeline.match import (
     document_from_mapping,
 )
 from bot.pipeline.snippet import make_snippet
+from bot.quotas import quota_error
 from bot.store.rows import CONFIG_GUILD, NewWatch, StoredItem, WatchRow
 
 log = logging.getLogger(__name__)
 
 DAY_S = 86400.0
-MAX_WATCHES_PER_GUILD = 500
 NEWEST_SHOWN = 5
+WATCH_TEST_SAMPLE = 1000  # items read and matched at most: a bounded cost per /watch test
 # What the bot needs in an alert channel, with the names Discord's settings use.
 NEEDED_IN_CHANNEL = (("view_channel", "View Channel"), ("send_messages", "Send Messages"),
                      ("embed_links", "Embed Links"))
@@ -171,8 +172,9 @@ class WatchCommands(ManagedGroup):
         existing = await self.app.store.watches(guild_id)
         if any(w.name.casefold() == name.casefold() for w in existing):
             raise UserError(f"A watch named '{plain(name)}' exists; remove it first.")
-        if len(existing) >= MAX_WATCHES_PER_GUILD:
-            raise UserError(f"This server has the maximum of {MAX_WATCHES_PER_GUILD} watches.")
+        refused = quota_error("watch", len(existing), self.app.config.bot.max_watches_per_guild)
+        if refused is not None:
+            raise UserError(refused)
         channel_id = channel.id if channel else interaction.channel_id
         await self.app.store.add_watch(NewWatch(
             guild_id=guild_id, name=name, query=query, channel_id=channel_id,
@@ -238,9 +240,11 @@ class WatchCommands(ManagedGroup):
         # Matching a day of items can take seconds (1.3-1.9 s for 5,000 long items on the
         # reference machine): acknowledge before Discord's 3-second deadline.
         await interaction.response.defer(ephemeral=True, thinking=True)
-        items = await self.app.store.recent_items(guild_id, now() - DAY_S)
+        items = await self.app.store.recent_items(guild_id, now() - DAY_S, WATCH_TEST_SAMPLE)
         hits = await asyncio.to_thread(recent_matches, compiled, items)
-        lines = [f"{len(hits)} of {len(items)} items from the last 24 hours would have matched."]
+        sample = (f"the newest {len(items)} items" if len(items) >= WATCH_TEST_SAMPLE
+                  else f"{len(items)} items")
+        lines = [f"{len(hits)} of {sample} from the last 24 hours would have matched."]
         lines += [f"• **{plain(item.entry.title or item.entry.link, 150)}** — "
                   f"{plain(item.feed_name, 60)}, <t:{int(item.first_seen)}:R>"
                   for item in hits[:NEWEST_SHOWN]]

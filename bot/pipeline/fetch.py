@@ -25,8 +25,10 @@ import aiohttp
 from multidict import CIMultiDictProxy
 from yarl import URL
 
-from bot.errors import FetchError
+from bot.errors import AddressRefused, FetchError
+from bot.pipeline.access import PrivateAccess
 from bot.pipeline.netguard import AddressGuard, GuardedResolver
+from bot.urls import safe_url
 
 log = logging.getLogger(__name__)
 
@@ -74,12 +76,8 @@ class NotModified:
 
 
 def display_url(url: str | URL) -> str:
-    """The URL without user name or password, for messages and logs."""
-    try:
-        parsed = url if isinstance(url, URL) else URL(url)
-        return str(parsed.with_user(None)) if parsed.absolute else str(parsed)
-    except (ValueError, TypeError):
-        return "<invalid URL>"
+    """The URL without credentials or query string, for messages and logs (see bot.urls)."""
+    return safe_url(str(url))
 
 
 def _header_dict(headers: CIMultiDictProxy[str]) -> dict[str, str]:
@@ -173,11 +171,17 @@ class _HostSlots:
 class Fetcher:
     """Fetches feeds over one shared, keep-alive HTTP session."""
 
-    def __init__(self, limits: FetchLimits, guard: AddressGuard) -> None:
+    def __init__(self, limits: FetchLimits, guard: AddressGuard,
+                 access: PrivateAccess | None = None, *, slots: _HostSlots | None = None) -> None:
         self._limits = limits
         self._guard = guard
-        self._slots = _HostSlots(limits.per_host)
+        self._slots = slots or _HostSlots(limits.per_host)
         self._session: aiohttp.ClientSession | None = None
+        self.access = access
+        # Feeds without the operator's private-network allowance go through their own
+        # session (own connection pool and DNS cache) whose guard allows no private network.
+        self._strict = (Fetcher(limits, AddressGuard(()), slots=self._slots)
+                        if guard.allowed and access is not None else None)
 
     def _get_session(self) -> aiohttp.ClientSession:
         # Created lazily: aiohttp wants a running loop, the constructor may not have one.
@@ -199,11 +203,35 @@ class Fetcher:
         if self._session is not None:
             await self._session.close()
             self._session = None
+        if self._strict is not None:
+            await self._strict.close()
 
     async def fetch(
-        self, url: str, *, etag: str | None = None, last_modified: str | None = None
+        self, url: str, *, etag: str | None = None, last_modified: str | None = None,
+        private: bool | None = None,
     ) -> Fetched | NotModified:
-        """GET ``url`` conditionally; raise FetchError for anything but a usable answer."""
+        """GET ``url`` conditionally; raise FetchError for anything but a usable answer.
+
+        ``private``: whether the allowed private networks may be reached; None lets the
+        ``access`` policy decide per URL (asked only when a non-public address is met).
+        """
+        strict = self._strict
+        if strict is None or private is True:
+            return await self._fetch(url, etag, last_modified)
+        if private is False:
+            return await strict._fetch(url, etag, last_modified)
+        assert self.access is not None  # noqa: S101 - _strict exists only with a policy
+        if self.access.granted(url):
+            return await self._fetch(url, etag, last_modified)
+        try:
+            return await strict._fetch(url, etag, last_modified)
+        except AddressRefused:
+            if not await self.access.permits(url):
+                raise
+        return await self._fetch(url, etag, last_modified)
+
+    async def _fetch(self, url: str, etag: str | None,
+                     last_modified: str | None) -> Fetched | NotModified:
         session = self._get_session()
         # The deadline starts once a per-host slot is held: waiting behind other feeds of a
         # slow host is not this feed's failure (that wait has its own, longer bound).

@@ -7,8 +7,9 @@ next healthy feed times out behind it. Here each worker is a long-lived
     parent → child   JSON {"url", "headers"}, then the raw body
     child → parent   JSON {"feed": ...} or {"error": "...", "fatal": bool}
 
-Each child caps its address space (RLIMIT_AS) and, per job, its CPU time (RLIMIT_CPU,
-SIGXCPU), and runs at a lower priority than the bot. The parent enforces the wall-clock
+Each child starts with an empty environment (no token, no database URL), caps its address
+space (RLIMIT_AS) and, per job, its CPU time (RLIMIT_CPU, SIGXCPU), and runs at a lower
+priority than the bot. The parent enforces the wall-clock
 timeout: a worker that overruns is killed and a replacement is started at once, so the
 next feed does not wait for it. Results cross the boundary as JSON, never pickle.
 """
@@ -32,9 +33,11 @@ from pathlib import Path
 from typing import Any, BinaryIO
 
 import bot
+from bot import metrics
 from bot.errors import ParseError
 from bot.model import Entry, ParsedFeed
 from bot.pipeline.parse import ParserCrashed, parse_feed
+from bot.urls import host_of
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +47,11 @@ _READY = b"ready"
 _OOM_MESSAGE = "parser ran out of memory"
 _SPAWN_TIMEOUT_S = 60.0
 _ENTRY_FIELDS = tuple(f.name for f in fields(Entry))
+# Workers handle hostile bytes: they start with an empty environment, so a compromised
+# parser finds no DISCORD_TOKEN, database URL or proxy settings. Any future worker kind
+# (article extraction) must be started with this too. The venv's interpreter finds its own
+# packages without PYTHONPATH, and Python 3.11 defaults to UTF-8 in the C locale.
+WORKER_ENV: dict[str, str] = {}
 
 
 # --- wire format (both sides) ----------------------------------------------------------------
@@ -58,7 +66,8 @@ def feed_to_wire(feed: ParsedFeed) -> dict[str, Any]:
         row[_ENTRY_FIELDS.index("published")] = (
             entry.published.isoformat() if entry.published else None)
         entries.append(row)
-    return {"title": feed.title, "link": feed.link, "version": feed.version, "entries": entries}
+    return {"title": feed.title, "link": feed.link, "version": feed.version, "entries": entries,
+            "dropped": feed.dropped}
 
 
 def feed_from_wire(data: Mapping[str, Any]) -> ParsedFeed:
@@ -71,7 +80,7 @@ def feed_from_wire(data: Mapping[str, Any]) -> ParsedFeed:
         values["published"] = datetime.fromisoformat(published) if published else None
         entries.append(Entry(**values))
     return ParsedFeed(title=data["title"], link=data["link"], entries=tuple(entries),
-                      version=data["version"])
+                      version=data["version"], dropped=int(data.get("dropped") or 0))
 
 
 # --- child side ------------------------------------------------------------------------------
@@ -172,7 +181,8 @@ class _Worker:
         try:
             proc = await asyncio.create_subprocess_exec(
                 sys.executable, "-m", "bot.pipeline.isolation", str(memory_bytes), str(cpu_s),
-                stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, cwd=root)
+                stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, cwd=root,
+                env=WORKER_ENV)
         except OSError as exc:
             raise ParseError(f"parser process failed to start: {exc}") from exc
         worker = cls(proc)
@@ -304,9 +314,15 @@ class IsolatedParser:
         if "error" in reply:
             raise ParseError(str(reply["error"]))
         try:
-            return feed_from_wire(reply["feed"])
+            feed = feed_from_wire(reply["feed"])
         except (KeyError, TypeError, ValueError) as exc:
             raise ParseError(f"parser sent a malformed reply: {exc}") from exc
+        if feed.dropped:
+            metrics.count_dropped(feed.dropped)
+            log.warning("feed at %s: %d items in one body; kept the newest %d, dropped %d",
+                        host_of(url), len(feed.entries) + feed.dropped, len(feed.entries),
+                        feed.dropped)
+        return feed
 
     def _failure(self, exc: BaseException, worker: _Worker) -> BaseException:
         """The exception to raise for a job that did not end with a reply."""

@@ -18,6 +18,7 @@ from bot.pipeline.fields import (
     absolute,
     cap,
     dedupe,
+    newest,
     tags,
     web_url,
 )
@@ -45,11 +46,20 @@ def _list(value: object) -> list[Any]:
 
 
 def _iso_date(value: object) -> datetime | None:
+    """The date as aware UTC; None when absent or unusable.
+
+    ``0001-01-01T00:00:00+01:00`` parses but lies before year 1 in UTC (OverflowError):
+    that one item's date is unknown, the feed is still read.
+    """
     try:
         parsed = datetime.fromisoformat(_s(value))
-    except ValueError:
+        return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
+    except (ValueError, OverflowError):
         return None
-    return (parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)).astimezone(UTC)
+
+
+def _item_date(item: Mapping[str, Any]) -> datetime | None:
+    return _iso_date(item.get("date_published")) or _iso_date(item.get("date_modified"))
 
 
 def _json_author(*holders: Mapping[str, Any]) -> str:
@@ -76,7 +86,7 @@ def _json_entry(item: Mapping[str, Any], feed: Mapping[str, Any], base: str) -> 
         content=cap(content, MAX_TEXT),
         author=_json_author(item, feed),
         tags=tags(t for t in _list(item.get("tags")) if isinstance(t, str)),
-        published=_iso_date(item.get("date_published")) or _iso_date(item.get("date_modified")),
+        published=_item_date(item),
         thumbnail=next((u for u in (web_url(absolute(base, i)) for i in images) if u), None),
         guid=cap(guid, MAX_URL) if guid else None,
     )
@@ -93,9 +103,13 @@ def parse_json(body: bytes, url: str) -> ParsedFeed:
     items = doc.get("items")
     if not isinstance(items, list):
         raise ParseError("invalid JSON Feed: 'items' is not a list")
+    items = [i for i in items if isinstance(i, dict)]
+    # Dates are cheap next to building entries: choose the items first, then build those.
+    keep = newest([_item_date(i) for i in items])
     return ParsedFeed(
         title=cap(" ".join(_s(doc.get("title")).split()), MAX_TITLE),
         link=absolute(url, _s(doc.get("home_page_url"))),
-        entries=dedupe(_json_entry(i, doc, url) for i in items if isinstance(i, dict)),
+        entries=dedupe(_json_entry(items[i], doc, url) for i in keep),
         version="json" + version[len(_JSONFEED_PREFIX):].replace(".", ""),
+        dropped=len(items) - len(keep),
     )

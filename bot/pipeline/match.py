@@ -35,11 +35,12 @@ K = TypeVar("K")
 
 @dataclass(frozen=True, slots=True)
 class Document:
-    """Normalised text per field (title, summary, content, author, tag, feed, link).
+    """Normalised text per field (title, summary, content, body, author, tag, feed, link).
 
     ``fields["tag"]`` is the normalised tags joined by ``"\\n"`` (a phrase never spans two
-    tags); ``tags`` keeps them as a tuple. Build with ``document_from_entry`` or
-    ``document_from_mapping`` so both stay consistent.
+    tags); ``tags`` keeps them as a tuple. ``fields["body"]`` is the article's plain text,
+    one paragraph per line (a phrase never spans two paragraphs). Build with
+    ``document_from_entry`` or ``document_from_mapping`` so both stay consistent.
     """
 
     fields: Mapping[str, str]
@@ -51,6 +52,7 @@ def _document(
     title: str,
     summary: str,
     content: str,
+    body: str,
     author: str,
     tags: Iterable[str],
     feed: str,
@@ -61,6 +63,7 @@ def _document(
         "title": html_to_text(title),  # Atom html titles may carry markup or entities
         "summary": html_to_text(summary),
         "content": html_to_text(content),
+        "body": _plain_paragraphs(body),
         "author": normalize_text(author),
         "tag": "\n".join(clean_tags),
         "feed": normalize_text(feed),
@@ -69,12 +72,21 @@ def _document(
     return Document(MappingProxyType(fields), clean_tags)
 
 
+def _plain_paragraphs(text: str) -> str:
+    """Plain text normalised line by line: its line breaks stay, as block breaks; never HTML."""
+    if not text:
+        return ""
+    lines = (normalize_text(line) for line in text.splitlines())
+    return "\n".join(line for line in lines if line)
+
+
 def document_from_entry(entry: Entry, feed_name: str) -> Document:
     """The matchable text of a parsed feed entry (HTML stripped, NFKC, whitespace collapsed)."""
     return _document(
         title=entry.title,
         summary=entry.summary,
         content=entry.content,
+        body=entry.body,
         author=entry.author,
         tags=entry.tags,
         feed=feed_name,
@@ -84,6 +96,9 @@ def document_from_entry(entry: Entry, feed_name: str) -> Document:
 
 def document_from_mapping(data: Mapping[str, object]) -> Document:
     """A document from the CLI's JSON item shape: optional string fields and a ``tags`` list.
+
+    ``body`` (the article's main text) is plain text, not HTML; the other text fields may
+    carry HTML as in feeds.
 
     Raises ``TypeError`` naming the field when a value has the wrong type (``null`` counts
     as empty).
@@ -108,6 +123,7 @@ def document_from_mapping(data: Mapping[str, object]) -> Document:
         title=text("title"),
         summary=text("summary"),
         content=text("content"),
+        body=text("body"),
         author=text("author"),
         tags=tags,
         feed=text("feed"),
@@ -120,7 +136,7 @@ class Explanation:
     """Why a query did or did not match one document.
 
     ``spans`` are the occurrences of the query's positive terms (not under a NOT), in field
-    order (title, summary, content, author, tag, feed, link) then position; ``terms`` the
+    order (title, summary, content, body, author, tag, feed, link) then position; ``terms`` the
     distinct labels of those terms in order of first span; ``excluded`` the labels of negated
     terms that are present (what blocked a match).
     """
@@ -164,7 +180,7 @@ class WatchMatcher(Generic[K]):
 
     Decisions are exactly those of ``CompiledQuery.matches``; building is linear in the
     rules (about 0.1 ms per rule), matching costs a few microseconds per document plus the
-    verification of the rules whose literals are present.
+    verification of the rules whose probes are found.
     """
 
     def __init__(self, rules: Iterable[tuple[K, CompiledQuery]]) -> None:

@@ -26,7 +26,7 @@ from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
 from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.resolver import ThreadedResolver
 
-from bot.errors import FetchError
+from bot.errors import AddressRefused, FetchError
 
 log = logging.getLogger(__name__)
 
@@ -87,6 +87,9 @@ def _reason(address: Address) -> str | None:
         (address.is_multicast, "multicast"),
         (isinstance(address, IPv4Address) and address in _SHARED, "shared address space"),
         (address.is_reserved, "reserved"),
+        # fec0::/10, deprecated (RFC 3879) but still routed inside some networks; Python
+        # counts it neither private nor reserved.
+        (isinstance(address, IPv6Address) and address.is_site_local, "site-local"),
         (address.is_private, "private"),
         (not address.is_global, "not globally routable"),
     )
@@ -145,7 +148,8 @@ class AddressGuard:
         # counts as "reserved" but ::ffff:1.1.1.1 is as public as 1.1.1.1.
         reason = _reason(inner)
         if reason is not None:
-            raise FetchError(f"refused: {inner} is not a public address ({reason}); {ALLOW_HINT}")
+            raise AddressRefused(
+                f"refused: {inner} is not a public address ({reason}); {ALLOW_HINT}")
 
     def check_literal_host(self, host: str) -> None:
         """Refuse a URL host that is itself a non-public address; names are checked on resolve."""
@@ -182,7 +186,7 @@ class GuardedResolver(AbstractResolver):
         if not kept:
             if first_refusal is not None:
                 log.info("refused %s: %s", host, first_refusal)
-                raise FetchError(f"{first_refusal} (resolved from {host})")
+                raise type(first_refusal)(f"{first_refusal} (resolved from {host})")
             raise FetchError(f"DNS lookup for {host} returned no address")
         return kept
 

@@ -9,7 +9,8 @@ what it cannot survive:
   success with an empty ``version``.
 
 JSON Feed is parsed here with ``json``; feedparser 6.0 does not know it. Text fields are
-capped, and every failure surfaces as ``ParseError``. CPU and memory limits are enforced one
+capped, at most ``MAX_ITEMS`` items are taken from one body (the newest by date, else the first),
+and every failure surfaces as ``ParseError``. CPU and memory limits are enforced one
 level up, by ``bot.pipeline.isolation``.
 """
 
@@ -36,6 +37,7 @@ from bot.pipeline.fields import (
     absolute,
     cap,
     dedupe,
+    newest,
     one_line,
     scrubbed,
     tags,
@@ -208,11 +210,14 @@ def _parse_xml(body: bytes, headers: Mapping[str, str], url: str) -> ParsedFeed:
     if not result.get("version"):
         raise _not_a_feed(body, result)
     feed = result.get("feed", {})
+    raws = result.get("entries", [])
+    keep = newest([_published(raw) for raw in raws])
     return ParsedFeed(
         title=_text(feed.get("title_detail"), feed.get("title"), MAX_TITLE),
         link=absolute(url, feed.get("link")),
-        entries=dedupe(_entry(raw, url) for raw in result.get("entries", [])),
+        entries=dedupe(_entry(raws[i], url) for i in keep),
         version=str(result["version"]),
+        dropped=len(raws) - len(keep),
     )
 
 

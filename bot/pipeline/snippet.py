@@ -3,8 +3,10 @@
 The snippet is neutral data (``bot.model.Snippet``): plain text plus bold ranges into it.
 Escaping for Discord happens later, on this already-short text.
 
-- The first span in the summary (else the content) anchors the snippet; spans only in the
-  title, author, tags, feed name or link give the lead of the summary (else the content).
+- The first span in the summary (else the content, else the article body) anchors the
+  snippet, so a name only the article's fourth paragraph holds gives that paragraph's
+  sentence; spans only in the title, author, tags, feed name or link give the lead of the
+  summary (else the content, else the body).
 - The window is the anchor's sentence, plus the next (or else the previous) sentence when
   both fit in ``max_chars``. A longer sentence is cut on word boundaries around the match,
   with ``…`` marking each cut; the ellipses count towards ``max_chars``.
@@ -24,7 +26,7 @@ from bot.query.words import is_word_char
 
 __all__ = ["make_snippet"]
 
-_BODY_FIELDS = ("summary", "content")
+_BODY_FIELDS = ("summary", "content", "body")
 _ELLIPSIS = "…"
 _SENTENCE_END = re.compile(r"[.!?…]+[\"'”’)\]]*\s+|\n")
 _ABBREVIATIONS = frozenset({

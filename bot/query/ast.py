@@ -18,9 +18,12 @@ __all__ = [
     "iter_terms",
 ]
 
-# Every field a query can address, in the order spans are reported.
-FIELDS: tuple[str, ...] = ("title", "summary", "content", "author", "tag", "feed", "link")
-DEFAULT_SCOPE: tuple[str, ...] = ("title", "summary", "content")
+# Every field a query can address, in the order spans are reported. ``body`` is the article
+# page's main text (fetched for teaser items, issue 13), after the feed's own text.
+FIELDS: tuple[str, ...] = (
+    "title", "summary", "content", "body", "author", "tag", "feed", "link",
+)  # fmt: skip
+DEFAULT_SCOPE: tuple[str, ...] = ("title", "summary", "content", "body")
 
 
 @dataclass(frozen=True, slots=True)
@@ -32,10 +35,13 @@ class Term:
     text with exactly that punctuation there also matches. ``last_forms`` are the surface
     forms the last word matches (empty for a prefix).
 
-    For the prefilter, each word has a *literal* (``literals[k]``: the casefolded string it
-    always starts with, which names it) and the casefolded whole words it can be
-    (``searches[k]``; empty for a prefix word, which is searched as a word start only).
-    ``literal`` is the word the prefilter anchors the term on (uncommon and long preferred).
+    For the prefilter, each word has a *probe* (``probes[k]``): a string that names exactly
+    the search that finds the word in a document's casefolded text, so two words share a
+    probe only when they need the same search. A whole word's probe is its casefolded forms
+    joined by ``|`` (``tariff|tariffs``), searched between word boundaries; a prefix word's
+    is the casefolded prefix plus ``*`` (``tariff*``), searched at a word start.
+    ``searches[k]`` are those whole words (empty for a prefix). ``probe`` is the one the
+    prefilter anchors the term on (uncommon and long preferred).
     """
 
     words: tuple[str, ...]
@@ -46,8 +52,8 @@ class Term:
     label: str
     position: int
     last_forms: frozenset[str]
-    literal: str
-    literals: tuple[str, ...] = ()
+    probe: str
+    probes: tuple[str, ...] = ()
     searches: tuple[frozenset[str], ...] = ()
 
 

@@ -1,15 +1,13 @@
-"""Words that occur in most news items, so a poor choice of prefilter literal.
+"""Words that occur in most news items, so a poor choice of prefilter probe.
 
-Only a *preference*: when a rule offers several literals (``"Bank of England"``, ``copper
-prices``), the fast matcher anchors it on one that is not listed here. Matching never depends
-on this list; a wrong or missing entry costs speed, not correctness.
+Only a *preference*: when a rule offers several probes (``"Bank of England"``, ``copper
+prices``), the fast matcher anchors it on one that is not common. Matching never depends on
+this list; a wrong or missing entry costs speed, not correctness.
 """
 
 from __future__ import annotations
 
-from bot.query.words import common_prefix, forms
-
-__all__ = ["COMMON_LITERALS", "COMMON_WORDS"]
+__all__ = ["COMMON_WORDS", "is_common", "probe_length"]
 
 _FUNCTION_WORDS = """
     a about above after again against ago all also am amid among an and another any are as
@@ -38,8 +36,20 @@ _NEWS_WORDS = """
 """
 
 COMMON_WORDS: frozenset[str] = frozenset((_FUNCTION_WORDS + _NEWS_WORDS).split())
-# The strings the prefilter actually looks for: the common prefix of each word's forms
-# ("companies" -> "compan"), so literals can be tested directly.
-COMMON_LITERALS: frozenset[str] = COMMON_WORDS | frozenset(
-    common_prefix(forms(word)) for word in COMMON_WORDS
-)
+_COMMON_PREFIXES = frozenset(w[:i] for w in COMMON_WORDS for i in range(1, len(w) + 1))
+
+
+def is_common(probe: str) -> bool:
+    """Whether a probe (``bot.query.ast.Term.probes``) hits in most news items.
+
+    A whole word's probe (``market|markets``) is common when one of its forms is a common
+    word; a prefix (``ma*``) when a common word starts with it.
+    """
+    if probe.endswith("*"):
+        return probe[:-1] in _COMMON_PREFIXES
+    return any(word in COMMON_WORDS for word in probe.split("|"))
+
+
+def probe_length(probe: str) -> int:
+    """Characters a probe's shortest search string has (longer is more selective)."""
+    return min(len(part) for part in probe.removesuffix("*").split("|"))

@@ -4,9 +4,9 @@ A ``DocView`` indexes each field on first use (its set of words; positions when 
 a term is a handful of lookups of its surface forms (``bot.query.words.forms``) rather than a
 scan of the text, and stemming happens once per query, never per document word. When
 a prefilter has already searched the document (``bot.query.fast``), the view carries the
-literals it found and the regexes that may match; a term whose literal was not found is
-known absent without touching the text. ``bot.query.reference`` is the slow, independent
-implementation the tests and the benchmark compare this with.
+probes it searched and found and the regexes that may match; a term with a probe searched
+and not found is known absent without touching the text. ``bot.query.reference`` is the
+slow, independent implementation the tests and the benchmark compare this with.
 """
 
 from __future__ import annotations
@@ -90,8 +90,8 @@ class DocView:
         regex_hits: RegexHits | None = None,
     ) -> None:
         self.fields = fields
-        self.known = known  # literals a prefilter looked for ...
-        self.found = found  # ... and those it found at a word start
+        self.known = known  # probes a prefilter searched for ...
+        self.found = found  # ... and those it found
         self.regex_hits = regex_hits  # field -> keys of the regexes that match in it
         self._indexes: dict[str, FieldIndex] = {}
 
@@ -193,7 +193,7 @@ def _split_tags(text: str) -> list[tuple[int, str]]:
 def _absent(term: Term, view: DocView) -> bool:
     """True when the prefilter proved a word of ``term`` missing from the whole document."""
     known, found = view.known, view.found
-    return bool(known) and any(lit in known and lit not in found for lit in term.literals)
+    return bool(known) and any(p in known and p not in found for p in term.probes)
 
 
 def leaf_matches(node: Term | Regex | Near, view: DocView) -> bool:

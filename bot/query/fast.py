@@ -1,23 +1,31 @@
 """Many rules against one document: an Aho-Corasick prefilter, then exact evaluation.
 
-Each word of a term has a *literal* naming it (``Term.literals``): for a whole word, the
-casefolded surface forms it can take are searched (``tariff``, ``tariffs``) and must stand
-between word boundaries; for a prefix, the prefix must start a word. One Aho-Corasick
-automaton holds the keys of all rules; one pass over the document's casefolded text, with a
-Unicode-aware boundary check (RE2's and Hyperscan's ``\\b`` are ASCII-only: ``ve`` would be
-found in ``naïve``), yields the literals present.
+Each word of a term has a *probe* (``Term.probes``) that names exactly the search finding
+it: for a whole word, its casefolded surface forms (``tariff|tariffs``) must stand between
+word boundaries; for a prefix (``tariff*``), the prefix must start a word. One Aho-Corasick
+automaton holds the search strings of all rules; one pass over the document's casefolded
+text, with a Unicode-aware boundary check (RE2's and Hyperscan's ``\\b`` are ASCII-only:
+``ve`` would be found in ``naïve``), yields the probes found.
 
-A rule's *required literals* come from its tree: a term needs its anchor literal
-(``Term.literal``, an uncommon word preferred); an AND needs the requirement of any one
-child (the most selective is chosen); an OR needs one from every branch; a NOT, or an OR
-with a branch that needs nothing, needs nothing, and the rule goes to the "always check"
-list. Only rules whose requirement was found, plus the always-check rules,
-are evaluated, and evaluation itself skips every term with a searched word not found.
+Why probes and not the strings searched: a rule's decision must be a function of that rule
+and the document alone. Two terms share a probe only when they need the very same search,
+so whatever other rules are loaded, "probe searched and not found" proves the word absent;
+keyed by string, ``market`` (whole word) told ``market*`` that ``marketplace`` lacked it.
+
+A rule's *required probes* come from its tree: a term needs its anchor (``Term.probe``, an
+uncommon word preferred); an AND needs the requirement of any one child (the most selective
+is chosen); an OR needs one from every branch; a NOT, or an OR with a branch that needs
+nothing, needs nothing, and the rule goes to the "always check" list. Only rules whose
+requirement was found, plus the always-check rules, are evaluated, and evaluation itself
+skips every term with a probe searched and not found.
 
 Regex leaves are prefiltered together: one RE2 set per field (a DFA, linear time) tells which
-patterns match somewhere in it. A matching pattern counts as a found pseudo-literal
-(``REGEX_MARK + key``), so a regex is a requirement like any literal and pure-regex rules are
-not evaluated on items their pattern cannot match.
+patterns match somewhere in it. A matching pattern counts as a found pseudo-probe
+(``REGEX_MARK + key``), so a regex is a requirement like any probe and pure-regex rules are
+not evaluated on items their pattern cannot match. Each set also holds an always-matching
+sentinel: when RE2's DFA runs out of memory a set answers nothing, and the sentinel's
+absence sends that set's patterns to one-by-one searches, so a crowded set never drops a
+match.
 """
 
 from __future__ import annotations
@@ -30,38 +38,42 @@ import ahocorasick
 import re2
 
 from bot.query.ast import FIELDS, And, Near, Node, Or, Regex, Term, iter_terms
-from bot.query.common_words import COMMON_LITERALS
+from bot.query.common_words import is_common, probe_length
 from bot.query.evaluate import DocView, evaluate
 from bot.query.words import MARKS
 
-__all__ = ["REGEX_MARK", "MultiMatcher", "required_literals"]
+__all__ = ["REGEX_MARK", "MultiMatcher", "required_probes"]
 
 log = logging.getLogger(__name__)
 
 _SET_CHUNK = 200  # patterns per RE2 set: keeps each set's DFA comfortably inside max_mem
 _SET_MAX_MEM = 64 << 20
-REGEX_MARK = "\x00re:"  # pseudo-literal prefix; never a substring of casefolded words
+REGEX_MARK = "\x00re:"  # pseudo-probe prefix; never part of a word probe
 
 
-def required_literals(node: Node) -> frozenset[str] | None:
-    """Literals of which at least one is present whenever ``node`` matches; None: unknown."""
+def required_probes(node: Node) -> frozenset[str] | None:
+    """Probes of which at least one is found whenever ``node`` matches; None: unknown."""
     if isinstance(node, Term):
-        return frozenset({node.literal}) if node.literal else None
+        return frozenset({node.probe})
     if isinstance(node, Regex):
         return frozenset({REGEX_MARK + node.key})
     if isinstance(node, Near):
-        return _best([required_literals(node.left), required_literals(node.right)])
+        return _best([required_probes(node.left), required_probes(node.right)])
     if isinstance(node, And):
-        return _best([required_literals(child) for child in node.children])
+        return _best([required_probes(child) for child in node.children])
     if isinstance(node, Or):
         union: set[str] = set()
         for child in node.children:
-            needed = required_literals(child)
+            needed = required_probes(child)
             if needed is None:
                 return None
             union |= needed
         return frozenset(union)
     return None  # Not
+
+
+def _common(probe: str) -> bool:
+    return not probe.startswith(REGEX_MARK) and is_common(probe)
 
 
 def _best(options: list[frozenset[str] | None]) -> frozenset[str] | None:
@@ -71,11 +83,11 @@ def _best(options: list[frozenset[str] | None]) -> frozenset[str] | None:
         return None
     return max(
         known,
-        key=lambda lits: (
-            all(lit not in COMMON_LITERALS for lit in lits),
-            not any(lit.startswith(REGEX_MARK) for lit in lits),
-            -len(lits),
-            min(len(lit) for lit in lits),
+        key=lambda probes: (
+            not any(_common(p) for p in probes),
+            not any(p.startswith(REGEX_MARK) for p in probes),
+            -len(probes),
+            min(len(p) if p.startswith(REGEX_MARK) else probe_length(p) for p in probes),
         ),
     )
 
@@ -84,6 +96,7 @@ class _RegexSets:
     """One RE2 set per field over every regex leaf that searches that field."""
 
     def __init__(self, leaves: Sequence[Regex]) -> None:
+        self._compiled = {leaf.key: leaf.compiled for leaf in leaves}
         self._sets: list[tuple[str, Any, list[str], frozenset[str]]] = []
         for field in FIELDS:
             keys = sorted({leaf.key for leaf in leaves if field in leaf.fields})
@@ -91,18 +104,29 @@ class _RegexSets:
                 chunk = keys[i : i + _SET_CHUNK]
                 regex_set = self._build(chunk)
                 # Empty fields are common (no content, no tags): answer them from a table.
-                on_empty = frozenset(chunk[j] for j in regex_set.Match("") or ())
+                on_empty = frozenset(self._match(regex_set, chunk, ""))
                 self._sets.append((field, regex_set, chunk, on_empty))
 
     @staticmethod
     def _build(keys: list[str]) -> Any:
         options = re2.Options()
         options.max_mem = _SET_MAX_MEM
+        options.log_errors = False
         regex_set = re2.Set.SearchSet(options)
         for key in keys:
             regex_set.Add(key)
+        regex_set.Add("")  # the sentinel, index len(keys): matches every text
         regex_set.Compile()
         return regex_set
+
+    def _match(self, regex_set: Any, keys: list[str], text: str) -> list[str]:
+        """Keys of the set's patterns that match ``text``, one by one if the set failed."""
+        indices = regex_set.Match(text) or ()
+        sentinel = len(keys)
+        if sentinel in indices:
+            return [keys[i] for i in indices if i != sentinel]
+        log.warning("RE2 set failed on a %d-character text; searching one by one", len(text))
+        return [key for key in keys if self._compiled[key].search(text) is not None]
 
     def hits(self, fields: Mapping[str, str]) -> dict[str, frozenset[str]]:
         """Per field, the keys of the regexes that match in it (per tag for ``tag``)."""
@@ -114,8 +138,12 @@ class _RegexSets:
                     out.setdefault(field, set()).update(on_empty)
                 continue
             for part in text.split("\n") if field == "tag" else (text,):
-                for i in regex_set.Match(part) or ():
-                    out.setdefault(field, set()).add(keys[i])
+                indices = regex_set.Match(part)
+                if indices is not None and len(indices) == 1 and indices[0] == len(keys):
+                    continue  # only the sentinel matched: the common case, no more work
+                found = self._match(regex_set, keys, part)  # rare: repeats the set search
+                if found:
+                    out.setdefault(field, set()).update(found)
         return {field: frozenset(keys) for field, keys in out.items()}
 
 
@@ -125,20 +153,20 @@ class MultiMatcher:
     def __init__(self, nodes: Sequence[Node]) -> None:
         self.nodes = list(nodes)
         self._always: list[int] = []
-        self._by_literal: dict[str, list[int]] = {}
+        self._by_probe: dict[str, list[int]] = {}
         keys: dict[str, set[tuple[int, bool, str]]] = {}
         regexes: list[Regex] = []
         for i, node in enumerate(self.nodes):
-            needed = required_literals(node)
+            needed = required_probes(node)
             if needed is None:
                 self._always.append(i)
             else:
-                for literal in needed:
-                    self._by_literal.setdefault(literal, []).append(i)
+                for probe in needed:
+                    self._by_probe.setdefault(probe, []).append(i)
             _add_search_keys(node, needed, keys)
             # Every leaf, not one per pattern: the same pattern may search other fields.
             regexes += [leaf for leaf, _ in iter_terms(node) if isinstance(leaf, Regex)]
-        self._known = frozenset(lit for entries in keys.values() for _, _, lit in entries)
+        self._known = frozenset(probe for entries in keys.values() for _, _, probe in entries)
         self._automaton: Any = None
         if keys:
             self._automaton = ahocorasick.Automaton()
@@ -147,7 +175,7 @@ class MultiMatcher:
             self._automaton.make_automaton()
         self._regex_sets = _RegexSets(regexes) if regexes else None
         log.debug(
-            "multi-matcher: %d rules, %d literals, %d search keys, %d regexes, %d always-check",
+            "multi-matcher: %d rules, %d probes, %d search keys, %d regexes, %d always-check",
             len(self.nodes),
             len(self._known),
             len(keys),
@@ -155,8 +183,8 @@ class MultiMatcher:
             len(self._always),
         )
 
-    def found_literals(self, fields: Mapping[str, str]) -> frozenset[str]:
-        """Literals whose words occur anywhere in the document (all fields).
+    def found_probes(self, fields: Mapping[str, str]) -> frozenset[str]:
+        """Probes whose search succeeds anywhere in the document (all fields).
 
         A whole-word key counts only between two word boundaries, a prefix key only at a
         word start (the same word characters as the tokenizer, so ``Xi`` is not in ``taxi``
@@ -164,13 +192,14 @@ class MultiMatcher:
         """
         if self._automaton is None:
             return frozenset()
-        text = "\n".join([fields.get(f, "") for f in FIELDS]).casefold()
+        # Every field in one text; a line break keeps words of two fields apart.
+        text = "\n".join(fields.values()).casefold()
         last = len(text) - 1
         found: set[str] = set()
         marks = MARKS
         for end, entries in self._automaton.iter(text):
-            for size, whole_word, literal in entries:
-                if literal in found:
+            for size, whole_word, probe in entries:
+                if probe in found:
                     continue
                 before = end - size  # the character before the hit, if any
                 if before >= 0:
@@ -181,21 +210,21 @@ class MultiMatcher:
                     char = text[end + 1]
                     if char != "_" and (char.isalnum() or char in marks):
                         continue
-                found.add(literal)
+                found.add(probe)
         return frozenset(found)
 
     def match(self, fields: Mapping[str, str]) -> list[int]:
         """Indices of the rules that match the document, in ascending order."""
-        found = self.found_literals(fields)
+        found = self.found_probes(fields)
         regex_hits = None
         if self._regex_sets is not None:
             regex_hits = self._regex_sets.hits(fields)
             keys = {REGEX_MARK + key for field_keys in regex_hits.values() for key in field_keys}
             found = found | keys
         candidates = set(self._always)
-        by_literal = self._by_literal
-        for literal in found:
-            rules = by_literal.get(literal)
+        by_probe = self._by_probe
+        for probe in found:
+            rules = by_probe.get(probe)
             if rules:
                 candidates.update(rules)
         if not candidates:
@@ -208,19 +237,19 @@ class MultiMatcher:
 def _add_search_keys(
     node: Node, needed: frozenset[str] | None, keys: dict[str, set[tuple[int, bool, str]]]
 ) -> None:
-    """Add the automaton keys of one rule: (length, whole word?, literal) per key string.
+    """Add the automaton keys of one rule: (length, whole word?, probe) per key string.
 
     A rule's words are searched when they anchor it (``needed``) or are uncommon. Common
     words would hit in nearly every item; they are searched only as anchors or to let an
-    always-checked rule (``-sports``) skip evaluation.
+    always-checked rule (``-sports``) skip evaluation. A probe is searched completely or
+    not at all, so "searched and not found" always means absent.
     """
     for leaf, _negated in iter_terms(node):
         if isinstance(leaf, Regex):
             continue
         for term in (leaf.left, leaf.right) if isinstance(leaf, Near) else (leaf,):
-            for literal, words in zip(term.literals, term.searches, strict=True):
-                wanted = needed is None or literal in needed or literal not in COMMON_LITERALS
-                if not literal or not wanted:
+            for probe, words in zip(term.probes, term.searches, strict=True):
+                if needed is not None and probe not in needed and is_common(probe):
                     continue
-                for key in words or (literal,):
-                    keys.setdefault(key, set()).add((len(key), bool(words), literal))
+                for key in words or (probe.removesuffix("*"),):
+                    keys.setdefault(key, set()).add((len(key), bool(words), probe))

@@ -8,10 +8,12 @@ Terms
       a whole word, also its plural and possessive (``tariffs``, ``tariff's``, ``tariff’s``,
       ``tariffs'``); a plural query word also matches its singular. Never a substring:
       ``Xi`` does not match ``taxi``, ``Xinjiang``, ``Xiaomi``. Inflection is a small
-      symmetric rule set (``bot.query.words.stem``): ``-s``; ``-es`` after s/x/z/ch/sh
-      (taxes→tax); ``-ies``↔``-y`` (economies→economy); words under 4 letters do not inflect
-      (``Xis`` ≠ ``Xi``, ``uses`` ≠ ``us``); ``news``, ``series``, ``species`` are fixed;
-      irregular plurals (crises, children) are not handled.
+      symmetric rule set (``bot.query.words.same_word``): ``-s``; ``-es`` after s/x/z/ch/sh
+      (taxes→tax); ``-ies``↔``-y`` (economies→economy); a word ending in a single s takes
+      ``-es`` (bias/biases, lens/lenses); ``-sis``↔``-ses`` (crisis/crises); words under 4
+      letters do not inflect (``Xis`` ≠ ``Xi``, ``uses`` ≠ ``us``); ``news``, ``series``,
+      ``species`` are fixed; the rules do not chain (biases ≠ bia, these ≠ the); other
+      irregular plurals (children, mice) are not handled.
   ``"rare earths"``
       a phrase: consecutive words; only the last one inflects, earlier words must be
       exact (a possessive ``'s`` is ignored everywhere). Between the words the text may have
@@ -48,10 +50,11 @@ Operators (upper case only; ``and``/``or``/``not`` are ordinary words)
   chained NEARs (``a NEAR/3 b NEAR/3 c``; write ``a NEAR/3 b AND b NEAR/3 c``) are refused.
 
 Fields
-  ``title:``, ``summary:``, ``content:``, ``author:``, ``tag:``, ``feed:``, ``link:`` scope
-  the next term, phrase or group (``title:(a OR b)``); a space after the colon is allowed.
-  The innermost scope wins (``title:(a summary:b)``: b is searched in the summary only).
-  The default scope is title + summary + content. ``tag:`` matches within any one tag (a
+  ``title:``, ``summary:``, ``content:``, ``body:``, ``author:``, ``tag:``, ``feed:``,
+  ``link:`` scope the next term, phrase or group (``title:(a OR b)``); a space after the
+  colon is allowed. The innermost scope wins (``title:(a summary:b)``: b is searched in the
+  summary only). ``body:`` is the article page's main text, when it was fetched. The
+  default scope is title + summary + content + body. ``tag:`` matches within any one tag (a
   phrase never spans two tags); ``feed:`` is the feed's name; ``link:`` the URL's words.
   A NEAR whose operands have no field in common is refused. An unknown ``foo:`` is text.
 
@@ -68,10 +71,10 @@ from itertools import pairwise
 
 from bot.errors import QueryError
 from bot.query.ast import DEFAULT_SCOPE, And, Near, Node, Not, Or, Regex, Term
-from bot.query.common_words import COMMON_LITERALS
+from bot.query.common_words import is_common, probe_length
 from bot.query.lexer import Kind, Tok, lex
 from bot.query.regex import compile_regex
-from bot.query.words import APOSTROPHES, DASHES, common_prefix, forms, tokenize
+from bot.query.words import APOSTROPHES, DASHES, forms, tokenize
 
 __all__ = ["MAX_DEPTH", "parse"]
 
@@ -215,7 +218,7 @@ class _Parser:
 
 
 def build_term(tok: Tok, scope: tuple[str, ...]) -> Term:
-    """Turn a word chunk or phrase body into a ``Term`` (words, gaps, forms, literal)."""
+    """Turn a word chunk or phrase body into a ``Term`` (words, gaps, forms, probes)."""
     text = unicodedata.normalize("NFKC", tok.text)
     prefix = text.endswith("*")
     if prefix:
@@ -234,7 +237,12 @@ def build_term(tok: Tok, scope: tuple[str, ...]) -> Term:
     gaps = tuple(_verbatim_gap(text[a.end : b.start]) for a, b in pairwise(tokens))
     words = tuple(t.word if tok.case_sensitive else t.word.casefold() for t in tokens)
     last_forms = frozenset() if prefix else forms(words[-1])
-    literals = _literals(words, last_forms, prefix)
+    searches = (
+        *(frozenset({w.casefold()}) for w in words[:-1]),
+        frozenset(f.casefold() for f in last_forms),
+    )
+    probes = tuple("|".join(sorted(s)) for s in searches[:-1])
+    probes += (words[-1].casefold() + "*" if prefix else "|".join(sorted(searches[-1])),)
     return Term(
         words=words,
         gaps=gaps,
@@ -244,18 +252,15 @@ def build_term(tok: Tok, scope: tuple[str, ...]) -> Term:
         label=_scoped(label, scope),
         position=tok.position,
         last_forms=last_forms,
-        literal=max(literals, key=literal_preference),
-        literals=literals,
-        searches=(
-            *(frozenset({w.casefold()}) for w in words[:-1]),
-            frozenset(f.casefold() for f in last_forms),
-        ),
+        probe=max(probes, key=probe_preference),
+        probes=probes,
+        searches=searches,
     )
 
 
-def literal_preference(literal: str) -> tuple[bool, int]:
-    """Prefilter preference: a literal that is not a common word, then a longer one."""
-    return (literal not in COMMON_LITERALS, len(literal))
+def probe_preference(probe: str) -> tuple[bool, int]:
+    """Prefilter preference: a probe that is not a common word, then a longer one."""
+    return (not is_common(probe), probe_length(probe))
 
 
 def _scoped(label: str, scope: tuple[str, ...]) -> str:
@@ -268,12 +273,3 @@ def _verbatim_gap(gap: str) -> str | None:
     if all(c in _SOFT_GAP or c.isspace() for c in gap):
         return None
     return gap
-
-
-def _literals(words: tuple[str, ...], last_forms: frozenset[str], prefix: bool) -> tuple[str, ...]:
-    """Per word, the casefolded string every occurrence of that word starts with."""
-    if prefix:
-        last = words[-1].casefold()
-    else:
-        last = common_prefix(frozenset(f.casefold() for f in last_forms))
-    return (*(w.casefold() for w in words[:-1]), last)

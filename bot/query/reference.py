@@ -1,8 +1,8 @@
 """A deliberately simple second implementation of query evaluation, for cross-checking.
 
-It shares only the definitions (``tokenize``, ``stem``, ``gap_allows``) with the production
+It shares only the definitions (``tokenize``, ``same_word``, ``gap_allows``) with the production
 evaluator and none of its shortcuts: no word index, no inverse stemming (``forms``), no
-literals, no prefilter. Every field is tokenised in full and every position is tried. The
+probes, no prefilter. Every field is tokenised in full and every position is tried. The
 tests and ``bench/match_bench.py`` require both to agree exactly.
 """
 
@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from bot.query.ast import And, Near, Node, Not, Or, Regex, Term
-from bot.query.words import Token, gap_allows, stem, tokenize
+from bot.query.words import Token, gap_allows, same_word, tokenize
 
 __all__ = ["reference_matches", "reference_occurrences"]
 
@@ -27,7 +27,7 @@ def _word_matches(term: Term, k: int, token: Token) -> bool:
         return word == expected
     if term.prefix:
         return word.startswith(expected)
-    return stem(word) == stem(expected)
+    return same_word(expected, word)
 
 
 def reference_occurrences(term: Term, text: str) -> list[tuple[int, int]]:

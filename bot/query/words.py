@@ -6,9 +6,11 @@ is not a word character. An apostrophe (``'`` or ``’``) splits words, except a
 ``'s`` at the end of a word, which belongs to the word and is ignored when comparing:
 ``tariff's`` is the word ``tariff``; ``O'Brien`` is the two words ``O`` ``Brien``.
 
-Inflection is a small symmetric rule set (``stem``), not a dictionary stemmer: two words are
-the same word when their stems are equal. ``forms`` inverts ``stem`` exactly, so a matcher
-can look up the handful of surface forms instead of stemming every word of every item.
+Inflection is a small symmetric rule set, not a dictionary stemmer: two words are the same
+word (``same_word``) when their stems are equal (``stem``) or one is the other's ``-es``
+plural in the two cases a stem cannot express (``bias``/``biases``, ``crisis``/``crises``).
+``forms`` lists exactly the words a word is the same as, so a matcher can look up the handful
+of surface forms instead of stemming every word of every item.
 """
 
 from __future__ import annotations
@@ -24,10 +26,10 @@ __all__ = [
     "DASHES",
     "MARKS",
     "Token",
-    "common_prefix",
     "forms",
     "gap_allows",
     "is_word_char",
+    "same_word",
     "stem",
     "tokenize",
     "word_list",
@@ -135,8 +137,9 @@ def stem(word: str) -> str:
        ``-e`` after s, x, z, ch, sh is dropped (horse → hors, like horses → hors).
 
     Suffixes are matched in lower case only, so case-sensitive acronyms inflect as
-    ``CEOs`` → ``CEO`` but ``USES`` stays ``USES``. Irregular plurals (crises, children,
-    heroes) are not handled.
+    ``CEOs`` → ``CEO`` but ``USES`` stays ``USES``. Two plurals a stem cannot express are
+    added by ``same_word``: ``bias``/``biases`` and ``crisis``/``crises``. Other irregular
+    plurals (children, heroes, mice) are not handled.
     """
     if len(word) < 4 or word in _EXCEPTIONS:
         return word
@@ -153,30 +156,66 @@ def stem(word: str) -> str:
     return word
 
 
+def _takes_es(word: str) -> bool:
+    """A word of 4+ letters ending in a single ``-s`` (bias, lens, atlas): plural in ``-es``.
+
+    ``stem`` reads such a word as a plural (``bias`` → ``bia``, like ``ideas`` → ``idea``),
+    so its own ``-es`` plural (``biases`` → ``bias``) lands in another class; ``same_word``
+    joins the two directly. Words ending in ss, us, is are singular for ``stem`` already
+    (glass/glasses, virus/viruses work through it).
+    """
+    return (
+        len(word) >= 4
+        and word.endswith("s")
+        and not word.endswith(_KEEPS_S)
+        and word not in _EXCEPTIONS
+    )
+
+
+def _es_partners(word: str) -> set[str]:
+    """The words ``word`` is the same as by the two ``-es`` rules (a symmetric relation).
+
+    ``bias`` ↔ ``biases`` (a single-``s`` word of 4+ letters and the word plus ``es``) and
+    ``crisis`` ↔ ``crises`` (``-sis`` ↔ ``-ses``, 5+ letters: analysis, thesis, basis).
+    Only ``-sis`` takes the ``-is`` → ``-es`` rule, so ``Paris``, ``Davis`` and ``Tunis``
+    never match ``Pares``, ``Daves`` or ``tunes``.
+    """
+    out = set()
+    if _takes_es(word):
+        out.add(word + "es")
+    if word.endswith("es") and _takes_es(word[:-2]):
+        out.add(word[:-2])
+    if len(word) >= 5 and word.endswith(("sis", "ses")):
+        out.add(word[:-2] + ("es" if word.endswith("is") else "is"))
+    return out
+
+
+def same_word(a: str, b: str) -> bool:
+    """Whether ``a`` and ``b`` are the same word up to inflection (symmetric).
+
+    Equal stems (``stem``), or one of the two ``-es`` plurals a stem cannot express:
+    ``bias``/``biases``, ``lens``/``lenses``, ``crisis``/``crises``. Not transitive on
+    purpose: ``biases`` matches ``bias``, ``bias`` matches ``bia`` (as ``ideas`` matches
+    ``idea``), but ``biases`` never matches ``bia``; a chain would join ``these`` to ``the``.
+    """
+    return stem(a) == stem(b) or b in _es_partners(a)
+
+
 @lru_cache(maxsize=65536)
 def forms(word: str) -> frozenset[str]:
-    """Every word whose stem equals ``stem(word)``: the exact inverse of ``stem``.
+    """Every word ``same_word`` accepts for ``word``: exactly, no more and no fewer.
 
-    Each rule either strips a suffix or replaces ``ie``/``ies`` by ``y``, so every word of
-    the class is the stem, the stem plus ``s``/``es``/``e``, or the stem with its final ``y``
-    turned into ``ie``/``ies``; the candidates are filtered through ``stem`` itself.
+    Each ``stem`` rule either strips a suffix or replaces ``ie``/``ies`` by ``y``, so every
+    word of the class is the stem, the stem plus ``s``/``es``/``e``, or the stem with its
+    final ``y`` turned into ``ie``/``ies``; the candidates are filtered through ``stem``
+    itself. The ``-es`` partners are added as they are.
     """
     base = stem(word)
     candidates = {base, base + "s", base + "es", base + "e"}
     if base.endswith("y"):
         candidates.update((base[:-1] + "ies", base[:-1] + "ie"))
-    return frozenset(c for c in candidates if stem(c) == base)
-
-
-def common_prefix(words: frozenset[str]) -> str:
-    """The longest common prefix of ``words`` (used as the literal a fast matcher looks for)."""
-    first, last = min(words), max(words)
-    size = 0
-    for a, b in zip(first, last, strict=False):
-        if a != b:
-            break
-        size += 1
-    return first[:size]
+    same = {c for c in candidates if stem(c) == base}
+    return frozenset(same | _es_partners(word))
 
 
 def gap_allows(gap: str, previous_word: str, verbatim: str | None = None) -> bool:

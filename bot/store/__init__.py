@@ -10,6 +10,7 @@ Map (a method lives where its name says):
 - ``database.py``  engine, threads, transactions (SQLite: one thread; PostgreSQL: a pool)
 - ``feeds.py``     feeds, subscriptions, schedule · ``items.py`` known keys, ingest
 - ``watches.py``   watches · ``outbox.py`` deliveries · ``config_sync.py`` the config file
+- ``retention.py`` the daily prune of item bodies and old keys
 - ``migrations/``  Alembic revisions, applied at start-up (advisory lock on PostgreSQL)
 
 Adding a column: one ``Column`` in ``schema.py`` and one Alembic revision in
@@ -33,12 +34,13 @@ from bot.store.database import sqlite_events
 from bot.store.feeds import Feeds
 from bot.store.items import Items
 from bot.store.outbox import Outbox
+from bot.store.retention import Retention
 from bot.store.watches import Watches
 
 _CONNECT_TIMEOUT_S = 10
 
 
-class SqlStore(ConfigSync, Feeds, Items, Watches, Outbox):
+class SqlStore(ConfigSync, Feeds, Items, Watches, Outbox, Retention):
     """``bot.store.base.Store`` over SQLAlchemy Core; ``open_store(url)`` makes one."""
 
 

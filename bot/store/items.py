@@ -19,11 +19,13 @@ from bot.store.schema import deliveries, feeds, items, subscriptions
 from bot.store.stories import assign as assign_stories
 from bot.store.stories import catch_up as catch_up_stories
 from bot.store.stories import lock_stories, place_drafts
-from bot.store.types import StoredText
+from bot.store.types import NameList, StoredText
 from bot.stories import DEFAULT_WINDOW
 from bot.stories.book import StoryBook
 
 _KEYS_PER_QUERY = 5000  # far below SQLite's 32,766 bound variables
+# /watch test matches a bounded sample: bodies (soon with article text) are read whole.
+RECENT_ITEMS_LIMIT = 1000
 
 _KNOWN = select(items.c.key).where(items.c.feed_id == bindparam("p_feed"),
                                    items.c.key.in_(bindparam("p_keys", expanding=True)))
@@ -36,7 +38,8 @@ _SUCCESS = update(feeds).where(feeds.c.id == bindparam("p_id")).values(
     title=func.coalesce(bindparam("p_title", type_=StoredText), feeds.c.title),
     etag=bindparam("p_etag", type_=StoredText),
     last_modified=bindparam("p_modified", type_=StoredText),
-    body_hash=bindparam("p_hash", type_=StoredText))
+    body_hash=bindparam("p_hash", type_=StoredText),
+    latest_keys=bindparam("p_keys", type_=NameList))
 
 
 def known_in(conn: Connection, feed_id: int, keys: Sequence[str]) -> set[str]:
@@ -62,6 +65,7 @@ class Poll:
     etag: str | None
     last_modified: str | None
     body_hash: str | None
+    keys: tuple[str, ...] = ()  # every item key in the body (the prune keeps them)
 
 
 def record(conn: Connection, poll: Poll, candidates: Sequence[Entry],
@@ -98,7 +102,7 @@ def record(conn: Connection, poll: Poll, candidates: Sequence[Entry],
     conn.execute(_SUCCESS, {
         "p_id": poll.feed_id, "p_now": poll.now, "p_next": poll.next_check,
         "p_title": poll.title, "p_etag": poll.etag, "p_modified": poll.last_modified,
-        "p_hash": poll.body_hash})
+        "p_hash": poll.body_hash, "p_keys": list(poll.keys)})
     new = sum(1 for entry in candidates if stored_text(conn, entry.key) in new_keys)
     return IngestResult(new_items=new, deliveries=queued if primed else 0)
 
@@ -164,7 +168,8 @@ class Items(Database):
         lock, and one short transaction writes the items with the deliveries of exactly those
         that came back new. Items and their deliveries commit together or not at all.
         """
-        poll = Poll(feed_id, now, next_check, title, etag, last_modified, body_hash)
+        poll = Poll(feed_id, now, next_check, title, etag, last_modified, body_hash,
+                    tuple(entry.key for entry in entries))
 
         def look(conn: Connection) -> tuple[bool, set[str], list[Entry]]:
             primed = bool(conn.execute(_PRIMED, {"p_feed": feed_id}).scalar())
@@ -206,14 +211,16 @@ class Items(Database):
             return found
         return await self.read(query)
 
-    async def recent_items(self, guild_id: int, since: float) -> list[StoredItem]:
-        """Items first seen since ``since`` in the feeds a guild subscribes to, newest first."""
+    async def recent_items(self, guild_id: int, since: float,
+                           limit: int = RECENT_ITEMS_LIMIT) -> list[StoredItem]:
+        """At most ``limit`` items first seen since ``since`` in the feeds a guild subscribes
+        to, newest first; items whose body was pruned are left out."""
         query = (select(subscriptions.c.name, items.c.data, items.c.first_seen)
                  .join_from(items, subscriptions, (subscriptions.c.feed_id == items.c.feed_id)
                             & (subscriptions.c.guild_id == guild_id))
-                 .where(items.c.first_seen >= since)
+                 .where(items.c.first_seen >= since, items.c.data != "")
                  .order_by(items.c.first_seen.desc(), items.c.published.desc().nulls_last())
-                 .limit(5000))
+                 .limit(limit))
         rows = await self.read(lambda conn: conn.execute(query).all())
         return [StoredItem(name, entry_from_json(data), first_seen)
                 for name, data, first_seen in rows]

@@ -165,3 +165,11 @@ def visible_watches(pairs: Iterable[tuple[WatchRow, str]]) -> list[tuple[WatchRo
         if watch.feed_names is None or feed_name in watch.feed_names:
             visible.append((watch, feed_name))
     return visible
+
+
+@dataclass(frozen=True, slots=True)
+class PruneResult:
+    """What one item prune removed: identity keys (rows) and bodies (emptied ``data``)."""
+
+    keys: int
+    bodies: int

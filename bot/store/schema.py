@@ -54,6 +54,8 @@ feeds = Table(
     Column("last_polled", Time),
     Column("paused", Flag, nullable=False, server_default=false()),
     Column("created_at", Time, nullable=False),
+    # The item keys of the latest ingested body: the daily prune never drops those.
+    Column("latest_keys", NameList),
     Index("feeds_due", "next_check"),
     # AUTOINCREMENT: a poll still running for a removed feed must never write to a new one.
     sqlite_autoincrement=True,
@@ -105,7 +107,8 @@ items = Table(
     Column("link", StoredText, nullable=False),
     Column("published", Time),
     Column("first_seen", Time, nullable=False),
-    Column("data", StoredText, nullable=False),  # JSON of the entry, for /watch test
+    # JSON of the entry, for /watch test; '' once the daily prune dropped the body.
+    Column("data", StoredText, nullable=False),
     PrimaryKeyConstraint("feed_id", "key"),
     Index("items_first_seen", "first_seen"),
     sqlite_with_rowid=False,

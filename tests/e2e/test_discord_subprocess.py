@@ -35,6 +35,7 @@ HOSTILE = f"@everyone <@&{ROLE_ID}> <@{USER_ID}> tariffs"
 CONFIG = f"""
 [bot]
 guilds = ["{GUILD_ID}"]
+private_network_guilds = ["{GUILD_ID}"]  # the feed server is on 127.0.0.1
 """
 
 

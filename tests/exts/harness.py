@@ -61,8 +61,13 @@ def rss(*items: str, title: str = "Local Wire") -> bytes:
 
 
 def make_config(guilds: Sequence[int] = (GUILD_ID,), **fields: Any) -> Config:
-    """A config with guild sync and a 1 s minimum ``/feed add`` interval (local feeds)."""
-    return Config(bot=BotConfig(guilds=tuple(guilds), min_feed_interval=1.0), **fields)
+    """A config with guild sync and a 1 s minimum ``/feed add`` interval (local feeds).
+
+    The synced guilds may add feeds on the allowed private networks (the feed server is on
+    127.0.0.1); tests of that allowance build their own config.
+    """
+    return Config(bot=BotConfig(guilds=tuple(guilds), min_feed_interval=1.0,
+                                private_network_guilds=tuple(guilds)), **fields)
 
 
 def channel_option(name: str, channel_id: int, guild_id: int = GUILD_ID) -> tuple[JSON, JSON]:

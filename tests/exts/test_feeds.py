@@ -135,7 +135,7 @@ async def test_private_addresses_are_refused_unless_allowed(
 
 async def test_the_default_minimum_interval_is_one_minute_for_other_peoples_servers(
         fake: FakeDiscord, feeds: FeedServer, tmp_path: Path) -> None:
-    config = Config(bot=BotConfig(guilds=(GUILD_ID,)))
+    config = Config(bot=BotConfig(guilds=(GUILD_ID,), private_network_guilds=(GUILD_ID,)))
     async with running_bot(fake, feeds, tmp_path, config) as bot:
         public = await bot.feed_add("https://news.example/rss", interval="30s")
         # A feed on a network the operator allowed (here 127.0.0.0/8) is theirs: down to 1s.

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
 from bot.errors import ParseError
+from bot.pipeline.fields import MAX_ITEMS
 from bot.pipeline.isolation import IsolatedParser, feed_from_wire, feed_to_wire
 from bot.pipeline.parse import parse_feed
 from tests.fakes.feed_server import entity_bomb, rss
@@ -75,7 +78,7 @@ async def test_cpu_limit_kills_a_spinning_parse() -> None:
     parser = IsolatedParser(timeout_s=30.0, cpu_s=0.5, workers=1)
     try:
         with pytest.raises(ParseError, match=r"parser killed after using 0\.5 s of CPU"):
-            await parser.parse(rss(8_000), {}, "u")
+            await parser.parse(rss(30_000), {}, "u")  # feedparser alone needs seconds
         assert len((await parser.parse(SMALL, {}, "u")).entries) == 5
     finally:
         await parser.close()
@@ -111,7 +114,7 @@ async def test_event_loop_stays_responsive_during_a_heavy_parse(parser: Isolated
     parse_s = time.perf_counter() - started
     done.set()
     await tick
-    assert len(feed.entries) == 3_000
+    assert len(feed.entries) == MAX_ITEMS and feed.dropped == 3_000 - MAX_ITEMS
     # In-process this parse would block the loop for its whole duration (seconds).
     assert parse_s > 0.3 and worst < 0.15, (parse_s, worst)
 
@@ -143,6 +146,41 @@ async def test_one_worker_gives_every_job_a_fresh_cpu_budget() -> None:
     parser = IsolatedParser(timeout_s=30.0, cpu_s=0.5, workers=1)
     try:
         for _ in range(8):
-            assert len((await parser.parse(rss(600), {}, "u")).entries) == 600
+            assert len((await parser.parse(rss(600), {}, "u")).entries) == MAX_ITEMS
     finally:
         await parser.close()
+
+
+def worker_environments() -> dict[int, bytes]:
+    """The environment of every parser worker this process started (read from /proc)."""
+    found: dict[int, bytes] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            status = (entry / "status").read_text()
+            cmdline = (entry / "cmdline").read_bytes()
+            environ = (entry / "environ").read_bytes()
+        except OSError:
+            continue  # gone, or not ours
+        parent = next(line.split()[1] for line in status.splitlines()
+                      if line.startswith("PPid:"))
+        if int(parent) == os.getpid() and b"bot.pipeline.isolation" in cmdline:
+            found[int(entry.name)] = environ
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="needs Linux /proc")
+async def test_workers_start_with_an_empty_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DISCORD_TOKEN", "canary-token-for-the-worker-test")
+    monkeypatch.setenv("WIREWATCH_DATABASE_URL", "postgresql://u:canary@db/x")
+    parser = IsolatedParser(workers=1)
+    try:
+        assert len((await parser.parse(SMALL, {}, "u")).entries) == 5  # it works without env
+        environments = worker_environments()
+    finally:
+        await parser.close()
+    assert environments, "no parser worker found under /proc"
+    for environ in environments.values():
+        assert b"canary" not in environ and b"DISCORD_TOKEN" not in environ
+        assert environ == b""

@@ -45,6 +45,27 @@ CASES: list[tuple[str, dict[str, object] | str, bool]] = [
     ("us", "The uses of it", False),
     ("news", "Nothing new", False),
     ("church", "Two churches", True),
+    ("bias", "Two biases found", True),  # -s words take -es
+    ("biases", "A bias found", True),
+    ("lens", "New lenses", True),
+    ("atlases", "An atlas", True),
+    ("alias", "Known aliases", True),
+    ("crisis", "Two crises", True),  # -sis words take -ses
+    ("analyses", "The analysis", True),
+    ("these", "the plan", False),  # the relation does not chain
+    ("sense", "Sen. Warren", False),
+    ("Paris", "Pares", False),
+    # body: the article page's text (issue 13), in the default scope and a field of its own
+    ("Bessent", {"summary": "A teaser.", "body": "Para one.\nScott Bessent joined."}, True),
+    ("body:Bessent", {"body": "Scott Bessent joined."}, True),
+    ("body:Bessent", {"summary": "Scott Bessent joined."}, False),
+    ("summary:Bessent", {"body": "Scott Bessent joined."}, False),
+    ("title:Bessent OR content:Bessent", {"body": "Scott Bessent"}, False),
+    ('"rare earths"', {"body": "prices of rare\nearths"}, False),  # a paragraph break
+    ('"rare earths"', {"body": "prices of rare  earths"}, True),
+    ("Bessent NEAR/2 Geneva", {"body": "Bessent flew to Geneva"}, True),
+    ("body:/^Scott/", {"body": "Intro.\nScott Bessent"}, False),  # one text, not per line
+    ("body:b", {"body": "plain text keeps <b> as text"}, True),  # never read as markup
     ("and", "cats and dogs", True),  # lower-case operators are ordinary words
     ("or", "cats and dogs", False),
     # phrases: dashes and spaces are equivalent, punctuation breaks
@@ -222,6 +243,7 @@ def test_document_from_entry_normalises_every_field() -> None:
         link="https://example.com/x",
         summary="<p>First&nbsp;para</p><p>Second</p>",
         content="<div>Body <script>evil()</script>text</div>",
+        body="  Article\u00a0text,  first   para.\r\n\n Second\u200b para <b>. ",
         author="  Jane\tSmith ",
         tags=("Mining", " ", "Metals"),
     )
@@ -230,6 +252,7 @@ def test_document_from_entry_normalises_every_field() -> None:
         "title": "Tin & copper",
         "summary": "First para\nSecond",
         "content": "Body text",
+        "body": "Article text, first para.\nSecond para <b>.",  # plain text: lines kept
         "author": "Jane Smith",
         "tag": "Mining\nMetals",
         "feed": "Reuters finance",
@@ -245,6 +268,8 @@ def test_document_from_entry_normalises_every_field() -> None:
         ({"tags": "x"}, None),
         ({"tags": [1]}, "'tags'"),
         ({"tags": None}, None),
+        ({"body": ["x"]}, "'body'"),
+        ({"body": None}, None),
     ],
 )
 def test_document_from_mapping_types(data: dict[str, object], problem: str | None) -> None:

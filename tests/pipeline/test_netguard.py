@@ -36,6 +36,8 @@ REFUSED = [
     ("ff02::1", "multicast"),
     ("240.0.0.1", "reserved"),
     ("192.0.2.10", "private"),  # documentation range
+    ("fec0::1", "site-local"),  # deprecated site-local, still routed in some networks
+    ("feff:ffff::1", "site-local"),
 ]
 ALLOWED = ["93.184.216.34", "1.1.1.1", "8.8.8.8", "2606:4700:4700::1111", "::ffff:1.1.1.1"]
 

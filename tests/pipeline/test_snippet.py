@@ -11,6 +11,18 @@ from bot.pipeline.match import compile_query, document_from_mapping
 from bot.pipeline.snippet import make_snippet
 
 _FILLER = "The long sentence keeps going with many more words"
+# Plain article text, one paragraph per line, as the page extractor gives it.
+# The neighbouring paragraphs are too long to join a short sentence in a 300-character window.
+_ARTICLE = "\n".join([
+    "The two leaders spoke for an hour on Tuesday, their first call this year.",
+    "They covered trade, shipping lanes and a long list of export rules for the coming months"
+    " that both sides had argued about through the spring and most of the summer, and that"
+    " officials on each side had called the main obstacle to any wider agreement on tariffs.",
+    "Finance minister Ann Bessent, who sat in on the call, said talks would resume.",
+    "Shares in the region rose after the news, with the main index up almost one percent by"
+    " the close of trading on Wednesday as investors bet on a lasting truce in the dispute,"
+    " although analysts warned that earlier rounds of talks had produced very little at all.",
+])  # fmt: skip
 
 
 def snip(query: str, item: dict[str, object], max_chars: int = 300) -> Snippet:
@@ -61,6 +73,24 @@ def bolded(snippet: Snippet) -> list[str]:
             {"summary": "tin news. copper news", "content": "copper first"},
             "tin news. copper news",  # the summary comes before the content
             ["tin", "copper"],
+        ),
+        (
+            "Bessent",
+            {"summary": "Two leaders spoke by phone.", "body": _ARTICLE},
+            "Finance minister Ann Bessent, who sat in on the call, said talks would resume.",
+            ["Bessent"],  # only the article names her: the snippet is her sentence
+        ),
+        (
+            "phone OR Bessent",
+            {"summary": "Two leaders spoke by phone.", "body": _ARTICLE},
+            "Two leaders spoke by phone.",  # the feed's own text comes before the article
+            ["phone"],
+        ),
+        (
+            "title:Leaders",
+            {"title": "Leaders talk", "body": _ARTICLE},
+            "The two leaders spoke for an hour on Tuesday, their first call this year.",
+            [],  # title-only match, no feed text: the lead of the article
         ),
     ],
 )

@@ -10,33 +10,35 @@ from bot.errors import QueryError
 from bot.pipeline.match import document_from_mapping
 from bot.query.ast import Term, iter_terms
 from bot.query.evaluate import DocView, evaluate, find_term
-from bot.query.fast import REGEX_MARK, MultiMatcher, required_literals
+from bot.query.fast import REGEX_MARK, MultiMatcher, required_probes
 from bot.query.parser import parse
 from bot.query.reference import reference_matches, reference_occurrences
 
 
 @pytest.mark.parametrize(
-    ("query", "literals"),
+    ("query", "probes"),
     [
-        ("tariff", {"tariff"}),
-        ("economies", {"econom"}),  # the common prefix of economy/economies
-        ("horses", {"horse"}),
-        ('"rare earths"', {"earth"}),  # the longest word's literal
-        ("tariff*", {"tariff"}),
+        ("tariff", {"tariff|tariffs"}),
+        # every form of the word (an -s word's -es partner too, even when it is no word)
+        ("economies", {"economie|economies|economieses|economy|economys"}),
+        ("horses", {"hors|horse|horses|horseses|horsis"}),
+        ('"rare earths"', {"earth|earths|earthses"}),  # the longest word's probe
+        ("tariff*", {"tariff*"}),  # a prefix is its own probe, never a word's
         ("=Xi", {"xi"}),
-        ("copper tin", {"copper"}),  # AND: one child suffices, the most selective
-        ("copper OR tin", {"copper", "tin"}),
-        ("copper -tin", {"copper"}),
-        ("a NEAR/3 copper", {"copper"}),
+        ("copper tin", {"copper|coppers"}),  # AND: one child suffices, the most selective
+        ("copper OR tin", {"copper|coppers", "tin|tins"}),
+        ("copper -tin", {"copper|coppers"}),
+        ("a NEAR/3 copper", {"copper|coppers"}),
         ("-tin", None),  # NOT only: always checked
-        ("/copper/", {REGEX_MARK + "copper"}),  # a regex is a pseudo-literal (RE2 set)
-        ("copper OR -tin", None),  # an OR branch without a literal
-        ("copper /tin/", {"copper"}),
+        ("/copper/", {REGEX_MARK + "copper"}),  # a regex is a pseudo-probe (RE2 set)
+        ("copper OR -tin", None),  # an OR branch without a probe
+        ("copper /tin/", {"copper|coppers"}),
+        ("market* zebra", {"zebra|zebras"}),  # market* is common (market)
     ],
 )
-def test_required_literals(query: str, literals: set[str] | None) -> None:
-    found = required_literals(parse(query))
-    assert (None if found is None else set(found)) == literals
+def test_required_probes(query: str, probes: set[str] | None) -> None:
+    found = required_probes(parse(query))
+    assert (None if found is None else set(found)) == probes
 
 
 def test_always_check_rules_are_evaluated_on_every_item() -> None:
@@ -55,23 +57,28 @@ def test_same_pattern_in_different_scopes() -> None:
     assert matcher.match({"title": "Tin rises", "tag": "a\nTin"}) == [0, 1, 2]
 
 
-def test_literal_inside_a_word_is_not_a_hit() -> None:
+def test_probe_inside_a_word_is_not_a_hit() -> None:
     matcher = MultiMatcher([parse("Xi")])
-    assert matcher.found_literals({"content": "taxi, maxi"}) == frozenset()
-    assert matcher.found_literals({"content": "taxi Xi"}) == frozenset({"xi"})
-    assert matcher.found_literals({"content": "Xi’s"}) == frozenset({"xi"})
+    assert matcher.found_probes({"content": "taxi, maxi"}) == frozenset()
+    assert matcher.found_probes({"content": "taxi Xi"}) == frozenset({"xi"})
+    assert matcher.found_probes({"content": "Xi’s"}) == frozenset({"xi"})
     # A whole word needs a boundary at both ends; a prefix only at its start.
-    assert matcher.found_literals({"content": "Xinjiang Xiaomi"}) == frozenset()
+    assert matcher.found_probes({"content": "Xinjiang Xiaomi"}) == frozenset()
     prefix = MultiMatcher([parse("Xi*")])
-    assert prefix.found_literals({"content": "Xinjiang"}) == frozenset({"xi"})
-    assert prefix.found_literals({"content": "taxi"}) == frozenset()
+    assert prefix.found_probes({"content": "Xinjiang"}) == frozenset({"xi*"})
+    assert prefix.found_probes({"content": "taxi"}) == frozenset()
 
 
-def test_word_and_prefix_sharing_a_literal() -> None:
-    # "econom" names both the prefix and the word economy/economies: either key finds it.
-    matcher = MultiMatcher([parse("economy"), parse("econom*")])
-    assert matcher.match({"content": "economics"}) == [1]
-    assert matcher.match({"content": "economies"}) == [0, 1]
+def test_word_and_prefix_of_the_same_string_are_different_probes() -> None:
+    # "market" the word and "market*" the prefix search the same string differently: a
+    # hit of one says nothing about the other.
+    matcher = MultiMatcher([parse("market"), parse("market*"), parse('"market day"')])
+    found = matcher.found_probes({"content": "marketplace"})
+    assert found == frozenset({"market*"})
+    assert matcher.found_probes({"content": "markets"}) == {"market|markets", "market*"}
+    assert matcher.match({"content": "marketplace"}) == [1]
+    assert matcher.match({"content": "markets"}) == [0, 1]
+    assert matcher.match({"content": "market day"}) == [0, 1, 2]
 
 
 def test_many_regexes_share_one_set_per_field() -> None:
@@ -168,3 +175,26 @@ def test_indexed_occurrences_equal_reference_occurrences(query: str, text: str) 
     view = DocView(fields)
     assert find_term(node, view.index("content")) == reference_occurrences(node, fields["content"])
     assert [leaf for leaf, _ in iter_terms(node)] == [node]
+
+
+class _OutOfMemorySet:
+    """What an RE2 set answers when its DFA runs out of memory: nothing at all."""
+
+    def Match(self, text: str) -> None:  # the re2 API's name
+        return None
+
+
+def test_a_failed_regex_set_falls_back_to_one_by_one_searches() -> None:
+    # RE2 gives no error for a set whose DFA ran out of memory, only an empty answer: the
+    # always-matching sentinel is missing, so the set's patterns are searched one by one
+    # rather than reported absent (which would depend on which other regexes share the set).
+    rules = [parse("/tin/"), parse("/copper/"), parse("-/zinc/")]
+    matcher = MultiMatcher(rules)
+    regex_sets = matcher._regex_sets
+    assert regex_sets is not None
+    regex_sets._sets = [
+        (field, _OutOfMemorySet(), keys, on_empty)
+        for field, _set, keys, on_empty in regex_sets._sets
+    ]
+    assert matcher.match({"title": "copper and zinc"}) == [1]
+    assert matcher.match({"summary": "tin"}) == [0, 2]

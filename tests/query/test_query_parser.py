@@ -49,6 +49,7 @@ def shape(node: Node) -> str:
         ("=Xi", "=Xi"),
         ('="Xi Jinping"', "=Xi Jinping"),
         ("title:a", "title:a"),
+        ("body:a", "body:a"),
         ("title: a", "title:a"),
         ("title:(a OR b)", "(title:a | title:b)"),
         ("title:(a summary:b)", "(title:a & summary:b)"),
@@ -66,6 +67,15 @@ def shape(node: Node) -> str:
 )
 def test_shapes(query: str, expected: str) -> None:
     assert shape(parse(query)) == expected
+
+
+def test_default_scope_includes_the_article_body() -> None:
+    node = parse("tariff")
+    assert isinstance(node, Term)
+    assert node.fields == ("title", "summary", "content", "body")
+    scoped = parse("body:tariff")
+    assert isinstance(scoped, Term)
+    assert (scoped.fields, scoped.label) == (("body",), "body:tariff")
 
 
 def test_labels_name_the_term_as_written() -> None:

@@ -110,6 +110,9 @@ async def test_a_database_made_by_the_old_runner_is_upgraded_with_every_row(
     [(delivery, _)] = await store.pending_deliveries(10)
     assert (delivery.item_key, delivery.nonce, delivery.alert.title) == (
         "k1", "n-k1", "Tariffs rise")
+    # 0002: the feed has no latest body on record yet, so even a year on no key is pruned.
+    pruned = await store.prune_items(keys_before=NOW + 365 * 86400, bodies_before=0.0)
+    assert pruned.keys == 0 and await store.known_keys(sub.feed.id, ["k1"]) == {"k1"}
     # And it keeps working: a known item stays known, a new one is alerted, ids go on.
     assert await store.known_keys(sub.feed.id, ["k1", "k2"]) == {"k1"}
     result = await store.ingest(

@@ -1,0 +1,68 @@
+"""Bulk matching decides for each rule what the rule alone decides, on news-like text.
+
+Random rule sets (whole words reused as prefixes, plurals, phrases, NOT, OR, NEAR, fields,
+``=Case`` terms, regexes) over two vocabularies: the saved real news feeds in
+``../shared/corpus/real-news`` (skipped when absent) and a bundled one written for the tests.
+For every rule and item, the bulk ``WatchMatcher`` over all rules, a matcher over that rule
+alone and the single-query evaluator must agree, and the slow reference on a sample. Bounded
+to a few seconds; ``bench/match_differential.py`` is the long run.
+"""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from bot.pipeline.match import document_from_mapping
+from tests.fakes.corpus import real_news_dir
+from tests.query.differential import (
+    ItemMaker,
+    RuleMaker,
+    Vocabulary,
+    bundled_vocabulary,
+    compare,
+    compile_rules,
+    corpus_entries,
+    vocabulary_from_entries,
+)
+
+SEEDS = (1, 2)
+
+
+@pytest.fixture(scope="module")
+def real_news() -> Vocabulary:
+    news = real_news_dir()
+    if news is None:
+        pytest.skip("../shared/corpus/real-news is absent (a fresh clone has no ../shared)")
+    entries = corpus_entries(news)
+    assert len(entries) >= 100, "corpus looks incomplete"
+    return vocabulary_from_entries(entries)
+
+
+def _run(vocab: Vocabulary, seed: int, rules_count: int, items: int) -> None:
+    rng = random.Random(seed)
+    rules = compile_rules(RuleMaker(vocab, rng).rule() for _ in range(rules_count))
+    assert len(rules) > rules_count * 0.8
+    maker = ItemMaker(vocab, rng)
+    docs = [document_from_mapping(maker.item()) for _ in range(items)]
+    result = compare(rules, docs, alone_every=2, reference_every=11)
+    assert result.mismatches == 0, "\n".join(result.examples)
+    # The check is only meaningful when a fair share of rules match something.
+    assert result.rules_matching > len(rules) // 4
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_bulk_equals_single_on_bundled_vocabulary(seed: int) -> None:
+    _run(bundled_vocabulary(), seed, 160, 80)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_bulk_equals_single_on_real_news(real_news: Vocabulary, seed: int) -> None:
+    _run(real_news, seed, 150, 40)
+
+
+def test_vocabularies_contain_the_most_common_words(real_news: Vocabulary) -> None:
+    for vocab in (bundled_vocabulary(), real_news):
+        folded = {w.casefold() for w in vocab.words}
+        assert {"the", "of", "said", "market"} <= folded
