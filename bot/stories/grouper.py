@@ -29,6 +29,7 @@ stories, which lets every process rebuild the same state from the database.
 from __future__ import annotations
 
 import heapq
+import math
 from collections import Counter, deque
 from dataclasses import dataclass, field
 
@@ -283,10 +284,19 @@ class StoryGrouper:
         limits = self.thresholds
         postings = self._index.postings
         ranked = sorted(words, key=lambda w: (len(postings.get(w, ())), w))
+        size = len(ranked)
         floor = min(limits.best, limits.support)
         if features.lead:
             floor = min(floor, limits.lead_title)
-        prefix = int(len(ranked) * (1.0 - floor)) + 1
+        # Each way to fold needs a share of our words; the prefix must cover the widest.
+        # A supporting or contained match also needs several shared words, so its prefix
+        # is the narrower of its two conditions.
+        wanted = [int(size * (1.0 - limits.best)) + 1, size - limits.contained_words + 1,
+                  min(int(size * (1.0 - limits.support)) + 1,
+                      size - limits.support_words + 1)]
+        if features.lead:
+            wanted.append(int(size * (1.0 - limits.lead_title)) + 1)
+        prefix = max(1, max(wanted))
         counts: Counter[int] = Counter()
         scan = limits.scan
         for word in ranked[:prefix]:
@@ -294,11 +304,15 @@ class StoryGrouper:
             if posting:
                 counts.update(posting if len(posting) <= scan else posting[-scan:])
         # Upper bounds (Jaccard, containment): every word after the prefix shared as well.
-        rest = len(ranked) - prefix
+        rest = size - prefix
         items = self._items
         found = []
-        size = len(ranked)
-        for serial, shared in counts.items():
+        # Cheap first cut on the count alone: any fold needs ceil(floor * size) shared words
+        # (Jaccard) or contained_words (containment), of which at most ``rest`` lie outside
+        # the prefix.
+        need = min(math.ceil(floor * size - 1e-9), limits.contained_words) - rest
+        pairs = counts.items() if need <= 1 else [(s, c) for s, c in counts.items() if c >= need]
+        for serial, shared in pairs:
             best = shared + rest
             other = len(items[serial].features.words)
             if best >= floor * (size + other - best) or (
