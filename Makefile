@@ -34,18 +34,23 @@ unit: $(STAMP) corpus
 	$(BIN)/pytest -q
 
 # feedparser's own test corpus (its sdist's tests/, ~2,200 feeds) for
-# tests/pipeline/test_feedparser_corpus.py: downloaded once into .cache/feedparser-tests/.
+# tests/pipeline/test_feedparser_corpus.py: downloaded once into .cache/feedparser-tests/;
+# trafilatura 1.0.0's real pages with expected text (tests/pipeline/test_article_corpus.py)
+# into .cache/trafilatura-tests/.
 # Offline this only warns, and that test skips saying why.
 .PHONY: corpus
 corpus: $(STAMP)
 	@$(BIN)/python -m tests.fakes.corpus || \
 		echo "warning: could not fetch feedparser's test corpus; its test will skip"
+	@$(BIN)/python -m tests.fakes.article_corpus || \
+		echo "warning: could not fetch trafilatura's real-page corpus; its test will skip"
 
 test: lint typecheck unit
 
 bench: $(STAMP)
 	$(BIN)/python bench/match_bench.py
 	$(BIN)/python bench/poll_bench.py
+	$(BIN)/python bench/article_bench.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -10,7 +10,9 @@ A feed server in a *separate process* (its CPU is not ours) serves /f/0 … /f/N
 item ids, 2 % with 3 new items. Round 1 primes the SQLite store (real fetch; item keys from
 the pre-scan, because feedparser on 10,000 priming bodies would cost ~10 CPU-minutes) and is
 not measured; round 2 runs ``Poller.poll_all_once`` → ``poll_feed`` with the real Fetcher,
-IsolatedParser (2 workers, warmed up) and store, 20 watches. CPU per poll counts this
+IsolatedParser (2 workers, warmed up) and store, 20 watches; once with full text off and once
+on (issue 13: each new item's link is an article page on the same server, fetched and
+extracted in the workers; the items are teasers, so "auto" fetches them). CPU per poll counts this
 process (all threads) plus the parser workers (read from /proc). The baseline fetches the
 same URLs unconditionally and runs ``feedparser.parse`` in-process on every body, on an
 evenly spread subsample of the largest N (its cost per poll does not depend on N).
@@ -42,7 +44,9 @@ import feedparser
 from aiohttp import ClientSession, web
 
 from bot.config import Config, FeedConfig, WatchConfig
+from bot.metrics import PIPELINE
 from bot.model import Entry
+from bot.pipeline.article import ArticleFetcher, ArticleReason
 from bot.pipeline.fetch import Fetched, Fetcher, FetchLimits
 from bot.pipeline.isolation import IsolatedParser
 from bot.pipeline.netguard import AddressGuard
@@ -51,6 +55,7 @@ from bot.pipeline.prescan import prescan_keys
 from bot.scheduler import Poller
 from bot.store import open_store
 from bot.store.base import Store
+from tests.fakes.article_pages import news_page
 
 MIX = (("etag", 85), ("noetag", 5), ("rewritten", 8), ("new", 2))  # percent of feeds
 NEW_ITEMS, ITEMS = 3, 50
@@ -102,8 +107,12 @@ TEXTS = paragraphs()
 TITLES = [" ".join(random.Random(i).choices(WORDS, k=8)).capitalize() for i in range(97)]
 
 
-def feed_body(index: int, version: int, first_item: int) -> bytes:
-    """RSS 2.0, 50 items (newest first), ~60 KB; ``version`` rewrites text but not ids."""
+def feed_body(index: int, version: int, first_item: int, host: str = "news.example",
+              scheme: str = "https") -> bytes:
+    """RSS 2.0, 50 items (newest first), ~60 KB; ``version`` rewrites text but not ids.
+
+    Item links point at ``/a/<feed>/<item>`` on ``host``: the article pages.
+    """
     stamp = f"Mon, 0{1 + version % 9} Jan 2024 10:00:00 GMT"
     parts = [f'<?xml version="1.0" encoding="utf-8"?><rss version="2.0"><channel>'
              f"<title>Feed {index}</title><link>https://news.example/{index}/</link>"
@@ -112,12 +121,26 @@ def feed_body(index: int, version: int, first_item: int) -> bytes:
         text = TEXTS[(index * 7 + j + version) % len(TEXTS)]
         parts.append(
             f"<item><title>Story {j}: {TITLES[(index + j) % len(TITLES)]}</title>"
-            f"<link>https://news.example/{index}/story/{j}?utm_source=rss</link>"
+            f"<link>{scheme}://{host}/a/{index}/{j}?utm_source=rss</link>"
             f'<guid isPermaLink="false">f{index}-s{j}</guid><pubDate>{stamp}</pubDate>'
             f"<author>desk@news.example (News Desk)</author><category>world</category>"
             f"<description><![CDATA[{text} (v{version})]]></description></item>")
     parts.append("</channel></rss>")
     return "".join(parts).encode()
+
+
+def article_body(index: int, item: int) -> bytes:
+    """A ~100 KB article page: 12 paragraphs among nav, sidebar, comments, footer, scripts.
+
+    Real news pages weigh 100–500 KB, most of it scripts and markup around a few KB of text.
+    """
+    rng = random.Random(index * 1000 + item)
+    paragraphs = [" ".join(rng.choice(WORDS + FILLER) for _ in range(60)).capitalize() + "."
+                  for _ in range(12)]
+    page = news_page(TITLES[(index + item) % len(TITLES)], paragraphs,
+                     most_read=TITLES[:8], related=TITLES[8:12], comments=TITLES[12:15])
+    script = b"<script>" + b"var x=[1,2,3];function f(a){return a*2}" * 2000 + b"</script>"
+    return page.replace(b"</body>", script + b"</body>")
 
 
 def serve_forever() -> None:
@@ -135,7 +158,12 @@ def serve_forever() -> None:
             headers["ETag"] = f'"{index}-{version}"'
             if request.headers.get("If-None-Match") == headers["ETag"]:
                 return web.Response(status=304, headers=headers)
-        return web.Response(body=feed_body(index, version, first), headers=headers)
+        body = feed_body(index, version, first, request.host, "http")
+        return web.Response(body=body, headers=headers)
+
+    async def article(request: web.Request) -> web.StreamResponse:
+        page = article_body(int(request.match_info["index"]), int(request.match_info["item"]))
+        return web.Response(body=page, content_type="text/html", charset="utf-8")
 
     async def set_round(request: web.Request) -> web.StreamResponse:
         state["round"] = int(request.match_info["n"])
@@ -144,6 +172,7 @@ def serve_forever() -> None:
     async def main() -> None:
         app = web.Application()
         app.router.add_get("/f/{index}", feed)
+        app.router.add_get("/a/{index}/{item}", article)
         app.router.add_post("/round/{n}", set_round)
         runner = web.AppRunner(app, access_log=None)
         await runner.setup()
@@ -261,7 +290,8 @@ async def prime(store: Store, fetcher: Fetcher, concurrency: int) -> None:
     await asyncio.gather(*(one(feed.id, feed.url) for feed in feeds))
 
 
-async def poller_round(base: str, feeds: int, args: argparse.Namespace, server: int) -> Row:
+async def poller_round(base: str, feeds: int, args: argparse.Namespace, server: int,
+                       full_text: bool = False) -> Row:
     """Prime ``feeds`` feeds, then measure one polling round of them."""
     async with ClientSession() as http:
         await http.post(f"{base}/round/1")
@@ -279,15 +309,27 @@ async def poller_round(base: str, feeds: int, args: argparse.Namespace, server: 
                 warm = feed_body(0, 1, 0)
                 await asyncio.gather(*(parser.parse(warm, {}, base) for _ in range(2)))
                 await http.post(f"{base}/round/2")
-                poller = Poller(PollDeps(store=store, fetcher=fetcher, parser=parser),
-                                args.concurrency)
-                row = await measured(f"poller, {feeds:,} feeds", _outcomes(poller), server,
-                                     feeds)
+                articles = ArticleFetcher(fetcher, parser) if full_text else None
+                poller = Poller(PollDeps(store=store, fetcher=fetcher, parser=parser,
+                                         articles=articles), args.concurrency)
+                label = f"poller, {feeds:,} feeds{', full text' if full_text else ''}"
+                before = article_counts()
+                row = await measured(label, _outcomes(poller), server, feeds)
+                after = article_counts()
+                row.outcomes.update({f"article {reason}": after[reason] - before[reason]
+                                     for reason in after if after[reason] > before[reason]})
             finally:
                 await fetcher.close()
                 await parser.close()
                 await store.close()
     return row
+
+
+def article_counts() -> dict[str, int]:
+    """Article fetches so far, by reason (from the pipeline metrics)."""
+    return {reason.value: int(PIPELINE.get_sample_value(
+        "wirewatch_article_fetches_total", {"reason": reason.value}) or 0)
+        for reason in ArticleReason}
 
 
 async def _outcomes(poller: Poller) -> dict[str, int]:
@@ -357,13 +399,20 @@ async def bench(args: argparse.Namespace) -> None:
         assert server.stdout is not None
         base = f"http://127.0.0.1:{int(server.stdout.readline())}"
         rows = []
+        pairs = []
         for feeds in args.feeds:
-            started = time.perf_counter()
-            rows.append(await poller_round(base, feeds, args, server.pid))
-            print(f"{feeds:,} feeds: done in {time.perf_counter() - started:.0f} s "
-                  f"(priming included)", flush=True)
+            for full_text in (False, True):
+                started = time.perf_counter()
+                rows.append(await poller_round(base, feeds, args, server.pid, full_text))
+                print(f"{rows[-1].label}: done in {time.perf_counter() - started:.0f} s "
+                      f"(priming included)", flush=True)
+            pairs.append((rows[-2], rows[-1]))
         baseline = await baseline_round(base, max(args.feeds), args, server.pid)
         report(rows, baseline, args.concurrency)
+        for off, on in pairs:
+            print(f"{on.label}: {on.cpu_ms:.2f} CPU ms/poll against {off.cpu_ms:.2f} with full "
+                  f"text off ({on.cpu_ms / off.cpu_ms:.2f}x; {NEW_ITEMS} new items in "
+                  f"{dict(MIX)['new']} % of feeds)")
     finally:
         server.terminate()
         server.wait(timeout=10)

@@ -21,17 +21,21 @@ import aiohttp
 
 from bot.config import Config
 from bot.delivery.console import ConsoleSender
+from bot.delivery.digests import flush_digests
 from bot.delivery.discord_rest import DiscordSender
 from bot.delivery.outbox import OutboxSender
 from bot.pipeline.access import PrivateAccess
+from bot.pipeline.article import ArticleFetcher
 from bot.pipeline.fetch import Fetcher, FetchLimits
 from bot.pipeline.isolation import IsolatedParser
 from bot.pipeline.netguard import AddressGuard
 from bot.pipeline.poll import PollDeps
+from bot.reporting import ConsoleReporter
 from bot.scheduler import Poller, start_scheduler
 from bot.settings import Settings
 from bot.store import open_store as store_at
 from bot.store.base import Store
+from bot.store.rows import CONFIG_GUILD
 from bot.web import start_web
 
 if TYPE_CHECKING:
@@ -61,6 +65,7 @@ class App:
     # Set by the Discord client: monotonic time the gateway went down, None while connected.
     gateway_down_since: float | None = None
     exit_status: int = 0
+    reporter: ConsoleReporter = field(default_factory=lambda: ConsoleReporter(0))
 
 
 async def open_store(settings: Settings) -> Store:
@@ -76,6 +81,7 @@ async def build_app(settings: Settings, config: Config) -> AsyncIterator[App]:
         stack.push_async_callback(store.close)
         await store.sync_config(config, wall_clock())
         store.set_story_window(config.bot.story_window)
+        await store.set_full_text(CONFIG_GUILD, {f.name: f.full_text for f in config.feeds})
         # Leases left by a process that was killed mid-poll would hide those feeds for minutes.
         await store.release_leases()
         session = aiohttp.ClientSession()
@@ -89,20 +95,27 @@ async def build_app(settings: Settings, config: Config) -> AsyncIterator[App]:
             store, console=ConsoleSender(), clock=wall_clock,
             discord=DiscordSender(session, settings.discord_api_base, settings.discord_token,
                                   wall_clock))
+        reporter = ConsoleReporter(len({sub.feed.id for sub in await store.subscriptions()}))
         deps = PollDeps(store=store, fetcher=fetcher, parser=parser, clock=wall_clock,
-                        on_queued=outbox.wake)
+                        on_queued=outbox.wake, articles=ArticleFetcher(fetcher, parser),
+                        on_result=reporter.on_result, failure_level=reporter.failure_level)
         poller = Poller(deps, config.bot.poll_concurrency)
-        yield App(settings, config, store, poller, outbox)
+        yield App(settings, config, store, poller, outbox, reporter=reporter)
 
 
 async def run_once(settings: Settings, config: Config) -> int:
     """Poll every feed once, deliver what is due, and return an exit status."""
     async with build_app(settings, config) as app:
         results = await app.poller.poll_all_once()
+        await flush_digests(app.store, wall_clock())  # periods that ended meanwhile
         await app.outbox.drain_once()
         failed = sum(1 for result in results if result is None or result.error)
         log.info("polled %d feeds (%d failed); sent %d alerts", len(results), failed,
                  app.outbox.sent_total)
+        # On stdout, after the alerts: what a cron user reads to see what happened.
+        for line in app.reporter.summary_lines(app.outbox.sent_by_feed,
+                                               app.outbox.failed_by_feed):
+            print(line, flush=True)
     return 0
 
 

@@ -18,10 +18,12 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
 
+from bot.delivery.cadence import Cadence, CadenceError, make_cadence
 from bot.durations import parse_duration
 from bot.errors import ConfigError, QueryError
 
@@ -73,6 +75,9 @@ class FeedConfig(_Strict):
     name: str = Field(min_length=1, max_length=100)
     url: str
     interval: Duration = DEFAULT_INTERVAL_S
+    # Fetch the article page of new items to match its text: "auto" when the item's own
+    # text is a teaser (under ~1,000 characters), "always", or "never" (issue 13).
+    full_text: Literal["auto", "always", "never"] = "auto"
 
     @field_validator("url")
     @classmethod
@@ -95,6 +100,27 @@ class WatchConfig(_Strict):
     collapse_after: int | None = Field(default=None, ge=1, le=100)
     # "group": later items of an alerted story edit its message; "every-item": one each.
     stories: Literal["group", "every-item"] = "group"
+    # When matches go out (bot.delivery.cadence): digests, quiet hours, urgent exceptions.
+    deliver: str = "instant"
+    timezone: str = "UTC"
+    quiet: str | None = None
+    urgent: str | None = Field(default=None, min_length=1, max_length=2000)
+
+    @field_validator("deliver", "timezone", "quiet", "urgent")
+    @classmethod
+    def _valid_cadence(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            return None
+        try:
+            cadence = make_cadence(**{info.field_name or "": value})
+        except CadenceError as exc:
+            raise ValueError(exc.reason) from None
+        return str(getattr(cadence, info.field_name or ""))
+
+    @property
+    def cadence(self) -> Cadence:
+        """The validated delivery settings."""
+        return make_cadence(self.deliver, self.timezone, self.quiet, self.urgent)
 
     @field_validator("webhook")
     @classmethod

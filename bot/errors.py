@@ -38,11 +38,20 @@ class FeedError(WirewatchError):
 
 
 class FetchError(FeedError):
-    """The feed could not be fetched (network, status, limits, refused address)."""
+    """The feed could not be fetched (network, status, limits, refused address).
 
-    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+    ``unreachable`` marks failures before any server answered (DNS, connect, timeout): when
+    every feed fails that way the machine is offline, which is said once, not per feed.
+    """
+
+    def __init__(self, message: str, *, retry_after: float | None = None,
+                 status: int | None = None, kind: str | None = None,
+                 unreachable: bool = False) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+        self.status = status  # the HTTP status of a non-2xx answer
+        self.kind = kind  # "timeout", "too_large" or "content_type" for those limits
+        self.unreachable = unreachable
 
 
 class AddressRefused(FetchError):

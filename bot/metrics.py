@@ -44,6 +44,9 @@ PARSE_SECONDS = Histogram("wirewatch_parse_duration_seconds",
 ITEMS_SEEN = Counter("wirewatch_items_seen", "Feed items read from parsed feeds.",
                      registry=PIPELINE)
 MATCHES = Counter("wirewatch_matches", "Watch matches found in new items.", registry=PIPELINE)
+ARTICLES = Counter("wirewatch_article_fetches",
+                   "Article page fetches for full-text matching, by outcome (ok, paywall, …).",
+                   ["reason"], registry=PIPELINE)
 ITEMS_DROPPED = Counter("wirewatch_items_dropped",
                         "Items left out of a feed body that held more than the parser takes.",
                         registry=PIPELINE)
@@ -78,6 +81,11 @@ def count_matches(n: int) -> None:
     """Count ``n`` watch matches."""
     if n > 0:
         MATCHES.inc(n)
+
+
+def count_article(reason: str) -> None:
+    """Count one article fetch that ended with ``reason`` (``ArticleReason``'s values)."""
+    ARTICLES.labels(reason=reason).inc()
 
 
 class LoopLagMonitor:

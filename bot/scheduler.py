@@ -14,12 +14,14 @@ import time
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from bot.delivery.digests import flush_digests
 from bot.pipeline.poll import PollDeps, PollResult, poll_feed
 from bot.store.rows import FeedRow, PruneResult
 
 log = logging.getLogger(__name__)
 
 LEASE_S = 120.0  # a crashed poll's feed becomes due again after this
+DIGEST_CHECK_S = 2.0  # how late after its boundary a digest is made, at most (plus settling)
 DELIVERY_RETENTION_S = 30 * 86400  # sent and failed deliveries are kept for /status this long
 # An item's key is what stops a second alert: kept 90 days (and as long as its feed still lists
 # it). Its body only serves /watch test (24 h) and soon article text: a week is plenty.
@@ -100,6 +102,10 @@ def start_scheduler(poller: Poller, tick_seconds: float = 1.0) -> AsyncIOSchedul
                       coalesce=True, misfire_grace_time=3600, id="prune-outbox")
     scheduler.add_job(prune_items, "cron", args=[poller.deps], hour=4, minute=37,
                       coalesce=True, misfire_grace_time=3600, id="prune-items")
+    # Digest boundaries are each watch's own (time zone, hourly/daily, quiet hours), so one
+    # frequent check makes whatever has come due, and catches up at start.
+    scheduler.add_job(make_due_digests, "interval", args=[poller.deps], seconds=DIGEST_CHECK_S,
+                      max_instances=1, coalesce=True, misfire_grace_time=30, id="digests")
     scheduler.start()
     return scheduler
 
@@ -114,6 +120,10 @@ async def prune_outbox(deps: PollDeps) -> int:
     if removed:
         log.info("pruned %d deliveries older than %d days", removed,
                  DELIVERY_RETENTION_S // 86400)
+    try:  # digests made as long ago, with the matches they listed
+        await deps.store.prune_digests(deps.clock() - DELIVERY_RETENTION_S)
+    except Exception:
+        log.exception("pruning old digests failed; tomorrow's run retries")
     return removed
 
 
@@ -132,6 +142,16 @@ async def prune_items(deps: PollDeps) -> PruneResult | None:
                  "days", result.bodies, ITEM_BODY_RETENTION_S // 86400, result.keys,
                  ITEM_KEY_RETENTION_S // 86400)
     return result
+async def make_due_digests(deps: PollDeps) -> int:
+    """Queue the digests whose period has ended; the outbox sends them like any alert."""
+    try:
+        queued = await flush_digests(deps.store, deps.clock())
+    except Exception:
+        log.exception("making due digests failed; the next check retries")
+        return 0
+    if queued:
+        deps.on_queued(queued)
+    return queued
 
 
 async def _tick(poller: Poller) -> None:

@@ -66,6 +66,10 @@ BAD = [
     ("bad stories", GOOD.replace('feeds = ["Local Wire"]',
                                  'feeds = ["Local Wire"]\nstories = "sometimes"'),
      "watches[0].stories"),
+
+
+    ("bad full_text", GOOD.replace('interval = "2m"', 'interval = "2m"\nfull_text = "yes"'),
+     "feeds[0].full_text"),
 ]
 
 
@@ -171,3 +175,32 @@ def test_first_poll_silent_false_is_refused_and_true_is_obsolete(
     with caplog.at_level("WARNING", logger="bot.config"):
         BotConfig(first_poll_silent=True)
     assert "first_poll_silent is obsolete" in caplog.text
+WATCH = '[[watches]]\nname = "w"\nquery = "tariffs"\n'
+BAD_CADENCE = [
+    ('deliver = "weekly"', 'watches[0].deliver: expected "instant", "hourly" or "daily HH:MM"'),
+    ('deliver = "daily 25:00"', "watches[0].deliver: expected a time HH:MM"),
+    ('timezone = "Europe/Atlantis"', "watches[0].timezone: unknown time zone 'Europe/Atlantis'"),
+    ('quiet = "22:00"', 'watches[0].quiet: expected a window such as "22:00-07:00"'),
+    ('quiet = "07:00-07:00"', "watches[0].quiet: the window '07:00-07:00' is empty"),
+    ('urgent = "(quake"', "watches[0].urgent: invalid query"),
+    ("deliver = 5", "watches[0].deliver: Input should be a valid string"),
+]
+
+
+@pytest.mark.parametrize(("line", "expected"), BAD_CADENCE)
+def test_bad_cadence_names_the_key(tmp_path: Path, line: str, expected: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        load_config(write(tmp_path, WATCH + line + "\n"))
+    assert expected in str(caught.value)
+
+
+def test_cadence_is_normalised(tmp_path: Path) -> None:
+    text = WATCH + ('deliver = "Daily 8:00"\ntimezone = "Europe/Berlin"\n'
+                    'quiet = "22:00 - 7:00"\nurgent = "earthquake OR tsunami"\n')
+    [watch] = load_config(write(tmp_path, text)).watches
+    assert (watch.deliver, watch.timezone, watch.quiet) == ("daily 08:00", "Europe/Berlin",
+                                                            "22:00-07:00")
+    assert watch.cadence.describe() == ("daily 08:00 Europe/Berlin, quiet 22:00-07:00, "
+                                        "urgent: earthquake OR tsunami")
+    [default] = load_config(write(tmp_path, WATCH)).watches
+    assert not default.cadence.holds

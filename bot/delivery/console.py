@@ -5,12 +5,15 @@ from __future__ import annotations
 import sys
 from typing import TextIO
 
+from bot.delivery.digests import DIGEST_KEY
 from bot.model import Alert
 from bot.store.rows import Delivery
 
 
 def format_alert(alert: Alert) -> str:
     """A readable plain-text block with matched terms in **bold** markers."""
+    if DIGEST_KEY in alert.extra:  # a digest part: its title, then one line per match
+        return f"[{alert.watch_name}] {alert.title}\n{alert.snippet.text}\n"
     when = alert.published or alert.first_seen
     stamp = when.strftime("%Y-%m-%d %H:%M UTC") if when else "undated"
     snippet, cursor = [], 0

@@ -17,6 +17,7 @@ from typing import Any
 import aiohttp
 
 from bot import __version__
+from bot.delivery.digests import digest_body
 from bot.delivery.embed import alert_to_message, delivery_marker, footer_marker
 from bot.errors import (
     DeliveryError,
@@ -35,6 +36,19 @@ UNKNOWN_MESSAGE = 10008
 NONCE_WINDOW_S = 60.0  # Discord dedupes a nonce for "a few minutes"; past this we look first
 MAX_ROUTE_WAIT_S = 10.0
 REQUEST_TIMEOUT_S = 8.0  # below the 10 s shutdown budget
+
+
+def message_body(alert: Alert, *, nonce: str | None = None,
+                 marker: str | None = None) -> dict[str, object]:
+    """The request body: a digest part as rendered when it was made, else the alert's embed.
+
+    A digest's last footer gets the same ``ref <marker>`` as an alert's, so the history
+    look-up after an interrupted send recognises it too.
+    """
+    body = digest_body(alert, marker=marker)
+    if body is None:
+        return alert_to_message(alert, nonce=nonce, marker=marker)
+    return {**body, "nonce": nonce, "enforce_nonce": True} if nonce else body
 
 
 class DiscordSender:
@@ -96,8 +110,8 @@ class DiscordSender:
                 log.info("watch %r: delivery %d was already posted as message %s",
                          delivery.watch_name, delivery.id, existing)
                 return existing
-        payload = alert_to_message(delivery.alert, nonce=delivery.nonce,
-                                   marker=delivery_marker(delivery.nonce))
+        payload = message_body(delivery.alert, nonce=delivery.nonce,
+                               marker=delivery_marker(delivery.nonce))
         body = await self._request("POST", f"/channels/{channel_id}/messages", payload,
                                    what=f"channel {channel_id}")
         return str(body.get("id")) if body.get("id") else None
@@ -115,7 +129,7 @@ class DiscordSender:
                 log.info("watch %r: delivery %d was already posted as message %s",
                          delivery.watch_name, delivery.id, existing)
                 return existing
-        payload = alert_to_message(delivery.alert, marker=delivery_marker(delivery.nonce))
+        payload = message_body(delivery.alert, marker=delivery_marker(delivery.nonce))
         body = await self._request("POST", f"/webhooks/{webhook_id}/{token}?wait=true", payload,
                                    what=f"webhook {webhook_id}", auth=False)
         return str(body.get("id")) if body.get("id") else None

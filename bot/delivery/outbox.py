@@ -89,6 +89,9 @@ class OutboxSender:
         self.stopping = asyncio.Event()
         self.sent_total = 0
         self.outcomes: dict[str, int] = defaultdict(int)
+        # `wirewatch once` ends with these per feed.
+        self.sent_by_feed: dict[int, int] = defaultdict(int)
+        self.failed_by_feed: dict[int, int] = defaultdict(int)
         self._lanes: dict[str, Lane] = {}
         self._read_lock = asyncio.Lock()
         # Ids a lane let go of while a store read was in flight (→ True if finished): that
@@ -233,9 +236,11 @@ class OutboxSender:
             log.error("watch %r: delivery %d failed: %s", delivery.watch_name, delivery.id, exc,
                       extra=context)
             self.outcomes["failed"] += 1
+            self.failed_by_feed[delivery.feed_id] += 1
             return True
         await self._store.mark_sent(delivery.id, message_id, self._clock())
         self.sent_total += 1
+        self.sent_by_feed[delivery.feed_id] += 1
         self.outcomes["sent"] += 1
         return True
 
@@ -254,6 +259,7 @@ class OutboxSender:
         log.error("watch %r paused: %s", delivery.watch_name, reason,
                   extra={"watch": delivery.watch_name, "guild": delivery.guild_id})
         self.outcomes["failed"] += 1
+        self.failed_by_feed[delivery.feed_id] += 1
         if self.on_target_gone is not None:
             try:
                 await self.on_target_gone(delivery, reason)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Literal
 from urllib.parse import urlsplit
 
 import discord
@@ -28,8 +31,10 @@ from bot.exts.common import (
 )
 from bot.exts.watches import clean_name
 from bot.model import Entry, ParsedFeed
+from bot.pipeline.article import describe_stats
 from bot.pipeline.fetch import Fetched, NotModified
 from bot.pipeline.netguard import ALLOW_HINT, parse_address
+from bot.pipeline.preview import describe_preview, preview_matches
 from bot.pipeline.schedule import next_check_after_success
 from bot.quotas import quota_error
 from bot.settings import Network
@@ -94,6 +99,12 @@ def health(sub: Subscription) -> str:
     return (f"• **{plain(sub.name, 100)}**{source} every {format_duration(sub.interval_s)} — "
             f"{state}\n  last success {ago(feed.last_success)}, next check "
             f"{ago(feed.next_check)} — {where}")
+
+
+def articles_line(counts: Mapping[str, int]) -> str:
+    """The /feed list line on a feed's article fetches (issue 13), or "" before any."""
+    text = describe_stats(counts)
+    return f"\n  {text}" if text else ""
 
 
 def newest(entries: tuple[Entry, ...]) -> Entry | None:
@@ -169,10 +180,13 @@ class FeedCommands(ManagedGroup):
     @app_commands.command(name="add")
     @app_commands.describe(url="The RSS, Atom, RDF or JSON Feed address",
                            name="A short name (default: the feed's title)",
-                           interval='How often to check, e.g. "10m" (default 1m)')
+                           interval='How often to check, e.g. "10m" (default 1m)',
+                           full_text="Also match the article page of new items: auto (when "
+                                     "the feed gives a teaser, the default), always or never")
     async def add(self, interaction: discord.Interaction, url: app_commands.Range[str, 1, 2000],
                   name: app_commands.Range[str, 1, 100] | None = None,
-                  interval: str | None = None) -> None:
+                  interval: str | None = None,
+                  full_text: Literal["auto", "always", "never"] | None = None) -> None:
         """Add a feed: it is fetched and checked first; the items it holds now are not alerted."""
         guild_id = guild_of(interaction)
         url = url.strip()
@@ -192,6 +206,8 @@ class FeedCommands(ManagedGroup):
         access = self.app.poller.deps.fetcher.access
         if access is not None and self._private_allowed(guild_id):
             access.grant(url)  # its polls may reach the private networks it was checked with
+        if full_text is not None:
+            await self.app.store.set_full_text(guild_id, {name: full_text})
         # A URL another server already follows is primed: its stored items are the baseline.
         if not sub.feed.primed:
             await self._prime(sub.feed.id, response, parsed, seconds)
@@ -199,11 +215,22 @@ class FeedCommands(ManagedGroup):
         latest = newest(parsed.entries)
         latest_text = (plain(latest.title or latest.link, 200) if latest is not None
                        else "(no items yet)")
+        preview = await self._preview(guild_id, sub.feed.id, name, url, parsed)
         await reply(interaction, f"✅ Feed **{plain(name)}** added: "
                                  f"{plain(parsed.title or safe_url(url))} — "
                                  f"{len(parsed.entries)} items "
                                  f"now, checked every {format_duration(seconds)}.\n"
-                                 f"Newest: {latest_text}")
+                                 f"Newest: {latest_text}\n{preview}")
+
+    async def _preview(self, guild_id: int, feed_id: int, name: str, url: str,
+                       parsed: ParsedFeed) -> str:
+        """What this server's watches would have matched among the items just recorded."""
+        watches = await self.app.store.watches_for_feed(feed_id)
+        preview = await asyncio.to_thread(
+            preview_matches, name, len(parsed.entries), parsed.entries, watches, url,
+            datetime.now(UTC))
+        return fit_lines([plain(line, 400) for line in
+                          describe_preview(preview.for_guild(guild_id))], 1400)
 
     def _minimum_interval(self, url: str, guild_id: int) -> float:
         # The floor protects other people's servers. A feed on a network the operator
@@ -249,7 +276,9 @@ class FeedCommands(ManagedGroup):
         if not subs:
             await reply(interaction, "No feeds yet. Add one with `/feed add`.")
             return
-        await reply(interaction, fit_lines([health(s) for s in subs]))
+        stats = await self.app.store.article_stats(sorted({s.feed.id for s in subs}))
+        await reply(interaction, fit_lines([health(s) + articles_line(stats.get(s.feed.id, {}))
+                                            for s in subs]))
 
     remove.autocomplete("name")(_feed_names)
     resume.autocomplete("name")(_feed_names)

@@ -1,4 +1,4 @@
-"""/watch: add, remove, list, pause, resume and test watch queries."""
+"""/watch: add, remove, list, set, pause, resume and test watch queries."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import discord
 from discord import app_commands
 
 from bot.app import App
+from bot.delivery.cadence import SEND_NOW
 from bot.delivery.embed import render_snippet
 from bot.errors import QueryError
 from bot.exts.common import (
@@ -22,6 +23,7 @@ from bot.exts.common import (
     plain,
     reply,
 )
+from bot.exts.watch_cadence import DESCRIPTIONS, cadence_from_options, timezone_choices
 from bot.pipeline.match import (
     CompiledQuery,
     WatchMatcher,
@@ -103,6 +105,8 @@ def describe(watch: WatchRow) -> str:
         flags.append(f"pings <@&{watch.role_id}>")
     if watch.stories == "every-item":
         flags.append("every item")
+    if watch.cadence != SEND_NOW:
+        flags.append(plain(watch.cadence.describe(), 300))
     extra = f" ({'; '.join(flags)})" if flags else ""
     query = watch.query[:200].replace("`", "'")
     return f"• **{plain(watch.name, 100)}** → {target}{extra}: `{query}`"
@@ -126,6 +130,12 @@ def recent_matches(compiled: CompiledQuery, items: list[StoredItem]) -> list[Sto
     matcher = WatchMatcher([(0, compiled)])
     return [item for item in items
             if matcher.match(document_from_entry(item.entry, item.feed_name))]
+
+
+def item_line(item: StoredItem) -> str:
+    """One recorded item: headline, feed, when it was first seen."""
+    return (f"• **{plain(item.entry.title or item.entry.link, 150)}** — "
+            f"{plain(item.feed_name, 60)}, <t:{int(item.first_seen)}:R>")
 
 
 class WatchCommands(ManagedGroup):
@@ -155,18 +165,25 @@ class WatchCommands(ManagedGroup):
                            channel="Where alerts go (default: this channel)",
                            role="A role to ping on each alert (nothing else is ever pinged)",
                            stories="group: later reports of a story edit its alert (default); "
-                                   "every-item: one alert per item")
+                                   "every-item: one alert per item",
+                           **DESCRIPTIONS)
     @app_commands.choices(stories=[app_commands.Choice(name="group", value="group"),
                                    app_commands.Choice(name="every-item", value="every-item")])
     async def add(self, interaction: discord.Interaction, name: app_commands.Range[str, 1, 100],
                   query: app_commands.Range[str, 1, 1000],
                   channel: discord.TextChannel | None = None,
                   role: discord.Role | None = None,
+                  deliver: app_commands.Range[str, 1, 40] | None = None,
+                  timezone: app_commands.Range[str, 1, 64] | None = None,
+                  quiet: app_commands.Range[str, 1, 40] | None = None,
+                  urgent: app_commands.Range[str, 1, 1000] | None = None,
                   stories: app_commands.Choice[str] | None = None) -> None:
         """Watch this server's feeds for a query and post matches to a channel."""
         guild_id = guild_of(interaction)
         name = clean_name(name)
         checked_query(query)
+        cadence = cadence_from_options(SEND_NOW, deliver=deliver, timezone=timezone,
+                                       quiet=quiet, urgent=urgent)
         check_channel(channel or interaction.channel)
         note = role_note(role)
         existing = await self.app.store.watches(guild_id)
@@ -178,12 +195,27 @@ class WatchCommands(ManagedGroup):
         channel_id = channel.id if channel else interaction.channel_id
         await self.app.store.add_watch(NewWatch(
             guild_id=guild_id, name=name, query=query, channel_id=channel_id,
-            role_id=role.id if role else None,
+            role_id=role.id if role else None, cadence=cadence,
             stories=stories.value if stories else "group"), now())
         log.info("guild %s added watch %r → channel %s", guild_id, name, channel_id)
         ping = f", pinging <@&{role.id}>" if role else ""
+        if cadence.holds:
+            ping += f"; delivery: {plain(cadence.describe(), 300)}"
+        # Matching a day of items can take a second or two: acknowledge first.
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        preview = await self._preview(guild_id, compile_query(query))
         await reply(interaction, f"✅ Watch **{plain(name)}** added: alerts go to "
-                                 f"<#{channel_id}>{ping}.{note}")
+                                 f"<#{channel_id}>{ping}.{note}\n{preview}")
+
+    async def _preview(self, guild_id: int, compiled: CompiledQuery) -> str:
+        """What the watch would have matched among the last day's items, newest first."""
+        items = await self.app.store.recent_items(guild_id, now() - DAY_S, WATCH_TEST_SAMPLE)
+        hits = await asyncio.to_thread(recent_matches, compiled, items)
+        newest = "newest " if len(items) >= WATCH_TEST_SAMPLE else ""
+        lines = [f"Among the {newest}{len(items)} items of the last 24 hours, {len(hits)} match "
+                 "now (not alerted); new matching items will be alerted."]
+        lines += [item_line(item) for item in hits[:NEWEST_SHOWN]]
+        return fit_lines(lines, 1500)
 
     @app_commands.command(name="remove")
     @app_commands.describe(name="The watch to remove")
@@ -213,6 +245,27 @@ class WatchCommands(ManagedGroup):
                                                      "paused by a moderator"):
             await self._refuse_unknown(guild_id, name)
         await reply(interaction, f"⏸️ Watch **{plain(name)}** paused.")
+
+    @app_commands.command(name="set")
+    @app_commands.describe(name="The watch to change", **DESCRIPTIONS)
+    async def set_(self, interaction: discord.Interaction, name: str,
+                   deliver: app_commands.Range[str, 1, 40] | None = None,
+                   timezone: app_commands.Range[str, 1, 64] | None = None,
+                   quiet: app_commands.Range[str, 1, 40] | None = None,
+                   urgent: app_commands.Range[str, 1, 1000] | None = None) -> None:
+        """Change when a watch's alerts go out: instantly, in digests, outside quiet hours."""
+        guild_id = guild_of(interaction)
+        found = [w for w in await self.app.store.watches(guild_id) if w.name == name]
+        if not found:
+            await self._refuse_unknown(guild_id, name)
+        cadence = cadence_from_options(found[0].cadence, deliver=deliver, timezone=timezone,
+                                       quiet=quiet, urgent=urgent)
+        if not await self.app.store.set_watch_cadence(guild_id, name, cadence):
+            await self._refuse_unknown(guild_id, name)
+        log.info("guild %s set watch %r delivery: %s", guild_id, name, cadence.describe())
+        # Matches held so far keep their digest time; new matches follow the new setting.
+        await reply(interaction, f"🕒 Watch **{plain(name)}** now delivers: "
+                                 f"{plain(cadence.describe(), 400)}.")
 
     @app_commands.command(name="resume")
     @app_commands.describe(name="The watch to resume")
@@ -245,11 +298,12 @@ class WatchCommands(ManagedGroup):
         sample = (f"the newest {len(items)} items" if len(items) >= WATCH_TEST_SAMPLE
                   else f"{len(items)} items")
         lines = [f"{len(hits)} of {sample} from the last 24 hours would have matched."]
-        lines += [f"• **{plain(item.entry.title or item.entry.link, 150)}** — "
-                  f"{plain(item.feed_name, 60)}, <t:{int(item.first_seen)}:R>"
-                  for item in hits[:NEWEST_SHOWN]]
+        lines += [item_line(item) for item in hits[:NEWEST_SHOWN]]
         await reply(interaction, fit_lines(lines))
 
     remove.autocomplete("name")(_watch_names)
+    add.autocomplete("timezone")(timezone_choices)
+    set_.autocomplete("name")(_watch_names)
+    set_.autocomplete("timezone")(timezone_choices)
     pause.autocomplete("name")(_watch_names)
     resume.autocomplete("name")(_watch_names)

@@ -49,6 +49,9 @@ class FetchLimits:
     max_redirects: int = 5
     per_host: int = 2
     user_agent: str = "Wirewatch/0.1 (+https://github.com/wirewatch/wirewatch)"
+    accept: str = _ACCEPT
+    # Media types (lower case, no parameters) a 2xx answer must have; empty: any.
+    content_types: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -134,6 +137,15 @@ def parse_max_age(headers: Mapping[str, str]) -> float | None:
     return 0.0 if delta is None else delta
 
 
+def _check_content_type(headers: Mapping[str, str], allowed: tuple[str, ...]) -> None:
+    """Refuse a body of another media type before reading it (when ``allowed`` is set)."""
+    if not allowed:
+        return
+    media = headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    if media not in allowed:
+        raise FetchError(f"not HTML: content type {media or '(none)'!r}", kind="content_type")
+
+
 SLOT_WAIT_DEADLINES = 4  # waiting for a busy host may take this many deadlines
 
 
@@ -208,40 +220,44 @@ class Fetcher:
 
     async def fetch(
         self, url: str, *, etag: str | None = None, last_modified: str | None = None,
-        private: bool | None = None,
+        private: bool | None = None, limits: FetchLimits | None = None,
     ) -> Fetched | NotModified:
         """GET ``url`` conditionally; raise FetchError for anything but a usable answer.
 
         ``private``: whether the allowed private networks may be reached; None lets the
         ``access`` policy decide per URL (asked only when a non-public address is met).
+        ``limits`` replaces this fetcher's deadline, size cap, redirect count, Accept and
+        content types for one call (article pages); session, User-Agent, address guard and
+        per-host slots stay the shared ones.
         """
         strict = self._strict
         if strict is None or private is True:
-            return await self._fetch(url, etag, last_modified)
+            return await self._fetch(url, etag, last_modified, limits)
         if private is False:
-            return await strict._fetch(url, etag, last_modified)
+            return await strict._fetch(url, etag, last_modified, limits)
         assert self.access is not None  # noqa: S101 - _strict exists only with a policy
         if self.access.granted(url):
-            return await self._fetch(url, etag, last_modified)
+            return await self._fetch(url, etag, last_modified, limits)
         try:
-            return await strict._fetch(url, etag, last_modified)
+            return await strict._fetch(url, etag, last_modified, limits)
         except AddressRefused:
             if not await self.access.permits(url):
                 raise
-        return await self._fetch(url, etag, last_modified)
+        return await self._fetch(url, etag, last_modified, limits)
 
-    async def _fetch(self, url: str, etag: str | None,
-                     last_modified: str | None) -> Fetched | NotModified:
+    async def _fetch(self, url: str, etag: str | None, last_modified: str | None,
+                     limits: FetchLimits | None = None) -> Fetched | NotModified:
         session = self._get_session()
+        limits = limits or self._limits
         # The deadline starts once a per-host slot is held: waiting behind other feeds of a
         # slow host is not this feed's failure (that wait has its own, longer bound).
         try:
             async with asyncio.timeout(None) as deadline:
-                return await self._follow(session, url, etag, last_modified, deadline)
+                return await self._follow(session, url, etag, last_modified, deadline, limits)
         except TimeoutError as exc:
             raise FetchError(
                 f"timed out: {display_url(url)} did not answer completely within "
-                f"the {self._limits.deadline_s:g} s deadline"
+                f"the {limits.deadline_s:g} s deadline", kind="timeout", unreachable=True
             ) from exc
 
     def _validate(self, url: str | URL) -> URL:
@@ -259,21 +275,22 @@ class Fetcher:
 
     async def _follow(
         self, session: aiohttp.ClientSession, url: str, etag: str | None,
-        last_modified: str | None, deadline: asyncio.Timeout,
+        last_modified: str | None, deadline: asyncio.Timeout, limits: FetchLimits,
     ) -> Fetched | NotModified:
         current: str | URL = url
         seen: set[str] = set()
-        for _hop in range(self._limits.max_redirects + 1):
+        for _hop in range(limits.max_redirects + 1):
             target = self._validate(current)
             seen.add(str(target))
-            result = await self._request(session, url, target, etag, last_modified, deadline)
+            result = await self._request(session, url, target, etag, last_modified, deadline,
+                                         limits)
             if not isinstance(result, URL):
                 return result
             if str(result.with_fragment(None)) in seen:
                 raise FetchError(f"redirect loop: {display_url(target)} leads back to "
                                  f"{display_url(result)}")
             current = result
-        raise FetchError(f"too many redirects (more than {self._limits.max_redirects})")
+        raise FetchError(f"too many redirects (more than {limits.max_redirects})")
 
     async def _request(
         self,
@@ -283,28 +300,33 @@ class Fetcher:
         etag: str | None,
         last_modified: str | None,
         deadline: asyncio.Timeout,
+        limits: FetchLimits,
     ) -> Fetched | NotModified | URL:
         headers: dict[str, str] = {}
+        if limits.accept != _ACCEPT:
+            headers["Accept"] = limits.accept
         if etag:
             headers["If-None-Match"] = etag
         if last_modified:
             headers["If-Modified-Since"] = last_modified
         where = f"{target.host}:{target.port}"
-        slot_wait_s = self._limits.deadline_s * SLOT_WAIT_DEADLINES
+        slot_wait_s = limits.deadline_s * SLOT_WAIT_DEADLINES
         async with self._slots.hold(target.host or "", slot_wait_s):
             if deadline.when() is None:
-                deadline.reschedule(asyncio.get_running_loop().time() + self._limits.deadline_s)
+                deadline.reschedule(asyncio.get_running_loop().time() + limits.deadline_s)
             try:
                 async with session.get(target, headers=headers, allow_redirects=False) as resp:
-                    return await self._handle(resp, original, target)
+                    return await self._handle(resp, original, target, limits)
             except aiohttp.ClientConnectorDNSError as exc:
-                raise FetchError(f"DNS lookup failed for {target.host}: {exc.os_error}") from exc
+                raise FetchError(f"DNS lookup failed for {target.host}: {exc.os_error}",
+                                 unreachable=True) from exc
             except aiohttp.ClientSSLError as exc:
                 raise FetchError(f"TLS error with {where}: {exc}") from exc
             except aiohttp.ClientConnectorError as exc:
-                raise FetchError(f"could not connect to {where}: {exc.os_error}") from exc
+                raise FetchError(f"could not connect to {where}: {exc.os_error}",
+                                 unreachable=True) from exc
             except aiohttp.ServerTimeoutError as exc:
-                raise FetchError(f"timed out talking to {where}: {exc}") from exc
+                raise FetchError(f"timed out talking to {where}: {exc}", unreachable=True) from exc
             except aiohttp.ClientPayloadError as exc:
                 raise FetchError(f"body from {where} was cut off or badly encoded: {exc}") from exc
             except aiohttp.ClientResponseError as exc:
@@ -312,10 +334,10 @@ class Fetcher:
             except aiohttp.ClientError as exc:
                 raise FetchError(f"HTTP error with {where}: {type(exc).__name__}: {exc}") from exc
             except OSError as exc:
-                raise FetchError(f"network error with {where}: {exc}") from exc
+                raise FetchError(f"network error with {where}: {exc}", unreachable=True) from exc
 
     async def _handle(
-        self, resp: aiohttp.ClientResponse, original: str, target: URL
+        self, resp: aiohttp.ClientResponse, original: str, target: URL, limits: FetchLimits
     ) -> Fetched | NotModified | URL:
         headers = _header_dict(resp.headers)
         status = resp.status
@@ -333,8 +355,9 @@ class Fetcher:
         if not 200 <= status < 300:
             reason = f" {resp.reason}" if resp.reason else ""
             raise FetchError(f"HTTP {status}{reason} from {display_url(target)}",
-                             retry_after=parse_retry_after(headers))
-        body = await self._read_capped(resp, headers)
+                             retry_after=parse_retry_after(headers), status=status)
+        _check_content_type(headers, limits.content_types)
+        body = await self._read_capped(resp, headers, limits.max_body_bytes)
         return Fetched(
             url=original,
             final_url=str(target),
@@ -346,19 +369,21 @@ class Fetcher:
             max_age_s=parse_max_age(headers),
         )
 
-    async def _read_capped(self, resp: aiohttp.ClientResponse, headers: Mapping[str, str]) -> bytes:
-        cap = self._limits.max_body_bytes
+    async def _read_capped(self, resp: aiohttp.ClientResponse, headers: Mapping[str, str],
+                           cap: int) -> bytes:
         declared = resp.content_length
         identity = headers.get("content-encoding", "identity").strip().lower() in ("", "identity")
         # Without compression the declared length is the decoded length: refuse without reading.
         if identity and declared is not None and declared > cap:
-            raise FetchError(f"body too large: {declared} bytes announced, the limit is {cap}")
+            raise FetchError(f"body too large: {declared} bytes announced, the limit is {cap}",
+                             kind="too_large")
         chunks: list[bytes] = []
         total = 0
         # resp.content yields *decoded* bytes, so this counter also stops decompression bombs.
         async for chunk in resp.content.iter_chunked(_CHUNK):
             total += len(chunk)
             if total > cap:
-                raise FetchError(f"body too large: more than {cap} bytes after decoding")
+                raise FetchError(f"body too large: more than {cap} bytes after decoding",
+                                 kind="too_large")
             chunks.append(chunk)
         return b"".join(chunks)

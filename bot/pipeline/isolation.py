@@ -7,6 +7,9 @@ next healthy feed times out behind it. Here each worker is a long-lived
     parent → child   JSON {"url", "headers"}, then the raw body
     child → parent   JSON {"feed": ...} or {"error": "...", "fatal": bool}
 
+An article page to extract (issue 13) is the same exchange with ``"job": "extract"`` (and
+its own ``"cpu_s"``) in the request; the reply is {"text": ...}.
+
 Each child starts with an empty environment (no token, no database URL), caps its address
 space (RLIMIT_AS) and, per job, its CPU time (RLIMIT_CPU, SIGXCPU), and runs at a lower
 priority than the bot. The parent enforces the wall-clock
@@ -121,9 +124,30 @@ def _set_cpu_budget(seconds: float) -> None:
     resource.setrlimit(resource.RLIMIT_CPU, (soft, resource.RLIM_INFINITY))
 
 
+def _handle_extract(meta: Mapping[str, Any], body: bytes, cpu_s: float) -> tuple[bytes, bool]:
+    """One extraction job (article page → main text); fatal after a crash or a blown limit."""
+    from bot.pipeline.extract import extract_main_text
+
+    cpu_s = float(meta.get("cpu_s", cpu_s))
+    _set_cpu_budget(cpu_s)
+    try:
+        text = extract_main_text(body, meta["headers"], meta["url"])
+        return json.dumps({"text": text}).encode(), False
+    except MemoryError:
+        return json.dumps({"error": "extractor ran out of memory", "fatal": True}).encode(), True
+    except _CpuExceeded:
+        message = f"extractor killed after using {cpu_s:g} s of CPU"
+        return json.dumps({"error": message, "fatal": True}).encode(), True
+    except Exception as exc:  # lxml/trafilatura bugs on hostile HTML: a fresh worker next
+        message = f"extractor crashed: {type(exc).__name__}: {exc}"[:500]
+        return json.dumps({"error": message, "fatal": True}).encode(), True
+
+
 def _handle(request: bytes, body: bytes, cpu_s: float) -> tuple[bytes, bool]:
     """One job: the reply frame and whether this worker must exit afterwards."""
     meta = json.loads(request)
+    if meta.get("job") == "extract":
+        return _handle_extract(meta, body, cpu_s)
     _set_cpu_budget(cpu_s)
     try:
         feed = parse_feed(body, meta["headers"], meta["url"])
@@ -291,28 +315,8 @@ class IsolatedParser:
 
     async def parse(self, body: bytes, headers: Mapping[str, str], url: str) -> ParsedFeed:
         """Parse in a worker; ParseError for bad feeds, timeouts, crashes and memory blow-ups."""
-        if self._closed:
-            raise ParseError("parser is shut down")
-        worker = await self._acquire()
         request = json.dumps({"url": url, "headers": dict(headers)}).encode()
-        try:
-            async with asyncio.timeout(self._timeout_s):
-                raw = await worker.call(request, body)
-            # ~10 ms per MB on the loop; a thread would not help, json holds the GIL.
-            reply = json.loads(raw)
-        except BaseException as exc:  # timeout, death, garbage, or cancelled mid-job
-            await worker.kill()
-            self._release(worker, replace=True)
-            failure = self._failure(exc, worker)
-            if failure is exc:
-                raise
-            raise failure from exc
-        fatal = bool(reply.get("fatal"))
-        if fatal:
-            await worker.stop()  # it exits by itself after a fatal reply
-        self._release(worker, replace=fatal)
-        if "error" in reply:
-            raise ParseError(str(reply["error"]))
+        reply = await self._job(request, body, self._timeout_s)
         try:
             feed = feed_from_wire(reply["feed"])
         except (KeyError, TypeError, ValueError) as exc:
@@ -324,10 +328,53 @@ class IsolatedParser:
                         feed.dropped)
         return feed
 
-    def _failure(self, exc: BaseException, worker: _Worker) -> BaseException:
+    async def extract(self, body: bytes, headers: Mapping[str, str], url: str, *,
+                      timeout_s: float = 5.0) -> str:
+        """An article page's main text (``bot.pipeline.extract``), extracted in a worker.
+
+        ParseError for timeouts, crashes and blown CPU or memory limits; the worker is then
+        replaced, exactly as for a hostile feed.
+        """
+        timeout_s = min(timeout_s, self._timeout_s)
+        request = json.dumps({"job": "extract", "url": url, "headers": dict(headers),
+                              "cpu_s": min(timeout_s, self._cpu_s)}).encode()
+        reply = await self._job(request, body, timeout_s)
+        text = reply.get("text")
+        if not isinstance(text, str):
+            raise ParseError("extractor sent a malformed reply")
+        return text
+
+    async def _job(self, request: bytes, body: bytes, timeout_s: float) -> dict[str, Any]:
+        """Run one job in a worker; its reply, or ParseError (the worker is then replaced)."""
+        if self._closed:
+            raise ParseError("parser is shut down")
+        worker = await self._acquire()
+        try:
+            async with asyncio.timeout(timeout_s):
+                raw = await worker.call(request, body)
+            # ~10 ms per MB on the loop; a thread would not help, json holds the GIL.
+            reply = json.loads(raw)
+            if not isinstance(reply, dict):
+                raise ValueError("reply is not an object")
+        except BaseException as exc:  # timeout, death, garbage, or cancelled mid-job
+            await worker.kill()
+            self._release(worker, replace=True)
+            failure = self._failure(exc, worker, timeout_s)
+            if failure is exc:
+                raise
+            raise failure from exc
+        fatal = bool(reply.get("fatal"))
+        if fatal:
+            await worker.stop()  # it exits by itself after a fatal reply
+        self._release(worker, replace=fatal)
+        if "error" in reply:
+            raise ParseError(str(reply["error"]))
+        return reply
+
+    def _failure(self, exc: BaseException, worker: _Worker, timeout_s: float) -> BaseException:
         """The exception to raise for a job that did not end with a reply."""
         if isinstance(exc, TimeoutError):
-            return ParseError(f"parser killed after {self._timeout_s:g} s")
+            return ParseError(f"parser killed after {timeout_s:g} s")
         if isinstance(exc, asyncio.IncompleteReadError | ConnectionError):
             return ParseError(worker.death_message(self._cpu_s))
         if isinstance(exc, ValueError):

@@ -12,17 +12,22 @@ import hashlib
 import logging
 import random
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 
 from bot import metrics
-from bot.errors import FeedError, FetchError
+from bot.errors import FeedError, FetchError, StoreError
 from bot.model import Entry
+from bot.pipeline.article import ArticleFetcher
 from bot.pipeline.fetch import Fetcher, NotModified
+from bot.pipeline.fulltext import add_article_text, full_text_mode
+from bot.pipeline.hold import hold_drafts
 from bot.pipeline.isolation import IsolatedParser
 from bot.pipeline.prescan import prescan_keys
+from bot.pipeline.preview import Preview, preview_matches
 from bot.pipeline.render import MatcherCache, plan_deliveries
 from bot.pipeline.schedule import (
     PAUSE_AFTER_FAILURES,
@@ -56,6 +61,9 @@ class PollResult:
     new_items: int = 0
     deliveries: int = 0
     error: str | None = None
+    # Set on a feed's silent first poll: what was recorded and what would have matched.
+    preview: Preview | None = None
+    unreachable: bool = False  # failed before any server answered (DNS, connect, timeout)
 
 
 @dataclass
@@ -71,14 +79,22 @@ class PollDeps:
     on_queued: Callable[[int], None] = lambda count: None
     on_feed_paused: Callable[[FeedRow, str], Awaitable[None]] | None = None
     pause_after: int = PAUSE_AFTER_FAILURES
+    # Full text (issue 13): None turns article fetches off; the mode is the feed's (store).
+    articles: ArticleFetcher | None = None
+    # The console reporter (bot.reporting): sees every result; picks the failure log level,
+    # so that an offline machine is said once rather than per feed.
+    on_result: Callable[[FeedRow, PollResult], None] = lambda feed, result: None
+    failure_level: Callable[[FeedError], int] = lambda exc: logging.WARNING
 
 
 async def poll_feed(feed: FeedRow, deps: PollDeps) -> PollResult:
     """Poll one feed; record success or failure on it; queue alerts for new matching items."""
     try:
-        return await _poll(feed, deps)
+        result = await _poll(feed, deps)
     except FeedError as exc:
-        return await _record_failure(feed, deps, exc)
+        result = await _record_failure(feed, deps, exc)
+    deps.on_result(feed, result)
+    return result
 
 
 async def _poll(feed: FeedRow, deps: PollDeps) -> PollResult:
@@ -104,13 +120,18 @@ async def _poll(feed: FeedRow, deps: PollDeps) -> PollResult:
     parsed = await deps.parser.parse(response.body, response.headers, response.final_url)
     metrics.observe_parse(time.perf_counter() - started)
     watches = await store.watches_for_feed(feed.id)
+    entries = await _with_articles(feed, parsed.entries, bool(watches), deps)
     seen_at = datetime.fromtimestamp(now, UTC)
 
     def plan(new_entries: Sequence[Entry]) -> list[DeliveryDraft]:
-        return plan_deliveries(new_entries, watches, deps.matchers, feed.url, seen_at)
+        drafts = plan_deliveries(new_entries, watches, deps.matchers, feed.url, seen_at)
+        # Digest periods by the clock when matched, just before the write: a draft late for
+        # a digest already made is sent alone by the store (bot.store.digests), never lost.
+        return hold_drafts(drafts, watches, new_entries,
+                           datetime.fromtimestamp(deps.clock(), UTC))
 
     result = await store.ingest(
-        feed.id, parsed.entries, now=now, next_check=next_check, title=parsed.title or None,
+        feed.id, entries, now=now, next_check=next_check, title=parsed.title or None,
         etag=response.etag, last_modified=response.last_modified, body_hash=body_hash,
         plan=plan)
     metrics.count_items(result.new_items)
@@ -120,7 +141,40 @@ async def _poll(feed: FeedRow, deps: PollDeps) -> PollResult:
                  result.deliveries, extra={"feed": feed.name})
     if result.deliveries:
         deps.on_queued(result.deliveries)
-    return PollResult(Outcome.INGESTED, result.new_items, result.deliveries)
+    preview = None
+    if not feed.primed and not result.deliveries:
+        # Decided outside the store's transaction; HTML→text is CPU work, off the loop.
+        preview = await asyncio.to_thread(preview_matches, feed.name, result.new_items,
+                                          parsed.entries, watches, feed.url, seen_at)
+    return PollResult(Outcome.INGESTED, result.new_items, result.deliveries, preview=preview)
+
+
+async def _with_articles(feed: FeedRow, entries: Sequence[Entry], watched: bool,
+                         deps: PollDeps) -> Sequence[Entry]:
+    """Entries with the article text of new teaser items (issue 13), when any watch sees them.
+
+    Never on a feed's first poll (it records silently) and never for known items: the
+    store's ``known_keys`` says which are new before anything is written.
+    """
+    if deps.articles is None or not feed.primed or not watched or not entries:
+        return entries
+    mode = full_text_mode(await deps.store.full_text_mode(feed.id))
+    if mode == "never":
+        return entries
+    known = await deps.store.known_keys(feed.id, [entry.key for entry in entries])
+    new_keys = {entry.key for entry in entries} - known
+    # A page may reach the allowed private networks only if its feed may (bot.pipeline.access).
+    access = deps.fetcher.access
+    private = None if access is None else await access.permits(feed.url)
+    enriched, outcomes = await add_article_text(entries, new_keys, mode, deps.articles,
+                                                feed.name, private)
+    if outcomes:
+        try:  # for /feed list; a poll never fails over its statistics
+            await deps.store.record_articles(feed.id, Counter(a.reason.value for a in outcomes))
+        except StoreError as exc:
+            log.warning("feed %r: article counts not recorded: %s", feed.name, exc,
+                        extra={"feed": feed.name})
+    return enriched
 
 
 async def _all_known(feed: FeedRow, body: bytes, headers: Mapping[str, str],
@@ -147,9 +201,12 @@ async def _record_failure(feed: FeedRow, deps: PollDeps, exc: FeedError) -> Poll
     if feed.paused:
         next_check = max(next_check, now + PAUSED_PROBE_S)
     count = await deps.store.record_failure(feed.id, now, str(exc), next_check)
-    log.warning("feed %r failed (%d in a row): %s; next try in %.0fs", feed.name, count, exc,
-                next_check - now, extra={"feed": feed.name})
-    if count >= deps.pause_after and await deps.store.pause_feed(feed.id, now + PAUSED_PROBE_S):
+    level = deps.failure_level(exc)
+    log.log(level, "feed %r failed (%d in a row): %s; next try in %.0fs",
+            feed.name, count, exc, next_check - now, extra={"feed": feed.name})
+    # Below WARNING: this machine is offline, which is no reason to give up on the feed.
+    if count >= deps.pause_after and level >= logging.WARNING \
+            and await deps.store.pause_feed(feed.id, now + PAUSED_PROBE_S):
         log.error("feed %r paused after %d failures in a row: %s", feed.name, count, exc,
                   extra={"feed": feed.name})
         if deps.on_feed_paused is not None:
@@ -157,4 +214,5 @@ async def _record_failure(feed: FeedRow, deps: PollDeps, exc: FeedError) -> Poll
                 await deps.on_feed_paused(feed, str(exc))
             except Exception:
                 log.exception("feed %r: could not tell its guilds it was paused", feed.name)
-    return PollResult(Outcome.FAILED, error=str(exc))
+    return PollResult(Outcome.FAILED, error=str(exc),
+                      unreachable=isinstance(exc, FetchError) and exc.unreachable)

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 
+from bot.delivery.cadence import INSTANT
 from bot.model import Alert, Entry, Snippet
 from bot.pipeline.match import (
     CompiledQuery,
@@ -91,7 +92,9 @@ def plan_deliveries(entries: Sequence[Entry], watches: Sequence[tuple[WatchRow, 
                     found.append((position, watch_id, draft))
     found.sort(key=lambda item: (item[0], item[1]))
     drafts = [draft for _, _, draft in found]
-    limits = {watch.id: watch.collapse_after for watch, _ in watches if watch.collapse_after}
+    # A digest already gathers a watch's matches: collapsing them first would hide headlines.
+    limits = {watch.id: watch.collapse_after for watch, _ in watches
+              if watch.collapse_after and watch.cadence.deliver == INSTANT}
     return collapse_bursts(drafts, limits, feed_url) if limits else drafts
 
 

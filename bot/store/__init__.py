@@ -11,6 +11,8 @@ Map (a method lives where its name says):
 - ``feeds.py``     feeds, subscriptions, schedule · ``items.py`` known keys, ingest
 - ``watches.py``   watches · ``outbox.py`` deliveries · ``config_sync.py`` the config file
 - ``retention.py`` the daily prune of item bodies and old keys
+- ``articles.py``  full-text mode per subscription, article-fetch counts per feed (issue 13)
+- ``digests.py``   matches held for digests and quiet hours, each digest made once
 - ``migrations/``  Alembic revisions, applied at start-up (advisory lock on PostgreSQL)
 
 Adding a column: one ``Column`` in ``schema.py`` and one Alembic revision in
@@ -29,8 +31,10 @@ from sqlalchemy.pool import StaticPool
 
 from bot.errors import ConfigError, StoreError
 from bot.settings import redact_url
+from bot.store.articles import Articles
 from bot.store.config_sync import ConfigSync
 from bot.store.database import sqlite_events
+from bot.store.digests import Digests
 from bot.store.feeds import Feeds
 from bot.store.items import Items
 from bot.store.outbox import Outbox
@@ -40,7 +44,7 @@ from bot.store.watches import Watches
 _CONNECT_TIMEOUT_S = 10
 
 
-class SqlStore(ConfigSync, Feeds, Items, Watches, Outbox, Retention):
+class SqlStore(ConfigSync, Feeds, Items, Watches, Outbox, Retention, Articles, Digests):
     """``bot.store.base.Store`` over SQLAlchemy Core; ``open_store(url)`` makes one."""
 
 

@@ -6,11 +6,12 @@ control the clock.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Protocol
 
 from bot.config import Config
-from bot.model import Entry
+from bot.delivery.cadence import Cadence
+from bot.model import Alert, Entry
 from bot.store.rows import (
     Delivery,
     DeliveryDraft,
@@ -25,6 +26,8 @@ from bot.store.rows import (
 )
 
 PlanDeliveries = Callable[[Sequence[Entry]], Sequence[DeliveryDraft]]
+# Renders a watch's held alerts of one period into outbox drafts (bot.delivery.digests).
+RenderDigest = Callable[[WatchRow, float, Sequence[Alert]], list[DeliveryDraft]]
 
 
 class Store(Protocol):
@@ -71,6 +74,13 @@ class Store(Protocol):
     async def remove_watch(self, guild_id: int, name: str) -> bool: ...
     async def set_watch_paused(self, guild_id: int, name: str, paused: bool,
                                reason: str | None = None) -> bool: ...
+    async def set_watch_cadence(self, guild_id: int, name: str, cadence: Cadence) -> bool: ...
+
+    # digests (held matches; each (watch, period) made once)
+    async def due_digests(self, before: float) -> list[tuple[int, float]]: ...
+    async def make_digest(self, watch_id: int, period_end: float, now: float,
+                          render: RenderDigest) -> int: ...
+    async def prune_digests(self, before: float) -> int: ...
 
     # the outbox
     async def pending_deliveries(self, limit: int) -> list[tuple[Delivery, float]]: ...
@@ -82,3 +92,9 @@ class Store(Protocol):
     async def outbox_counts(self, guild_id: int | None = None) -> OutboxCounts: ...
     async def prune_deliveries(self, before: float) -> int: ...
     async def delivery_errors(self, guild_id: int, limit: int) -> list[tuple[str, str, str]]: ...
+
+    # full text (issue 13)
+    async def set_full_text(self, guild_id: int, modes: Mapping[str, str]) -> int: ...
+    async def full_text_mode(self, feed_id: int) -> str: ...
+    async def record_articles(self, feed_id: int, counts: Mapping[str, int]) -> None: ...
+    async def article_stats(self, feed_ids: Sequence[int]) -> dict[int, dict[str, int]]: ...

@@ -14,6 +14,7 @@ from bot.store.codec import alert_to_json, entry_from_json, entry_to_json
 from bot.store.corrections import apply_corrections, changed_entries
 from bot.store.database import Database
 from bot.store.dialect import stored_text, upsert
+from bot.store.digests import hold_in
 from bot.store.rows import DeliveryDraft, IngestResult, StoredItem
 from bot.store.schema import deliveries, feeds, items, subscriptions
 from bot.store.stories import assign as assign_stories
@@ -83,6 +84,7 @@ def record(conn: Connection, poll: Poll, candidates: Sequence[Entry],
         return None
     new_keys = _insert_items(conn, poll.feed_id, candidates, poll.now)
     fresh = [draft for draft in drafts or () if stored_text(conn, draft.item_key) in new_keys]
+    fresh = hold_in(conn, poll.feed_id, poll.now, fresh) if primed else fresh  # digests
     stories: dict[str, str] = {}
     if book is not None:
         new_entries = [e for e in candidates if stored_text(conn, e.key) in new_keys]

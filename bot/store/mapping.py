@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Protocol
 
+from bot.delivery.cadence import Cadence
 from bot.store.codec import alert_from_json
 from bot.store.rows import Delivery, FeedRow, WatchRow
 
@@ -35,6 +36,8 @@ def watch_from_row(row: RowLike, feed_names: Sequence[str] | None) -> WatchRow:
         feed_names=tuple(feed_names) if feed_names is not None else None, color=row["color"],
         collapse_after=row["collapse_after"], stories=row["stories"], paused=bool(row["paused"]),
         paused_reason=row["paused_reason"], source=row["source"],
+        # Stored as the cadence module normalised them; not validated again on every read.
+        cadence=Cadence(row["deliver"], row["timezone"], row["quiet"], row["urgent"]),
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from bot.delivery.cadence import SEND_NOW, Cadence
 from bot.model import Alert, Entry
 
 CONFIG_GUILD = 0  # the config file's scope; Discord guild ids are never 0
@@ -59,6 +60,7 @@ class WatchRow:
     paused: bool = False
     paused_reason: str | None = None
     source: str = "command"
+    cadence: Cadence = SEND_NOW  # or held for digests and quiet hours
 
     @property
     def target_kind(self) -> str:
@@ -83,16 +85,22 @@ class NewWatch:
     collapse_after: int | None = None
     stories: str = "group"
     source: str = "command"
+    cadence: Cadence = SEND_NOW
 
 
 @dataclass(frozen=True, slots=True)
 class DeliveryDraft:
-    """One alert to record in the outbox with the items that caused it."""
+    """One alert to record in the outbox with the items that caused it.
+
+    ``hold_until`` (Unix time) keeps it for the watch's digest of the period ending then,
+    instead of sending it now.
+    """
 
     watch_id: int
     item_key: str
     nonce: str
     alert: Alert
+    hold_until: float | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -71,6 +71,8 @@ subscriptions = Table(
     Column("interval_s", Time, nullable=False),
     Column("source", StoredText, _source(), nullable=False),
     Column("created_at", Time, nullable=False),
+    # Fetch the article page of new items (issue 13): 'auto', 'always' or 'never'.
+    Column("full_text", StoredText, nullable=False, server_default=text("'auto'")),
     UniqueConstraint("guild_id", "name"),
     UniqueConstraint("guild_id", "feed_id"),
     Index("subscriptions_feed", "feed_id"),
@@ -96,6 +98,11 @@ watches = Table(
     Column("paused_reason", StoredText),
     Column("source", StoredText, _source(), nullable=False),
     Column("created_at", Time, nullable=False),
+    # When matches go out (bot.delivery.cadence), as normalised by it.
+    Column("deliver", StoredText, nullable=False, server_default=text("'instant'")),
+    Column("timezone", StoredText, nullable=False, server_default=text("'UTC'")),
+    Column("quiet", StoredText),
+    Column("urgent", StoredText),
     UniqueConstraint("guild_id", "name"),
 )
 
@@ -172,4 +179,42 @@ story_posts = Table(
     Column("created_at", Time, nullable=False),
     UniqueConstraint("story_id", "target"),
     Index("story_posts_delivery", "delivery_id"),
+)
+
+# Article fetches per feed and outcome (issue 13: ok, paywall, timeout …), for /feed list.
+article_stats = Table(
+    "article_stats", metadata,
+    Column("feed_id", Id, ForeignKey("feeds.id", ondelete="CASCADE"), nullable=False),
+    Column("reason", StoredText, nullable=False),
+    Column("count", Integer, nullable=False),
+    PrimaryKeyConstraint("feed_id", "reason"),
+)
+
+# Matches of a digest or quiet-hours watch, held until ``hold_until`` (their period's end).
+held_matches = Table(
+    "held_matches", metadata,
+    Column("id", Id, Identity(always=True), primary_key=True),
+    Column("watch_id", Id, ForeignKey("watches.id", ondelete="CASCADE"), nullable=False),
+    Column("feed_id", Id, nullable=False),
+    Column("item_key", StoredText, nullable=False),
+    Column("nonce", StoredText, nullable=False),  # its own, should it go out alone (late)
+    Column("payload", StoredText, nullable=False),  # JSON of the Alert
+    Column("hold_until", Time, nullable=False),
+    Column("digest_id", Id),  # set when a digest took it
+    Column("created_at", Time, nullable=False),
+    UniqueConstraint("watch_id", "feed_id", "item_key"),
+    Index("held_matches_due", "hold_until", sqlite_where=text("digest_id IS NULL"),
+          postgresql_where=text("digest_id IS NULL")),
+)
+
+# One row per digest made: the unique (watch, period) makes each digest exactly once, across
+# restarts and across processes sharing the database.
+digests = Table(
+    "digests", metadata,
+    Column("id", Id, Identity(always=True), primary_key=True),
+    Column("watch_id", Id, ForeignKey("watches.id", ondelete="CASCADE"), nullable=False),
+    Column("period_end", Time, nullable=False),
+    Column("matches", Integer, nullable=False),
+    Column("created_at", Time, nullable=False),
+    UniqueConstraint("watch_id", "period_end"),
 )

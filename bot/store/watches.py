@@ -6,6 +6,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Select, bindparam, delete, false, or_, select, update
 
+from bot.delivery.cadence import Cadence
 from bot.errors import StoreError
 from bot.store.database import Database
 from bot.store.dialect import upsert
@@ -21,15 +22,23 @@ _FOR_FEED = (select(watches, subscriptions.c.name.label("feed_name"))
              .order_by(watches.c.id, subscriptions.c.guild_id == 0))
 
 
+CADENCE_COLUMNS = ("deliver", "timezone", "quiet", "urgent")
+
+
+def _cadence(cadence: Cadence) -> dict[str, str | None]:
+    return {"deliver": cadence.deliver, "timezone": cadence.timezone, "quiet": cadence.quiet,
+            "urgent": cadence.urgent}
+
+
 def upsert_watch(conn: Connection, watch: NewWatch, now: float) -> None:
     """Create or replace the guild's watch of that name inside the caller's transaction."""
     insert = upsert(conn, watches).values(
         guild_id=watch.guild_id, name=watch.name, query=watch.query,
         channel_id=watch.channel_id, webhook_url=watch.webhook_url, role_id=watch.role_id,
         feed_names=watch.feed_names, color=watch.color, collapse_after=watch.collapse_after,
-        stories=watch.stories, source=watch.source, created_at=now)
+        stories=watch.stories, source=watch.source, created_at=now, **_cadence(watch.cadence))
     changed = ("query", "channel_id", "webhook_url", "role_id", "feed_names", "color",
-               "collapse_after", "stories", "source")
+               "collapse_after", "stories", "source", *CADENCE_COLUMNS)
     conn.execute(insert.on_conflict_do_update(
         index_elements=["guild_id", "name"],
         # A restart after fixing a config watch's target ends an automatic pause.
@@ -63,6 +72,13 @@ class Watches(Database):
         statement = (update(watches).where(watches.c.guild_id == guild_id,
                                            watches.c.name == name)
                      .values(paused=paused, paused_reason=reason if paused else None))
+        return await self.write(lambda conn: conn.execute(statement).rowcount > 0)
+
+    async def set_watch_cadence(self, guild_id: int, name: str, cadence: Cadence) -> bool:
+        """Change when a watch's matches go out; matches held already keep their period."""
+        statement = (update(watches).where(watches.c.guild_id == guild_id,
+                                           watches.c.name == name)
+                     .values(**_cadence(cadence)))
         return await self.write(lambda conn: conn.execute(statement).rowcount > 0)
 
     async def watches(self, guild_id: int | None = None) -> list[WatchRow]:

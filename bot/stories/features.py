@@ -44,7 +44,7 @@ _SUFFIX = re.compile(r"\s+(?:[-|–—•:]|::)\s+([^-|–—•]{1,60})$|\s*\((
 _SOURCE_WORD = re.compile(r"^(?:[A-Z0-9][\w.&'’!]*|of|the|and|de|la|le|du|news|online|com)$")
 _ACRONYM = re.compile(r"\b(?:[a-z]\.){2,}")
 _POSSESSIVE = re.compile(r"['’]s\b")
-_TOKEN = re.compile(r"\d+(?:[.,]\d+)*%?|[^\W\d_]+")
+_TOKEN = re.compile(r"\d+(?:[.,]\d+)*%?(?![^\W_])|[^\W_]+")
 
 def _set(words: str) -> frozenset[str]:
     return frozenset(words.split())

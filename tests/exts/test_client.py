@@ -20,7 +20,7 @@ pytestmark = pytest.mark.timeout(30)
 
 MANAGE_GUILD = "32"
 COMMANDS = {
-    "watch": {"add", "remove", "list", "pause", "resume", "test"},
+    "watch": {"add", "remove", "list", "set", "pause", "resume", "test"},
     "feed": {"add", "remove", "list", "resume"},
     "status": set(),
 }
@@ -50,7 +50,9 @@ async def test_login_syncs_commands_to_the_configured_guild(bot: Bot) -> None:
     add = next(o for o in synced["watch"]["options"] if o["name"] == "add")
     assert [(o["name"], o["type"], o["required"]) for o in add["options"]] == [
         ("name", 3, True), ("query", 3, True), ("channel", 7, False), ("role", 8, False),
+        ("deliver", 3, False), ("timezone", 3, False), ("quiet", 3, False), ("urgent", 3, False),
         ("stories", 3, False)]
+    assert [o.get("autocomplete", False) for o in add["options"]][5] is True  # timezone
     assert fake.commands(None) == []  # nothing global when guilds are configured
     assert bot.client.synced_to == [GUILD_ID]
     assert fake.unknown_requests == []

@@ -19,6 +19,7 @@ from tests.exts.harness import (
     rss,
     running_bot,
 )
+from tests.fakes.article_pages import TRUMP_XI, news_page
 from tests.fakes.discord_payloads import (
     ALERTS_CHANNEL_ID,
     GUILD_ID,
@@ -53,7 +54,11 @@ async def test_add_fetches_defers_and_records_current_items_silently(bot: Bot) -
     assert followup["flags"] & EPHEMERAL
     assert followup["content"] == (
         "✅ Feed **Local Wire** added: Local Wire — 2 items now, checked every 1m.\n"
-        "Newest: Newest by date")
+        "Newest: Newest by date\n"
+        # The preview: what this server's watches would have matched, not alerted.
+        'Local Wire: 2 items recorded silently; 2 match all now \\(not alerted\\): '
+        '"Newest by date" · "Older but listed first"\n'
+        "Local Wire: new matching items will be alerted")
     [sub] = await bot.app.store.subscriptions(GUILD_ID)
     assert (sub.name, sub.interval_s, sub.feed.primed) == ("Local Wire", 60.0, True)
     assert len(await bot.app.store.recent_items(GUILD_ID, 0)) == 2
@@ -234,3 +239,43 @@ async def test_resume_of_a_feed_this_server_does_not_have(
     config = make_config(feeds=(FeedConfig(name="File Wire", url=serve_wire(feeds)),))
     async with running_bot(fake, feeds, tmp_path, config) as bot:
         assert await bot.answer("feed", {"name": name}, subcommand="resume") == expected
+
+
+def teaser_wire(feeds: FeedServer, *items: tuple[str, str]) -> bytes:
+    """RSS of (guid, page path) items whose links are pages on ``feeds``; teasers only."""
+    parts = "".join(f"<item><title>Story {guid}</title><link>{feeds.url(path)}</link>"
+                    f"<guid>{guid}</guid><description>Talks on trade.</description></item>"
+                    for guid, path in items)
+    return (f'<?xml version="1.0"?><rss version="2.0"><channel><title>Teasers</title>'
+            f"<link>https://news.example/</link>{parts}</channel></rss>").encode()
+
+
+async def test_full_text_option_and_article_counts_in_the_list(bot: Bot) -> None:
+    feeds = bot.feeds
+    feeds.serve("/story", news_page("Trump and Xi", TRUMP_XI), content_type="text/html")
+    feeds.status("/paid", 403)
+    feeds.serve("/ft.xml", teaser_wire(feeds))
+    added = await bot.feed_add(feeds.url("/ft.xml"), name="Wire", full_text="never")
+    assert added.startswith("✅ Feed **Wire** added")
+    [sub] = await bot.app.store.subscriptions(GUILD_ID)
+    assert await bot.app.store.full_text_mode(sub.feed.id) == "never"
+    await bot.answer("feed", {"name": "Wire"}, subcommand="remove")
+    await bot.feed_add(feeds.url("/ft.xml"), name="Wire", full_text="always")
+    [sub] = await bot.app.store.subscriptions(GUILD_ID)
+    assert await bot.app.store.full_text_mode(sub.feed.id) == "always"
+    await bot.watch_add("talks", "trade", channel_id=ALERTS_CHANNEL_ID)
+    assert "articles:" not in await bot.answer("feed", subcommand="list")
+    feeds.serve("/ft.xml", teaser_wire(feeds, ("s1", "/story"), ("p1", "/paid")))
+    assert await bot.poll_and_deliver() == 2  # the paywalled item still alerts
+    listed = await bot.answer("feed", subcommand="list")
+    assert "\n  articles: 50 % ok; 1 paywall" in listed, listed
+    assert (feeds.hits("/story"), feeds.hits("/paid")) == (1, 1)
+
+
+async def test_config_full_text_reaches_the_store(
+        fake: FakeDiscord, feeds: FeedServer, tmp_path: Path) -> None:
+    url = serve_wire(feeds)
+    config = make_config(feeds=(FeedConfig(name="File Wire", url=url, full_text="never"),))
+    async with running_bot(fake, feeds, tmp_path, config) as bot:
+        [sub] = await bot.app.store.subscriptions(0)
+        assert await bot.app.store.full_text_mode(sub.feed.id) == "never"

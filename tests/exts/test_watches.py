@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from bot.config import WatchConfig
+from bot.delivery.cadence import make_cadence
 from bot.store.rows import CONFIG_GUILD
 from tests.exts.harness import (
     AUTOCOMPLETE_RESULT,
@@ -66,6 +67,13 @@ async def test_add_list_pause_resume_remove(bot: Bot) -> None:
     ("add", {"name": "x", "query": "tariffs AND"}, "(at position"),
     ("add", {"name": "   ", "query": "tariffs"}, "must not be blank"),
     ("add", {"name": "taken", "query": "tariffs"}, "A watch named 'taken' exists"),
+    ("add", {"name": "x", "query": "tariffs", "deliver": "weekly"},
+     'Option `deliver`: expected "instant", "hourly" or "daily HH:MM"'),
+    ("add", {"name": "x", "query": "tariffs", "timezone": "Mars/Base"},
+     "Option `timezone`: unknown time zone 'Mars/Base'"),
+    ("add", {"name": "x", "query": "tariffs", "quiet": "late"}, "Option `quiet`: expected"),
+    ("add", {"name": "x", "query": "tariffs", "urgent": "(quake"},
+     "Option `urgent`: invalid query"),
     ("remove", {"name": "nope"}, "No watch named 'nope'"),
     ("pause", {"name": "nope"}, "No watch named 'nope'"),
     ("resume", {"name": "nope"}, "No watch named 'nope'"),
@@ -166,6 +174,45 @@ async def test_watch_test_without_text_checks_the_last_day(bot: Bot) -> None:
     assert lines[0] == "2 of 3 items from the last 24 hours would have matched."
     assert sorted(line.split("**")[1] for line in lines[1:]) == ["Tariffs fall", "Tariffs rise"]
     assert all("— Wire, <t:" in line for line in lines[1:])
+
+
+async def test_add_previews_what_the_watch_would_have_matched(bot: Bot) -> None:
+    bot.feeds.serve("/feed.xml", rss(item("a3", "Xi speaks"), item("a2", "Tariffs rise"),
+                                     item("a1", "Tariffs fall"), title="Wire"))
+    await bot.feed_add(bot.feeds.url("/feed.xml"))
+    lines = (await bot.watch_add("trade", "tariffs", channel_id=ALERTS_CHANNEL_ID)).splitlines()
+    assert lines[1] == ("Among the 3 items of the last 24 hours, 2 match now (not alerted); "
+                        "new matching items will be alerted.")
+    assert sorted(line.split("**")[1] for line in lines[2:]) == ["Tariffs fall", "Tariffs rise"]
+    assert await bot.poll_and_deliver() == 0  # a preview, not alerts
+
+
+async def test_delivery_options_on_add_set_and_list(bot: Bot) -> None:
+    options = [{"name": "name", "type": 3, "value": "night"},
+               {"name": "query", "type": 3, "value": "tariffs"},
+               {"name": "deliver", "type": 3, "value": "Daily 8:00"},
+               {"name": "timezone", "type": 3, "value": "Europe/Berlin"}]
+    added = await bot.answer("watch", options, subcommand="add")
+    assert "delivery: daily 08:00 Europe/Berlin" in added
+    [watch] = await bot.app.store.watches(GUILD_ID)
+    assert watch.cadence == make_cadence(deliver="daily 08:00", timezone="Europe/Berlin")
+
+    changed = await bot.answer("watch", {"name": "night", "quiet": "22:00-07:00",
+                                         "urgent": "earthquake"}, subcommand="set")
+    assert changed == ("🕒 Watch **night** now delivers: daily 08:00 Europe/Berlin, "
+                       "quiet 22:00\\-07:00, urgent: earthquake.")
+    listed = await bot.answer("watch", subcommand="list")
+    assert "daily 08:00 Europe/Berlin, quiet 22:00\\-07:00, urgent: earthquake" in listed
+
+    # Only what is given changes; "off" clears quiet hours and the urgent query.
+    await bot.answer("watch", {"name": "night", "quiet": "off", "urgent": "none",
+                               "deliver": "instant"}, subcommand="set")
+    [watch] = await bot.app.store.watches(GUILD_ID)
+    assert watch.cadence == make_cadence(timezone="Europe/Berlin")
+    assert "Option `quiet`" in await bot.answer("watch", {"name": "night", "quiet": "late"},
+                                                subcommand="set")
+    assert "No watch named 'nope'" in await bot.answer("watch", {"name": "nope"},
+                                                       subcommand="set")
 
 
 async def test_config_watches_are_listed_but_not_editable(

@@ -69,19 +69,24 @@ def download_feedparser_tests(cache: Path = CACHE) -> Path:
     cache.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(dir=cache) as tmp:
         work = Path(tmp)
-        pip = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps",
-               "--no-binary", ":all:", "--timeout", "20", "--retries", "1",
-               f"feedparser=={version}", "-d", str(work)]
-        done = subprocess.run(pip, capture_output=True, text=True, timeout=DOWNLOAD_TIMEOUT_S,
-                              check=False)
-        archives = sorted(work.glob("feedparser-*.tar.gz"))
-        if done.returncode != 0 or not archives:
-            raise RuntimeError(f"pip download failed: {done.stderr.strip()[-500:]}")
-        _extract_tests(archives[0], work / "out")
+        _extract_tests(download_sdist("feedparser", version, work), work / "out")
         shutil.rmtree(cache / "tests", ignore_errors=True)
         (work / "out" / "tests").rename(cache / "tests")
         (cache / _VERSION_FILE).write_text(version + "\n")
     return cache / "tests"
+
+
+def download_sdist(name: str, version: str, work: Path) -> Path:
+    """The sdist of ``name==version``, downloaded by pip into ``work``; else RuntimeError."""
+    pip = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps",
+           "--no-binary", ":all:", "--timeout", "20", "--retries", "1",
+           f"{name}=={version}", "-d", str(work)]
+    done = subprocess.run(pip, capture_output=True, text=True, timeout=DOWNLOAD_TIMEOUT_S,
+                          check=False)
+    archives = sorted(work.glob(f"{name}-*.tar.gz"))
+    if done.returncode != 0 or not archives:
+        raise RuntimeError(f"pip download failed: {done.stderr.strip()[-500:]}")
+    return archives[0]
 
 
 def _extract_tests(archive: Path, target: Path) -> None:

@@ -173,11 +173,12 @@ class FeedServer:
 
     # --- hostile ------------------------------------------------------------------------
 
-    def drip(self, path: str, *, interval: float = 1.0, total: int = 3600) -> None:
+    def drip(self, path: str, *, interval: float = 1.0, total: int = 3600,
+             content_type: str = "application/rss+xml") -> None:
         """Send a valid-looking feed one byte per ``interval`` seconds, ``total`` bytes long."""
 
         async def handler(request: web.Request) -> web.StreamResponse:
-            resp = web.StreamResponse(headers={"Content-Type": "application/rss+xml"})
+            resp = web.StreamResponse(headers={"Content-Type": content_type})
             resp.content_length = total
             await resp.prepare(request)
             try:
@@ -190,7 +191,8 @@ class FeedServer:
 
         self.route(path, handler)
 
-    def gzip_bomb(self, path: str, *, inflated: int = 512 * MIB) -> None:
+    def gzip_bomb(self, path: str, *, inflated: int = 512 * MIB,
+                  content_type: str = "application/rss+xml") -> None:
         """Send ``inflated`` zero bytes gzip-compressed (about 1/1000 the size on the wire).
 
         The compressed stream is produced as it is sent, so the server never holds it.
@@ -198,7 +200,7 @@ class FeedServer:
 
         async def handler(request: web.Request) -> web.StreamResponse:
             resp = web.StreamResponse(
-                headers={"Content-Type": "application/rss+xml", "Content-Encoding": "gzip"})
+                headers={"Content-Type": content_type, "Content-Encoding": "gzip"})
             await resp.prepare(request)
             packer = zlib.compressobj(9, zlib.DEFLATED, 31)  # wbits 31: gzip framing
             zeros = bytes(MIB)
@@ -214,11 +216,12 @@ class FeedServer:
 
         self.route(path, handler)
 
-    def endless(self, path: str, *, size: int = 200 * MIB, announce: bool = True) -> None:
+    def endless(self, path: str, *, size: int = 200 * MIB, announce: bool = True,
+                content_type: str = "application/rss+xml") -> None:
         """Send ``size`` bytes, with or without a Content-Length header announcing them."""
 
         async def handler(request: web.Request) -> web.StreamResponse:
-            resp = web.StreamResponse(headers={"Content-Type": "application/rss+xml"})
+            resp = web.StreamResponse(headers={"Content-Type": content_type})
             if announce:
                 resp.content_length = size
             await resp.prepare(request)

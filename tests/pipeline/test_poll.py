@@ -186,3 +186,20 @@ async def test_a_corrected_headline_of_an_alerted_item_is_not_hidden_by_the_pres
     assert await rig.poll(url2) == Outcome.INGESTED
     rig.feeds.serve("/b", rss([("9", "Weather today")]))
     assert await rig.poll(url2) == Outcome.KNOWN
+async def test_an_offline_machine_does_not_pause_its_feeds(rig: Rig) -> None:
+    from bot.reporting import ConsoleReporter
+
+    reporter = ConsoleReporter(2)
+    rig.deps.on_result, rig.deps.failure_level = reporter.on_result, reporter.failure_level
+    rig.deps.pause_after = 3
+    urls = []
+    for path in ("/x", "/y"):
+        await rig.store.subscribe(GUILD, f"http://127.0.0.1:9{path}", path.strip("/"), 60,
+                                  rig.clock.now)  # port 9: nothing listens, connect refused
+        urls.append(f"http://127.0.0.1:9{path}")
+    for _ in range(4):
+        for url in urls:
+            assert await rig.poll(url) == Outcome.FAILED
+    assert reporter.reach.state == "offline"
+    assert not any([(await rig.feed(url)).paused for url in urls])
+    assert (await rig.feed(urls[0])).error_count == 4

@@ -3,8 +3,8 @@
 Adds ``watches.stories`` ("group" | "every-item"), ``deliveries.edit_of`` (a delivery that
 edits the message another one posted), ``story_items`` and ``story_posts``.
 
-Revision ID: 0003
-Revises: 0002
+Revision ID: 0005_stories
+Revises: 0004_digests
 """
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ from alembic import op
 
 from bot.store.types import Id, StoredText, Time
 
-revision = "0003"
-down_revision = "0002"
+revision = "0005_stories"
+down_revision = "0004_digests"
 branch_labels = None
 depends_on = None
 

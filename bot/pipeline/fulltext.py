@@ -1,0 +1,85 @@
+"""Which new items get their article page fetched, and putting the text into them (issue 13).
+
+A poll calls ``add_article_text`` after parsing and before storing, with the keys the store
+does not know yet: one GET per new item, never per poll. Each article that yields text sets
+``Entry.body``; every other outcome leaves the entry as the feed gave it, so matching falls
+back to the feed's text and no alert is lost. Fetches run side by side (bounded by the
+``ArticleFetcher``), so a poll waits at most one article deadline.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Collection, Sequence
+from dataclasses import replace
+from typing import Literal
+
+from bot import metrics
+from bot.model import Entry
+from bot.pipeline.article import Article, ArticleFetcher, ArticleReason
+from bot.pipeline.fields import web_url
+from bot.text import html_to_text
+
+log = logging.getLogger(__name__)
+
+FullTextMode = Literal["auto", "always", "never"]
+FULL_TEXT_MODES: tuple[FullTextMode, ...] = ("auto", "always", "never")
+TEASER_CHARS = 1_000  # "auto": an item whose own text is shorter is a teaser
+MAX_PER_POLL = 25  # a feed that suddenly lists hundreds of new items is not read page by page
+PER_FEED = 2  # pages of one feed fetched at once: a feed of slow pages leaves slots to others
+
+
+def full_text_mode(value: str | None) -> FullTextMode:
+    """``value`` as a mode; unknown or missing values mean the default, "auto"."""
+    for mode in FULL_TEXT_MODES:
+        if value == mode:
+            return mode
+    return "auto"
+
+
+def is_teaser(entry: Entry) -> bool:
+    """Whether the item's own text (summary or content, HTML stripped) is under TEASER_CHARS."""
+    own = max(entry.summary, entry.content, key=len)
+    # Cut first: no text helper sees more than needed to decide.
+    return len(html_to_text(own[: TEASER_CHARS * 20])) < TEASER_CHARS
+
+
+def wants_article(entry: Entry, mode: FullTextMode) -> bool:
+    """Whether this (new) item's page should be fetched under ``mode``."""
+    if mode == "never" or web_url(entry.link) is None:
+        return False
+    return mode == "always" or is_teaser(entry)
+
+
+async def add_article_text(entries: Sequence[Entry], new_keys: Collection[str],
+                           mode: FullTextMode, articles: ArticleFetcher,
+                           feed_name: str = "", private: bool | None = None,
+                           ) -> tuple[tuple[Entry, ...], list[Article]]:
+    """``entries`` with ``body`` set on new items whose page gave text; and each page's outcome.
+
+    Items sharing a link share one fetch. ``private`` is the feed's private-network
+    allowance (``Fetcher.fetch``), so a page cannot reach further than its feed.
+    """
+    targets = [e for e in entries if e.key in new_keys and wants_article(e, mode)]
+    if len(targets) > MAX_PER_POLL:
+        log.info("feed %r: %d new items want their article; fetching the first %d",
+                 feed_name, len(targets), MAX_PER_POLL, extra={"feed": feed_name})
+        targets = targets[:MAX_PER_POLL]
+    if not targets:
+        return tuple(entries), []
+    links = list(dict.fromkeys(entry.link for entry in targets))  # one GET per page
+    share = asyncio.Semaphore(PER_FEED)
+    outcomes = await asyncio.gather(*(articles.get(link, share, private) for link in links))
+    texts: dict[str, str] = {}
+    for link, article in zip(links, outcomes, strict=True):
+        metrics.count_article(article.reason)
+        if article.reason is ArticleReason.OK:
+            texts[link] = article.text
+        else:
+            log.info("feed %r: article %s: %s (%s); matching the feed's text", feed_name,
+                     link[:200], article.reason, article.detail, extra={"feed": feed_name})
+    wanted = {entry.key for entry in targets}
+    enriched = tuple(replace(e, body=texts[e.link]) if e.key in wanted and e.link in texts
+                     else e for e in entries)
+    return enriched, list(outcomes)
