@@ -39,6 +39,7 @@ from bot.stories.similarity import Thresholds, conflict, idf, jaccard, weighted_
 __all__ = ["Assignment", "StoryGrouper", "StoryItem"]
 
 DEFAULT_WINDOW = 24 * 3600.0
+MIN_SHARED = 2  # words two headlines must share to be compared at all
 
 
 @dataclass(frozen=True, slots=True)
@@ -246,6 +247,8 @@ class StoryGrouper:
         """(score, reason) if ``features`` may join ``member``'s story, else None."""
         limits = self.thresholds
         other = member.features
+        if len(features.words & other.words) < MIN_SHARED:
+            return None  # one shared word ("Story p" / "Story s") is no evidence
         score = jaccard(features.words, other.words)
         reason = "title"
         if score < limits.best and _contained(features.words, other.words, limits):
