@@ -79,5 +79,7 @@ def setup_logging(level: str = "INFO", fmt: str = "text", secrets: tuple[str, ..
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level if level in logging.getLevelNamesMapping() else "INFO")
-    for noisy in ("apscheduler", "discord.gateway", "discord.client"):
+    # Alembic's INFO lines (context impl, each step) clutter a newcomer's first screen; the
+    # store logs one line of its own when it upgrades the schema.
+    for noisy in ("apscheduler", "discord.gateway", "discord.client", "alembic"):
         logging.getLogger(noisy).setLevel(max(root.level, logging.WARNING))

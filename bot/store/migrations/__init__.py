@@ -56,6 +56,10 @@ def upgrade(conn: Connection) -> None:
         log.info("stamping a database made by the old migration runner at %s", LEGACY_REVISION)
         MigrationContext.configure(conn).stamp(script, LEGACY_REVISION)
 
+    current = MigrationContext.configure(conn).get_current_heads()
+    log.info("upgrading the database schema from %s to %s",
+             ", ".join(current) or "empty", script.get_current_head())
+
     def steps(revision: Any, _context: MigrationContext) -> Any:
         return script._upgrade_revs("head", revision)
 
