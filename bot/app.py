@@ -91,6 +91,7 @@ async def build_app(settings: Settings, config: Config,
         stack.push_async_callback(store.close)
         clock = DbClock()
         membership = await _join(store, settings, config, roles, clock)
+        store.set_story_window(config.bot.story_window)
         await store.set_full_text(CONFIG_GUILD, {f.name: f.full_text for f in config.feeds})
         session = aiohttp.ClientSession()
         stack.push_async_callback(session.close)

@@ -1,4 +1,4 @@
-"""The ``wirewatch`` command line: run, once, check-config, match."""
+"""The ``wirewatch`` command line: run, once, check-config, match, stories."""
 
 from __future__ import annotations
 
@@ -9,21 +9,22 @@ import sys
 from collections.abc import Sequence
 
 from bot import __version__
-from bot.app import run_once
 from bot.config import Config, load_config
 from bot.errors import ConfigError, StoreError
 from bot.logs import setup_logging
-from bot.match_cli import add_match_arguments, run_match
-from bot.portability import add_portability_commands, run_portability
 from bot.roles import ROLE_CHOICES, parse_roles
-from bot.runner import run_forever
 from bot.settings import Settings, load_settings
+from bot.stories_cli import add_stories_arguments, run_stories
 
 log = logging.getLogger(__name__)
 
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser with every subcommand."""
+    # Imported here: they load the store and the app, which `wirewatch stories` never needs.
+    from bot.match_cli import add_match_arguments
+    from bot.portability import add_portability_commands
+
     parser = argparse.ArgumentParser(
         prog="wirewatch", description="Watch news feeds and post keyword alerts into Discord.")
     parser.add_argument("--version", action="version", version=f"wirewatch {__version__}")
@@ -36,6 +37,8 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("check-config", help="validate settings and the config file, then exit")
     match = commands.add_parser("match", help="test a watch query against text or JSONL items")
     add_match_arguments(match)
+    stories = commands.add_parser("stories", help="group JSONL items into stories")
+    add_stories_arguments(stories)
     add_portability_commands(commands)
     return parser
 
@@ -48,14 +51,26 @@ def load_all() -> tuple[Settings, Config]:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``wirewatch`` console script; returns the exit status."""
+    raw = list(sys.argv[1:] if argv is None else argv)
+    if raw[:1] == ["stories"]:
+        # Batch grouping must start fast: it needs none of the bot (Discord, store, app).
+        from bot.stories_cli import main as stories_main
+
+        return stories_main(raw[1:])
     args = build_parser().parse_args(argv)
     command = args.command or "run"
     if command == "match":
+        from bot.match_cli import run_match
+
         return run_match(args)
+    if command == "stories":
+        return run_stories(args)
     try:
         settings = load_settings()
         setup_logging(settings.log_level, settings.log_format,
                       secrets=(settings.discord_token,) if settings.discord_token else ())
+        from bot.portability import run_portability
+
         portability = run_portability(args, settings)
         if portability is not None:
             return portability
@@ -68,6 +83,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"{settings.config_path}: OK ({len(config.feeds)} feeds, "
               f"{len(config.watches)} watches)")
         return 0
+    # Imported here: `wirewatch stories` and `match` never need the app.
+    from bot.app import run_once
+    from bot.runner import run_forever
+
     try:
         if command == "once":
             return asyncio.run(run_once(settings, config))

@@ -98,6 +98,8 @@ class WatchConfig(_Strict):
     feeds: tuple[str, ...] | None = None
     color: int | None = Field(default=None, ge=0, le=0xFFFFFF)
     collapse_after: int | None = Field(default=None, ge=1, le=100)
+    # "group": later items of an alerted story edit its message; "every-item": one each.
+    stories: Literal["group", "every-item"] = "group"
     # When matches go out (bot.delivery.cadence): digests, quiet hours, urgent exceptions.
     deliver: str = "instant"
     timezone: str = "UTC"
@@ -166,6 +168,8 @@ class BotConfig(_Strict):
     min_feed_interval: Duration = WARN_INTERVAL_S
     # Gateway shards; each is held by one process of a cluster (see README, Scale out).
     shards: int = Field(default=1, ge=1, le=1024)
+    # Items are grouped into stories with the items seen in this window (issue 14).
+    story_window: Duration = Field(default=24 * 3600.0, ge=60.0, le=7 * 24 * 3600.0)
 
 
     @field_validator("first_poll_silent")

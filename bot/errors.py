@@ -84,3 +84,7 @@ class PermanentDelivery(DeliveryError):
 
 class TargetGone(PermanentDelivery):
     """The channel or webhook is gone or forbidden (403/404)."""
+
+
+class MessageGone(PermanentDelivery):
+    """The message to edit no longer exists (404 Unknown Message): give up quietly."""

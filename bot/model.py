@@ -58,6 +58,14 @@ class Snippet:
 
 
 @dataclass(frozen=True, slots=True)
+class Source:
+    """Another outlet that reported the same story: its feed name and link."""
+
+    name: str
+    link: str = ""
+
+
+@dataclass(frozen=True, slots=True)
 class Alert:
     """Everything a sender needs to post one alert; turned into an embed by a pure function."""
 
@@ -73,3 +81,7 @@ class Alert:
     color: int | None = None
     role_id: int | None = None
     extra: dict[str, str] = field(default_factory=dict)
+    # Issue 14: the other sources of the same story (shown as "Also reported by"), and
+    # whether the headline or summary was corrected after the first post.
+    also_reported: tuple[Source, ...] = ()
+    updated: bool = False

@@ -63,6 +63,11 @@ BAD = [
     ("bad channel", GOOD.replace(f'webhook = "{GOOD_WEBHOOK}"', 'channel = "abc"'),
      "watches[0].channel"),
     ("bad toml", "[[feeds]\nname=", "not valid TOML"),
+    ("bad stories", GOOD.replace('feeds = ["Local Wire"]',
+                                 'feeds = ["Local Wire"]\nstories = "sometimes"'),
+     "watches[0].stories"),
+
+
     ("bad full_text", GOOD.replace('interval = "2m"', 'interval = "2m"\nfull_text = "yes"'),
      "feeds[0].full_text"),
 ]
@@ -136,6 +141,16 @@ def test_bad_settings_name_the_variable(name: str, value: str) -> None:
 def test_webhook_urls_in_discords_shape_are_accepted(tmp_path: Path, webhook: str) -> None:
     config = load_config(write(tmp_path, GOOD.replace(GOOD_WEBHOOK, webhook)))
     assert config.watches[0].webhook == webhook
+
+
+def test_stories_setting_and_window(tmp_path: Path) -> None:
+    """Watches group stories unless told otherwise; the window is a duration."""
+    config = load_config(write(tmp_path, GOOD))
+    assert config.watches[0].stories == "group"
+    assert config.bot.story_window == 24 * 3600
+    text = GOOD.replace('feeds = ["Local Wire"]', 'feeds = ["Local Wire"]\nstories = "every-item"')
+    config = load_config(write(tmp_path, "[bot]\nstory_window = \"6h\"\n" + text))
+    assert (config.watches[0].stories, config.bot.story_window) == ("every-item", 6 * 3600)
 
 
 def test_a_bad_log_level_exits_2_naming_the_variable(

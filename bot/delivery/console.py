@@ -38,3 +38,11 @@ class ConsoleSender:
         stream.write(format_alert(delivery.alert) + "\n")
         stream.flush()
         return None
+
+    async def edit(self, delivery: Delivery, message_id: str | None) -> None:
+        """A story edit: print the story's current state, marked as an update."""
+        stream = self._stream or sys.stdout
+        sources = ", ".join(s.name for s in delivery.alert.also_reported)
+        also = f"  also reported by: {sources}\n" if sources else ""
+        stream.write("(update) " + format_alert(delivery.alert) + also + "\n")
+        stream.flush()

@@ -19,13 +19,20 @@ import aiohttp
 from bot import __version__
 from bot.delivery.digests import digest_body
 from bot.delivery.embed import alert_to_message, delivery_marker, footer_marker
-from bot.errors import DeliveryError, PermanentDelivery, RetryableDelivery, TargetGone
+from bot.errors import (
+    DeliveryError,
+    MessageGone,
+    PermanentDelivery,
+    RetryableDelivery,
+    TargetGone,
+)
 from bot.model import Alert
 from bot.store.rows import Delivery
 
 log = logging.getLogger(__name__)
 
 WEBHOOK_PATH = re.compile(r"/webhooks/(\d+)/([\w.-]+)")
+UNKNOWN_MESSAGE = 10008
 NONCE_WINDOW_S = 60.0  # Discord dedupes a nonce for "a few minutes"; past this we look first
 MAX_ROUTE_WAIT_S = 10.0
 REQUEST_TIMEOUT_S = 8.0  # below the 10 s shutdown budget
@@ -63,6 +70,36 @@ class DiscordSender:
         if delivery.webhook_url:
             return await self._send_to_webhook(delivery, delivery.webhook_url)
         raise PermanentDelivery("the watch has neither a channel nor a webhook")
+
+    async def edit(self, delivery: Delivery, message_id: str | None) -> None:
+        """Set the message a story edit delivery points at to the delivery's alert."""
+        if not message_id:
+            raise MessageGone("the message to edit has no id")
+        await self.edit_message(channel_id=delivery.channel_id,
+                                webhook_url=delivery.webhook_url, message_id=message_id,
+                                alert=delivery.alert, nonce=delivery.edit_nonce)
+
+    async def edit_message(self, *, channel_id: int | None, webhook_url: str | None,
+                           message_id: str, alert: Alert, nonce: str | None = None) -> None:
+        """Set an earlier message to ``alert``'s rendering (PATCH, idempotent).
+
+        ``nonce`` is the original delivery's: its marker stays in the footer so a look-up
+        after a crash still recognises the message. Raises MessageGone when the message was
+        deleted, else like ``send``.
+        """
+        payload = alert_to_message(alert, marker=delivery_marker(nonce) if nonce else None)
+        if channel_id:
+            if not self._token:
+                raise PermanentDelivery("channel delivery needs DISCORD_TOKEN")
+            await self._request("PATCH", f"/channels/{channel_id}/messages/{message_id}",
+                                payload, what=f"channel {channel_id}")
+            return
+        found = WEBHOOK_PATH.search(webhook_url or "")
+        if not found:
+            raise PermanentDelivery("the watch has neither a channel nor a valid webhook")
+        webhook_id, token = found.groups()
+        await self._request("PATCH", f"/webhooks/{webhook_id}/{token}/messages/{message_id}",
+                            payload, what=f"webhook {webhook_id}", auth=False)
 
     async def _send_to_channel(self, delivery: Delivery, channel_id: int) -> str | None:
         if not self._token:
@@ -178,6 +215,8 @@ def _classify(status: int, headers: Any, data: Any, what: str, *,
     if status == 429:
         retry = info.get("retry_after") or headers.get("Retry-After") or 1.0
         raise RetryableDelivery(reason, retry_after=float(retry))
+    if status == 404 and info.get("code") == UNKNOWN_MESSAGE:
+        raise MessageGone(reason)
     if status in (403, 404) or (webhook and status == 401):
         # A webhook's 401 means its token is invalid (reset or deleted): no retry will fix it.
         raise TargetGone(reason)

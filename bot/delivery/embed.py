@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from bot.delivery.markdown import cut_index, escape_markdown, truncate_words
-from bot.model import Alert, Snippet
+from bot.model import Alert, Snippet, Source
 
 TITLE_MAX = 256
 DESCRIPTION_MAX = 4096
@@ -24,6 +24,10 @@ EMBED_TOTAL_MAX = 6000
 NONCE_MAX = 25
 URL_MAX = 2048
 COLOR_MAX = 0xFFFFFF
+FIELD_NAME_MAX = 256
+FIELD_VALUE_MAX = 1024
+ALSO_SHOWN = 10  # sources listed by name; the rest are counted ("and N more")
+UPDATED_MARK = "Updated: "
 ELLIPSIS = "…"
 MARKER_LEN = 12
 _MARKER = re.compile(rf"(?:^| · )ref ([0-9a-f]{{{MARKER_LEN}}})$")
@@ -43,6 +47,8 @@ def alert_to_message(alert: Alert, *, nonce: str | None = None,
     if nonce is not None and not 0 < len(nonce) <= NONCE_MAX:
         raise ValueError(f"nonce must be 1 to {NONCE_MAX} characters, got {len(nonce)}")
     title_raw = _one_line(alert.title) or UNTITLED
+    if alert.updated:
+        title_raw = UPDATED_MARK + title_raw
     title = _fit(lambda n: escape_markdown(truncate_words(title_raw, n)), len(title_raw),
                  TITLE_MAX)
     # Author names and footers show no markdown: escaping them would show the backslashes.
@@ -50,7 +56,10 @@ def alert_to_message(alert: Alert, *, nonce: str | None = None,
     suffix = f"ref {marker}" if marker else ""
     footer = " · ".join(part for part in (
         truncate_words(_footer_text(alert), FOOTER_MAX - len(suffix) - 3), suffix) if part)
-    room = min(DESCRIPTION_MAX, EMBED_TOTAL_MAX - len(title) - len(author) - len(footer))
+    also = also_reported_field(alert.also_reported)
+    also_size = len(also[0]) + len(also[1]) if also else 0
+    room = min(DESCRIPTION_MAX,
+               EMBED_TOTAL_MAX - len(title) - len(author) - len(footer) - also_size)
     description = render_snippet(alert.snippet, room)
 
     embed: dict[str, object] = {"title": title, "color": _color(alert)}
@@ -59,6 +68,8 @@ def alert_to_message(alert: Alert, *, nonce: str | None = None,
         embed["url"] = link
     if description:
         embed["description"] = description
+    if also:
+        embed["fields"] = [{"name": also[0], "value": also[1], "inline": False}]
     if author:
         embed["author"] = {"name": author}
     if footer:
@@ -79,6 +90,36 @@ def alert_to_message(alert: Alert, *, nonce: str | None = None,
         message["nonce"] = nonce
         message["enforce_nonce"] = True
     return message
+
+
+def also_reported_field(sources: tuple[Source, ...]) -> tuple[str, str] | None:
+    """(name, value) of the "Also reported by (N)" field: 10 sources linked, then "and N more".
+
+    Sources are listed in the order given (the order they reported). The value always fits
+    Discord's 1,024 characters: sources that do not fit join the "and N more" count.
+    """
+    if not sources:
+        return None
+    shown: list[str] = []
+    for source in sources[:ALSO_SHOWN]:
+        entry = _source_entry(source)
+        hidden = len(sources) - len(shown) - 1
+        tail = f" and {hidden} more" if hidden else ""
+        if len(" · ".join([*shown, entry])) + len(tail) > FIELD_VALUE_MAX:
+            break
+        shown.append(entry)
+    rest = len(sources) - len(shown)
+    value = " · ".join(shown) + (f" and {rest} more" if rest else "")
+    return f"Also reported by ({len(sources)})", value
+
+
+def _source_entry(source: Source) -> str:
+    """``[Name](link)``; the bare name when the link is unusable or too long to list."""
+    name = escape_markdown(truncate_words(_one_line(source.name) or "source", 80))
+    link = web_url(source.link)
+    if link is None or ")" in link or len(link) > 300:
+        return name
+    return f"[{name}]({link})"
 
 
 def delivery_marker(nonce: str) -> str:

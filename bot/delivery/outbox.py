@@ -22,7 +22,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from bot.errors import PermanentDelivery, RetryableDelivery, TargetGone
+from bot.errors import MessageGone, PermanentDelivery, RetryableDelivery, TargetGone
 from bot.store.base import Store
 from bot.store.rows import Delivery
 
@@ -46,6 +46,9 @@ class Sender(Protocol):
     """Something that posts one delivery and returns its message id."""
 
     async def send(self, delivery: Delivery) -> str | None: ...
+
+    async def edit(self, delivery: Delivery, message_id: str | None) -> None:
+        """Set the message ``delivery`` edits to its alert (a story edit, issue 14)."""
 
 
 TargetGoneHook = Callable[[Delivery, str], Awaitable[None]]
@@ -203,14 +206,30 @@ class OutboxSender:
 
     async def _drain_lane(self, lane: Lane) -> None:
         while lane.queue:
-            delivery, next_attempt = lane.queue[0]
-            # Stop at the first one not yet due: later alerts must not overtake it.
-            if self.stopping.is_set() or next_attempt > self._clock():
+            place = self._next_due(lane)
+            if place is None:
                 return
+            delivery, _ = lane.queue[place]
             if not await self._claim(lane) or not await self._send_one(delivery):
                 return
-            lane.queue.popleft()
+            del lane.queue[place]
             self._forget(lane, delivery.id, finished=True)
+
+    def _next_due(self, lane: Lane) -> int | None:
+        """Where the next due delivery is: the head, or one behind story edits that wait.
+
+        A new alert not yet due stops the lane (later alerts must not overtake it); a story
+        edit waiting out its 10 s gap does not hold back the alerts behind it.
+        """
+        if self.stopping.is_set():
+            return None
+        now = self._clock()
+        for place, (delivery, next_attempt) in enumerate(lane.queue):
+            if next_attempt <= now:
+                return place
+            if delivery.edit_of is None:
+                return None
+        return None
 
     def _release(self, lane: Lane) -> None:
         # Synchronous: no read can hand this lane a row between its last check and here.
@@ -235,7 +254,16 @@ class OutboxSender:
                 raise PermanentDelivery("Discord delivery needs DISCORD_TOKEN or a webhook")
             if not await self._attempt(delivery, now):
                 return False
-            message_id = await sender.send(delivery)
+            message_id = await (sender.send(delivery) if delivery.edit_of is None
+                                else self._edit(sender, delivery))
+        except MessageGone as exc:
+            # The story's message was deleted: nothing to edit any more; the watch is fine.
+            await self._store.mark_failed(delivery.id, str(exc), self._clock(),
+                                          owner=self.owner)
+            log.info("watch %r: the message of delivery %d is gone; edit dropped",
+                     delivery.watch_name, delivery.edit_of, extra=context)
+            self.outcomes["gone"] += 1
+            return True
         except RetryableDelivery as exc:
             delay = retry_delay(delivery.attempts, exc.retry_after, self._rng)
             await self._store.mark_retry(delivery.id, str(exc), self._clock() + delay, now,
@@ -269,6 +297,15 @@ class OutboxSender:
             return True
         return await self._store.start_attempt(delivery.id, self.owner,
                                                target_lease(delivery.target), now)
+
+    async def _edit(self, sender: Sender, delivery: Delivery) -> str | None:
+        """A story edit: the edited message's id once it is posted (an edit waits for it)."""
+        if delivery.edit_status == "pending":
+            raise RetryableDelivery("the message to edit is not posted yet", retry_after=1.0)
+        if delivery.edit_status != "sent":
+            raise MessageGone("the message to edit was never posted")
+        await sender.edit(delivery, delivery.edit_message_id)
+        return delivery.edit_message_id
 
     async def _target_gone(self, delivery: Delivery, reason: str) -> None:
         await self._store.mark_failed(delivery.id, reason, self._clock(), owner=self.owner)

@@ -103,6 +103,8 @@ def describe(watch: WatchRow) -> str:
         flags.append(f"⏸️ paused: {plain(watch.paused_reason or 'by a moderator', 120)}")
     if watch.role_id:
         flags.append(f"pings <@&{watch.role_id}>")
+    if watch.stories == "every-item":
+        flags.append("every item")
     if watch.cadence != SEND_NOW:
         flags.append(plain(watch.cadence.describe(), 300))
     extra = f" ({'; '.join(flags)})" if flags else ""
@@ -162,7 +164,11 @@ class WatchCommands(ManagedGroup):
                            query='What to look for, e.g. "rare earths" OR tariffs -opinion',
                            channel="Where alerts go (default: this channel)",
                            role="A role to ping on each alert (nothing else is ever pinged)",
+                           stories="group: later reports of a story edit its alert (default); "
+                                   "every-item: one alert per item",
                            **DESCRIPTIONS)
+    @app_commands.choices(stories=[app_commands.Choice(name="group", value="group"),
+                                   app_commands.Choice(name="every-item", value="every-item")])
     async def add(self, interaction: discord.Interaction, name: app_commands.Range[str, 1, 100],
                   query: app_commands.Range[str, 1, 1000],
                   channel: discord.TextChannel | None = None,
@@ -170,7 +176,8 @@ class WatchCommands(ManagedGroup):
                   deliver: app_commands.Range[str, 1, 40] | None = None,
                   timezone: app_commands.Range[str, 1, 64] | None = None,
                   quiet: app_commands.Range[str, 1, 40] | None = None,
-                  urgent: app_commands.Range[str, 1, 1000] | None = None) -> None:
+                  urgent: app_commands.Range[str, 1, 1000] | None = None,
+                  stories: app_commands.Choice[str] | None = None) -> None:
         """Watch this server's feeds for a query and post matches to a channel."""
         guild_id = guild_of(interaction)
         name = clean_name(name)
@@ -188,7 +195,8 @@ class WatchCommands(ManagedGroup):
         channel_id = channel.id if channel else interaction.channel_id
         await self.app.store.add_watch(NewWatch(
             guild_id=guild_id, name=name, query=query, channel_id=channel_id,
-            role_id=role.id if role else None, cadence=cadence), now())
+            role_id=role.id if role else None, cadence=cadence,
+            stories=stories.value if stories else "group"), now())
         log.info("guild %s added watch %r → channel %s", guild_id, name, channel_id)
         ping = f", pinging <@&{role.id}>" if role else ""
         if cadence.holds:

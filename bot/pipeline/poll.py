@@ -40,6 +40,8 @@ from bot.store.rows import DeliveryDraft, FeedRow
 
 log = logging.getLogger(__name__)
 
+CORRECTION_WINDOW_S = 24 * 3600.0  # corrections of alerts older than this are not looked for
+
 
 class Outcome(StrEnum):
     """How a poll ended (a metrics label)."""
@@ -110,7 +112,7 @@ async def _poll(feed: FeedRow, deps: PollDeps) -> PollResult:
         await store.record_unchanged(feed.id, now, next_check, response.etag,
                                      response.last_modified)
         return PollResult(Outcome.UNCHANGED)
-    if feed.primed and await _all_known(feed, response.body, response.headers, store):
+    if feed.primed and await _all_known(feed, response.body, response.headers, store, now):
         await store.record_unchanged(feed.id, now, next_check, response.etag,
                                      response.last_modified, body_hash)
         return PollResult(Outcome.KNOWN)
@@ -176,14 +178,19 @@ async def _with_articles(feed: FeedRow, entries: Sequence[Entry], watched: bool,
 
 
 async def _all_known(feed: FeedRow, body: bytes, headers: Mapping[str, str],
-                     store: Store) -> bool:
+                     store: Store, now: float) -> bool:
     # A lean pre-scan costs ~1 ms where feedparser costs 50–80 ms: skip the parse when
     # every item id in the body is already recorded. Off the event loop: a 5 MB body
     # takes ~100 ms.
     keys = await asyncio.to_thread(prescan_keys, body, headers)
     if not keys:
         return False
-    return len(await store.known_keys(feed.id, keys)) == len(set(keys))
+    if len(await store.known_keys(feed.id, keys)) != len(set(keys)):
+        return False
+    # A changed body may carry a corrected headline of an item we alerted on (issue 14):
+    # parse then, so the alert is edited; the ingest compares a title+summary hash. Only
+    # bodies with recently alerted items pay for it, never the plain "nothing new" polls.
+    return not await store.alerted_keys(feed.id, keys, now - CORRECTION_WINDOW_S)
 
 
 async def _record_failure(feed: FeedRow, deps: PollDeps, exc: FeedError) -> PollResult:

@@ -6,7 +6,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from bot.model import Alert, Entry, Snippet
+from bot.model import Alert, Entry, Snippet, Source
 
 
 def _time(value: datetime | None) -> str | None:
@@ -33,6 +33,10 @@ def alert_to_json(alert: Alert) -> str:
         "role_id": alert.role_id,
         "extra": alert.extra,
     }
+    if alert.also_reported:
+        data["also_reported"] = [[s.name, s.link] for s in alert.also_reported]
+    if alert.updated:
+        data["updated"] = True
     return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
 
 
@@ -53,6 +57,8 @@ def alert_from_json(text: str) -> Alert:
         color=data.get("color"),
         role_id=data.get("role_id"),
         extra=dict(data.get("extra") or {}),
+        also_reported=tuple(Source(str(n), str(u)) for n, u in data.get("also_reported") or ()),
+        updated=bool(data.get("updated", False)),
     )
 
 

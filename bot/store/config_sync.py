@@ -26,7 +26,8 @@ def sync_in(conn: Connection, config: Config, now: float) -> None:
             guild_id=CONFIG_GUILD, name=watch.name, query=watch.query,
             channel_id=watch.channel, webhook_url=watch.webhook, role_id=watch.role,
             feed_names=watch.feeds, color=watch.color,
-            collapse_after=watch.collapse_after, source="config", cadence=watch.cadence), now)
+            collapse_after=watch.collapse_after, stories=watch.stories, source="config",
+            cadence=watch.cadence), now)
     conn.execute(delete(watches).where(
         watches.c.guild_id == CONFIG_GUILD, watches.c.source == "config",
         watches.c.name.not_in([watch.name for watch in config.watches])))

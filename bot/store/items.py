@@ -11,12 +11,18 @@ from sqlalchemy import Connection, Executable, bindparam, func, select, true, up
 from bot.model import Entry
 from bot.store.base import PlanDeliveries
 from bot.store.codec import alert_to_json, entry_from_json, entry_to_json
+from bot.store.corrections import apply_corrections, changed_entries
 from bot.store.database import Database
 from bot.store.dialect import stored_text, upsert
 from bot.store.digests import hold_in
 from bot.store.rows import DeliveryDraft, IngestResult, StoredItem
 from bot.store.schema import deliveries, feeds, items, subscriptions
+from bot.store.stories import assign as assign_stories
+from bot.store.stories import catch_up as catch_up_stories
+from bot.store.stories import lock_stories, place_drafts
 from bot.store.types import NameList, StoredText
+from bot.stories import DEFAULT_WINDOW
+from bot.stories.book import StoryBook
 
 _KEYS_PER_QUERY = 5000  # far below SQLite's 32,766 bound variables
 # /watch test matches a bounded sample: bodies (soon with article text) are read whole.
@@ -64,7 +70,8 @@ class Poll:
 
 
 def record(conn: Connection, poll: Poll, candidates: Sequence[Entry],
-           drafts: Sequence[DeliveryDraft] | None) -> IngestResult | None:
+           drafts: Sequence[DeliveryDraft] | None, book: StoryBook | None = None,
+           fixed: Sequence[Entry] = ()) -> IngestResult | None:
     """Write the items not yet stored and the deliveries of those that came back new.
 
     ``drafts`` were planned outside for a primed feed (None: the feed was not primed then).
@@ -78,6 +85,17 @@ def record(conn: Connection, poll: Poll, candidates: Sequence[Entry],
     new_keys = _insert_items(conn, poll.feed_id, candidates, poll.now)
     fresh = [draft for draft in drafts or () if stored_text(conn, draft.item_key) in new_keys]
     fresh = hold_in(conn, poll.feed_id, poll.now, fresh) if primed else fresh  # digests
+    stories: dict[str, str] = {}
+    if book is not None:
+        new_entries = [e for e in candidates if stored_text(conn, e.key) in new_keys]
+        if new_entries:
+            lock_stories(conn)
+            stories = assign_stories(conn, book, poll.feed_id, new_entries, poll.now)
+    queued = len(fresh)
+    if primed and fixed:
+        queued += apply_corrections(conn, poll.feed_id, fixed, poll.now)
+    if primed and fresh and stories:
+        fresh = place_drafts(conn, poll.feed_id, fresh, stories, poll.now)
     if primed and fresh:
         conn.execute(_inserts(conn)[1], [
             {"watch_id": draft.watch_id, "feed_id": poll.feed_id, "item_key": draft.item_key,
@@ -88,7 +106,7 @@ def record(conn: Connection, poll: Poll, candidates: Sequence[Entry],
         "p_title": poll.title, "p_etag": poll.etag, "p_modified": poll.last_modified,
         "p_hash": poll.body_hash, "p_keys": list(poll.keys)})
     new = sum(1 for entry in candidates if stored_text(conn, entry.key) in new_keys)
-    return IngestResult(new_items=new, deliveries=len(fresh) if primed else 0)
+    return IngestResult(new_items=new, deliveries=queued if primed else 0)
 
 
 _INSERTS: dict[str, tuple[Executable, Executable]] = {}
@@ -121,6 +139,22 @@ def _insert_items(conn: Connection, feed_id: int, entries: Sequence[Entry],
 class Items(Database):
     """Seen items and ingest."""
 
+    _story_book: StoryBook | None = None
+    _story_window: float = DEFAULT_WINDOW
+
+    @property
+    def story_book(self) -> StoryBook:
+        """This process's view of the story window (issue 14), rebuilt from the database."""
+        if self._story_book is None:
+            self._story_book = StoryBook(self._story_window)
+        return self._story_book
+
+    def set_story_window(self, seconds: float) -> None:
+        """Compare new items with the stories of the last ``seconds`` (config ``story_window``)."""
+        if seconds != self._story_window:
+            self._story_window = seconds
+            self._story_book = None
+
     async def known_keys(self, feed_id: int, keys: Sequence[str]) -> set[str]:
         """Which of ``keys`` this feed has already recorded."""
         return await self.read(lambda conn: known_in(conn, feed_id, keys))
@@ -139,18 +173,45 @@ class Items(Database):
         poll = Poll(feed_id, now, next_check, title, etag, last_modified, body_hash,
                     tuple(entry.key for entry in entries))
 
-        def look(conn: Connection) -> tuple[bool, set[str]]:
+        def look(conn: Connection) -> tuple[bool, set[str], list[Entry]]:
             primed = bool(conn.execute(_PRIMED, {"p_feed": feed_id}).scalar())
-            return primed, known_in(conn, feed_id, [entry.key for entry in entries])
+            known = known_in(conn, feed_id, [entry.key for entry in entries])
+            # Known items whose headline or summary changed: corrections (issue 14).
+            fixed = changed_entries(conn, feed_id, [e for e in entries if e.key in known])
+            return primed, known, fixed
 
-        primed, known = await self.read(look)
+        primed, known, fixed = await self.read(look)
         candidates = [entry for entry in entries if entry.key not in known]
         drafts = await _plan(plan, candidates) if primed else None
-        result = await self.write(lambda conn: record(conn, poll, candidates, drafts))
-        if result is None:  # primed meanwhile by another poll of this feed: plan after all
-            drafts = await _plan(plan, candidates)
-            result = await self.write(lambda conn: record(conn, poll, candidates, drafts))
+        book = self.story_book
+        if candidates:  # warm the story window outside the write transaction
+            await self.read(lambda conn: catch_up_stories(conn, book, now))
+        try:
+            result = await self.write(
+                lambda conn: record(conn, poll, candidates, drafts, book, fixed))
+            if result is None:  # primed meanwhile by another poll of this feed: plan after all
+                drafts = await _plan(plan, candidates)
+                result = await self.write(
+                    lambda conn: record(conn, poll, candidates, drafts, book, fixed))
+        except BaseException:
+            book.forget()  # it may hold decisions that were rolled back: rebuild next time
+            raise
         return result or IngestResult(new_items=0, deliveries=0)
+
+    async def alerted_keys(self, feed_id: int, keys: Sequence[str], since: float) -> set[str]:
+        """Which of ``keys`` caused an alert since ``since`` (their corrections edit it)."""
+        def query(conn: Connection) -> set[str]:
+            stored = {stored_text(conn, key): key for key in keys}
+            wanted = list(stored)
+            found: set[str] = set()
+            for start in range(0, len(wanted), _KEYS_PER_QUERY):
+                rows = conn.execute(select(deliveries.c.item_key).where(
+                    deliveries.c.feed_id == feed_id, deliveries.c.edit_of.is_(None),
+                    deliveries.c.created_at >= since,
+                    deliveries.c.item_key.in_(wanted[start:start + _KEYS_PER_QUERY])))
+                found.update(stored[key] for key in rows.scalars())
+            return found
+        return await self.read(query)
 
     async def recent_items(self, guild_id: int, since: float,
                            limit: int = RECENT_ITEMS_LIMIT) -> list[StoredItem]:

@@ -34,7 +34,7 @@ def watch_from_row(row: RowLike, feed_names: Sequence[str] | None) -> WatchRow:
         id=row["id"], guild_id=row["guild_id"], name=row["name"], query=row["query"],
         channel_id=row["channel_id"], webhook_url=row["webhook_url"], role_id=row["role_id"],
         feed_names=tuple(feed_names) if feed_names is not None else None, color=row["color"],
-        collapse_after=row["collapse_after"], paused=bool(row["paused"]),
+        collapse_after=row["collapse_after"], stories=row["stories"], paused=bool(row["paused"]),
         paused_reason=row["paused_reason"], source=row["source"],
         # Stored as the cadence module normalised them; not validated again on every read.
         cadence=Cadence(row["deliver"], row["timezone"], row["quiet"], row["urgent"]),
@@ -49,4 +49,6 @@ def delivery_from_row(row: RowLike) -> Delivery:
         nonce=row["nonce"], alert=alert_from_json(row["payload"]), attempts=row["attempts"],
         first_attempt=row["first_attempt"], created_at=row["created_at"],
         channel_id=row["channel_id"], webhook_url=row["webhook_url"],
+        edit_of=row["edit_of"], edit_message_id=row["edit_message_id"],
+        edit_status=row["edit_status"], edit_nonce=row["edit_nonce"],
     )

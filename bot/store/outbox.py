@@ -11,17 +11,24 @@ from bot.store.dialect import db_now
 from bot.store.mapping import delivery_from_row
 from bot.store.rows import Delivery, OutboxCounts
 from bot.store.schema import deliveries, leases, watches
+from bot.store.stories import edit_sent
 
 # Each target (channel, webhook, console) sends in order and at most 5 per 5 s on Discord,
 # so one pass needs only its head; more would let one backlog crowd out every other target.
 PER_TARGET = 50
 
 _target = func.coalesce(cast(watches.c.channel_id, Text), watches.c.webhook_url, "")
+# An edit (issue 14) carries what it needs of the message it edits: its id, status, nonce.
+_original = deliveries.alias("original")
 _queued = (select(deliveries, watches.c.name.label("watch_name"), watches.c.guild_id,
                   watches.c.channel_id, watches.c.webhook_url,
+                  _original.c.message_id.label("edit_message_id"),
+                  _original.c.status.label("edit_status"),
+                  _original.c.nonce.label("edit_nonce"),
                   func.row_number().over(partition_by=_target, order_by=deliveries.c.id)
                   .label("place"))
            .join_from(deliveries, watches, watches.c.id == deliveries.c.watch_id)
+           .outerjoin(_original, _original.c.id == deliveries.c.edit_of)
            .where(deliveries.c.status == "pending", watches.c.paused == false())
            .subquery("queued"))
 
@@ -77,9 +84,12 @@ class Outbox(Database):
     async def mark_sent(self, delivery_id: int, message_id: str | None, now: float, *,
                         owner: str | None = None) -> None:
         """The alert is in Discord (or printed): never send it again."""
-        await self._execute(_update(
-            delivery_id, owner, status="sent", message_id=message_id, sent_at=now,
-            attempts=deliveries.c.attempts + 1, first_attempt=_first_attempt(now)))
+        def write(conn: Connection) -> None:
+            conn.execute(_update(
+                delivery_id, owner, status="sent", message_id=message_id, sent_at=now,
+                attempts=deliveries.c.attempts + 1, first_attempt=_first_attempt(now)))
+            edit_sent(conn, delivery_id, now)  # nothing when it was not a story edit
+        await self.write(write)
 
     async def mark_retry(self, delivery_id: int, error: str, next_attempt: float,
                          now: float, *, owner: str | None = None) -> None:

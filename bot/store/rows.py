@@ -56,6 +56,7 @@ class WatchRow:
     feed_names: tuple[str, ...] | None = None
     color: int | None = None
     collapse_after: int | None = None
+    stories: str = "group"  # or "every-item" (issue 14)
     paused: bool = False
     paused_reason: str | None = None
     source: str = "command"
@@ -82,6 +83,7 @@ class NewWatch:
     feed_names: tuple[str, ...] | None = None
     color: int | None = None
     collapse_after: int | None = None
+    stories: str = "group"
     source: str = "command"
     cadence: Cadence = SEND_NOW
 
@@ -118,6 +120,11 @@ class Delivery:
     created_at: float
     channel_id: int | None
     webhook_url: str | None
+    # A story edit (issue 14): the delivery whose message it edits, and that one's state.
+    edit_of: int | None = None
+    edit_message_id: str | None = None
+    edit_status: str | None = None
+    edit_nonce: str | None = None
 
     @property
     def target(self) -> str:

@@ -91,6 +91,10 @@ watches = Table(
     Column("feed_names", NameList),  # NULL = every feed of the guild
     Column("color", Integer),
     Column("collapse_after", Integer),
+    # Issue 14: "group" edits a story's message for later items, "every-item" posts each.
+    Column("stories", StoredText, CheckConstraint(
+        "stories IN ('group', 'every-item')", name="stories"),
+        nullable=False, server_default=text("'group'")),
     Column("paused", Flag, nullable=False, server_default=false()),
     Column("paused_reason", StoredText),
     Column("source", StoredText, _source(), nullable=False),
@@ -136,10 +140,47 @@ deliveries = Table(
     Column("message_id", StoredText),
     Column("created_at", Time, nullable=False),
     Column("sent_at", Time),
+    # An edit of the message another delivery posted (issue 14); NULL for a new message.
+    Column("edit_of", Id),
     Column("claimed_by", StoredText),  # the process sending it (holds its target's lease)
     UniqueConstraint("watch_id", "feed_id", "item_key"),
     Index("deliveries_pending", "id", sqlite_where=text("status = 'pending'"),
           postgresql_where=text("status = 'pending'")),
+)
+
+# Issue 14: which story each item of the window belongs to, in decision order (seq), so every
+# process can replay the same window; content_hash spots corrections of known items.
+story_items = Table(
+    "story_items", metadata,
+    Column("seq", Id, Identity(always=True), primary_key=True),
+    Column("feed_id", Id, ForeignKey("feeds.id", ondelete="CASCADE"), nullable=False),
+    Column("item_key", StoredText, nullable=False),
+    Column("story_id", StoredText, nullable=False),
+    Column("at", Time, nullable=False),
+    Column("feed_name", StoredText, nullable=False),
+    Column("title", StoredText, nullable=False),
+    Column("lead", StoredText, nullable=False),
+    Column("link", StoredText, nullable=False),
+    Column("content_hash", StoredText, nullable=False),
+    UniqueConstraint("feed_id", "item_key"),
+    Index("story_items_at", "at"),
+    sqlite_autoincrement=True,
+)
+
+# One message per story per target: the delivery that posted it, the other sources since,
+# and the pending edit (coalesced: one at a time, at most one per 10 s).
+story_posts = Table(
+    "story_posts", metadata,
+    Column("id", Id, Identity(always=True), primary_key=True),
+    Column("story_id", StoredText, nullable=False),
+    Column("target", StoredText, nullable=False),
+    Column("delivery_id", Id, ForeignKey("deliveries.id", ondelete="CASCADE"), nullable=False),
+    Column("sources", StoredText, nullable=False),  # JSON [[feed name, link], ...]
+    Column("edit_id", Id),
+    Column("last_edit_at", Time),
+    Column("created_at", Time, nullable=False),
+    UniqueConstraint("story_id", "target"),
+    Index("story_posts_delivery", "delivery_id"),
 )
 
 # Article fetches per feed and outcome (issue 13: ok, paywall, timeout …), for /feed list.

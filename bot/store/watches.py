@@ -36,9 +36,9 @@ def upsert_watch(conn: Connection, watch: NewWatch, now: float) -> None:
         guild_id=watch.guild_id, name=watch.name, query=watch.query,
         channel_id=watch.channel_id, webhook_url=watch.webhook_url, role_id=watch.role_id,
         feed_names=watch.feed_names, color=watch.color, collapse_after=watch.collapse_after,
-        source=watch.source, created_at=now, **_cadence(watch.cadence))
+        stories=watch.stories, source=watch.source, created_at=now, **_cadence(watch.cadence))
     changed = ("query", "channel_id", "webhook_url", "role_id", "feed_names", "color",
-               "collapse_after", "source", *CADENCE_COLUMNS)
+               "collapse_after", "stories", "source", *CADENCE_COLUMNS)
     conn.execute(insert.on_conflict_do_update(
         index_elements=["guild_id", "name"],
         # A restart after fixing a config watch's target ends an automatic pause.

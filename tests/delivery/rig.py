@@ -74,9 +74,10 @@ async def drain_until(outbox: OutboxSender, done, timeout: float = 15.0) -> None
         await asyncio.sleep(0.05)
 
 
-async def channel_watch(store: SqlStore, name: str = "trade") -> WatchRow:
+async def channel_watch(store: SqlStore, name: str = "trade",
+                        stories: str = "group") -> WatchRow:
     return await store.add_watch(NewWatch(guild_id=GUILD_ID, name=name, query="tariffs",
-                                          channel_id=ALERTS_CHANNEL_ID), NOW)
+                                          channel_id=ALERTS_CHANNEL_ID, stories=stories), NOW)
 
 
 def titles(fake: FakeDiscord) -> list[str]:

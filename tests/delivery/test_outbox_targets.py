@@ -20,8 +20,9 @@ from tests.fakes.discord_payloads import (
 
 async def test_another_watchs_post_of_the_same_article_is_not_taken_for_ours(rig: Rig) -> None:
     # "trade" is a substring of "trade-war · tariffs": the old look-up called that ours.
-    wide = await channel_watch(rig.store, "trade-war")
-    narrow = await channel_watch(rig.store, "trade")
+    # Every item posts: with stories grouped, the second would edit the first instead.
+    wide = await channel_watch(rig.store, "trade-war", stories="every-item")
+    narrow = await channel_watch(rig.store, "trade", stories="every-item")
     await queue(rig.store, wide, 1)
     assert await rig.outbox.drain_once() == 1
     await queue(rig.store, narrow, 1, url="https://other.example/rss")  # same article link

@@ -226,3 +226,13 @@ async def test_config_watches_are_listed_but_not_editable(
             assert "comes from the config file" in text
         [watch] = await bot.app.store.watches(CONFIG_GUILD)
         assert not watch.paused
+
+
+async def test_add_with_stories_every_item(bot: Bot) -> None:
+    """``stories:`` chooses between editing a story's alert and one alert per item."""
+    await bot.answer("watch", {"name": "each", "query": "tariffs", "stories": "every-item"},
+                     subcommand="add")
+    await bot.watch_add("grouped", "tariffs")
+    [each, grouped] = await bot.app.store.watches(GUILD_ID)
+    assert (each.stories, grouped.stories) == ("every-item", "group")
+    assert "every item" in await bot.answer("watch", subcommand="list")

@@ -64,6 +64,7 @@ class FaultPlan:
     def __init__(self) -> None:
         self.rules: list[Fault] = []
         self.post_delay: float = 0.0
+        self.patch_delay: float = 0.0  # edits answer this late (crash tests kill meanwhile)
         self.paced: dict[str, float] = {}
 
     def add(self, fault: Fault) -> Fault:
@@ -75,6 +76,7 @@ class FaultPlan:
         """Disarm everything, including the POST delay."""
         self.rules.clear()
         self.post_delay = 0.0
+        self.patch_delay = 0.0
         self.paced.clear()
 
     def take(self, method: str, path: str) -> Fault | None:

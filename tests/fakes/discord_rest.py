@@ -134,6 +134,8 @@ class RestApi:
             return (fault.status, fault.body), fault.headers()
         if request.method == "POST" and self.state.faults.post_delay > 0:
             await asyncio.sleep(self.state.faults.post_delay)
+        if request.method == "PATCH" and self.state.faults.patch_delay > 0:
+            await asyncio.sleep(self.state.faults.patch_delay)
         await handler(request)
         return request[REPLY], {}
 

@@ -38,6 +38,7 @@ from typing import TypeVar
 from aiohttp import web
 
 from .discord_control import ControlApi
+from .discord_edits import EditApi
 from .discord_faults import FaultPlan
 from .discord_gateway import Gateway
 from .discord_interactions import InteractionApi, OptionValues, interaction_payload
@@ -69,6 +70,7 @@ class FakeDiscord:
         rest = RestApi(self.state, interactions.followup)
         app = web.Application(middlewares=[rest.middleware])
         rest.add_routes(app)
+        EditApi(self.state).add_routes(app)
         interactions.add_routes(app)
         ControlApi(self.state, self.gateway).add_routes(app)
         app.router.add_get("/gateway", self.gateway.handle)

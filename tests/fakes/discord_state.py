@@ -75,6 +75,7 @@ class FakeState:
         self.webhooks: dict[int, FakeWebhook] = {w.id: w for w in config.webhooks}
         self.requests: list[RecordedRequest] = []
         self.messages: dict[int, list[JSON]] = {}
+        self.edits: list[JSON] = []  # applied PATCHes, in order (see discord_edits)
         self.commands: dict[int | None, list[JSON]] = {}
         self.interactions: dict[int, InteractionRecord] = {}
         self._nonces: dict[tuple[int, str], tuple[float, JSON]] = {}
@@ -205,6 +206,7 @@ class FakeState:
         """Everything interesting as JSON (control API and ``--state-file``)."""
         return {
             "messages": self.all_messages(),
+            "edits": self.edits,
             "commands": {str(k or "global"): v for k, v in self.commands.items()},
             "interactions": [r.to_json() for r in self.interactions.values()],
             "unknown_routes": [r.to_json() for r in self.requests if r.unknown_route],

@@ -10,7 +10,6 @@ import json
 import subprocess
 import sys
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -82,24 +81,6 @@ class TestBot(discord.Client):
 
     async def on_resumed(self) -> None:
         self.resumed.set()
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeDiscord]:
-    async with FakeDiscord() as server:
-        yield server
-
-
-@pytest.fixture
-async def bot(fake: FakeDiscord) -> AsyncIterator[TestBot]:
-    async with running_client(TestBot(), fake) as client:
-        yield client
-
-
-@pytest.fixture
-async def http(fake: FakeDiscord) -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession(fake.api_base + "/") as session:
-        yield session
 
 
 def alerts(client: discord.Client) -> discord.TextChannel:

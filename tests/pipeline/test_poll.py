@@ -161,6 +161,31 @@ async def test_resume_command_path_makes_the_feed_due_now(rig: Rig) -> None:
     assert not await rig.store.resume_feed(GUILD, "nope", rig.clock.now)
 
 
+async def test_a_corrected_headline_of_an_alerted_item_is_not_hidden_by_the_prescan(
+        rig: Rig) -> None:
+    await rig.store.add_watch(NewWatch(guild_id=GUILD, name="t", query="tariffs",
+                                       channel_id=5), rig.clock.now)
+    url = await subscribe(rig, "/a", rss([("1", "Weather")]))
+    assert await rig.poll(url) == Outcome.INGESTED  # primes silently
+    rig.feeds.serve("/a", rss([("3", "New tariffs on steel"), ("1", "Weather")]))
+    assert await rig.poll(url) == Outcome.INGESTED
+    [(alert, _)] = await rig.store.pending_deliveries(10)
+    await rig.store.mark_sent(alert.id, "42", rig.clock.now)
+    # Same ids, one changed word: a plain "nothing new" body skips the parse ...
+    rig.feeds.serve("/a", rss([("3", "New tariffs on steel"), ("1", "Weather today")]))
+    # ... but here item 3, which was alerted, is in it, so the body is parsed and compared.
+    assert await rig.poll(url) == Outcome.INGESTED
+    assert await rig.store.pending_deliveries(10) == []  # no correction: nothing to edit
+    rig.feeds.serve("/a", rss([("3", "New tariffs on steel and aluminium"), ("1", "Weather")]))
+    assert await rig.poll(url) == Outcome.INGESTED
+    [(edit, _)] = await rig.store.pending_deliveries(10)
+    assert (edit.edit_of, edit.edit_message_id) == (alert.id, "42")
+    assert edit.alert.title == "New tariffs on steel and aluminium" and edit.alert.updated
+    # Without alerted items in it, an all-known body still skips the parser.
+    url2 = await subscribe(rig, "/b", rss([("9", "Weather")]))
+    assert await rig.poll(url2) == Outcome.INGESTED
+    rig.feeds.serve("/b", rss([("9", "Weather today")]))
+    assert await rig.poll(url2) == Outcome.KNOWN
 async def test_an_offline_machine_does_not_pause_its_feeds(rig: Rig) -> None:
     from bot.reporting import ConsoleReporter
 

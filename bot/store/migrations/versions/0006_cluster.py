@@ -1,8 +1,8 @@
 """Several processes on one database: process rows, named leases, the config in force, and
 the owner of each feed lease and of each delivery being sent (issue 12).
 
-Revision ID: 0005_cluster
-Revises: 0004_digests
+Revision ID: 0006_cluster
+Revises: 0005_stories
 """
 
 from __future__ import annotations
@@ -12,8 +12,8 @@ from alembic import op
 
 from bot.store.types import StoredText, Time
 
-revision = "0005_cluster"
-down_revision = "0004_digests"
+revision = "0006_cluster"
+down_revision = "0005_stories"
 branch_labels = None
 depends_on = None
 

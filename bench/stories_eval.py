@@ -1,0 +1,121 @@
+"""Fold rate and precision of the story grouper on a labelled JSONL file.
+
+    python bench/stories_eval.py LABELLED.jsonl [--best 0.4 --first 0.25 ...]
+
+Each line is an item as ``wirewatch stories`` reads it plus ``"label"``: items with the same
+label belong to the same story. An item is *folded* when the grouper puts it into an earlier
+story; a fold is *right* when its label equals the label of that story's first item.
+The same file is also run through the baseline of the team notes (plain Jaccard of stemmed
+title words without stop words, threshold 0.40, against every earlier item of the window),
+so the two are compared on the same input in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from bot.stories import StoryGrouper
+from bot.stories.features import extract_features
+from bot.stories.similarity import Thresholds
+from bot.stories_cli import item_from_json
+
+
+def score(labels: list[str], stories: list[str]) -> tuple[float, float, float, int]:
+    """(fold rate, precision, majority precision, folds) of ``stories`` against ``labels``.
+
+    Precision counts a fold right when the item's label is the label of the story's first
+    item; majority precision when it is the most common label among the story's earlier
+    items (kinder to a story whose first item carries a stray label).
+    """
+    first_label: dict[str, str] = {}
+    counts: dict[str, Counter[str]] = {}
+    folds = right = majority = 0
+    for label, story in zip(labels, stories, strict=True):
+        if story not in first_label:
+            first_label[story] = label
+            counts[story] = Counter([label])
+            continue
+        folds += 1
+        right += first_label[story] == label
+        majority += counts[story].most_common(1)[0][0] == label
+        counts[story][label] += 1
+    return (folds / max(1, len(labels)), right / max(1, folds), majority / max(1, folds),
+            folds)
+
+
+def baseline(rows: list[dict[str, object]], threshold: float = 0.40) -> list[str]:
+    """Plain title Jaccard against every earlier item (all pairs, the notes' baseline)."""
+    seen: list[tuple[frozenset[str], str]] = []
+    out = []
+    for number, row in enumerate(rows):
+        words = extract_features(str(row.get("title", ""))).words
+        best, story = 0.0, f"b{number}"
+        for other, other_story in seen:
+            union = len(words | other)
+            sim = len(words & other) / union if union else 0.0
+            if sim >= threshold and sim > best:
+                best, story = sim, other_story
+        seen.append((words, story))
+        out.append(story)
+    return out
+
+
+def main() -> int:
+    """Print fold rate, precision and speed for the grouper and the baseline."""
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("path")
+    parser.add_argument("--best", type=float, default=Thresholds().best)
+    parser.add_argument("--first", type=float, default=Thresholds().first)
+    parser.add_argument("--lead-title", type=float, default=Thresholds().lead_title)
+    parser.add_argument("--lead", type=float, default=Thresholds().lead)
+    parser.add_argument("--no-baseline", action="store_true")
+    parser.add_argument("--errors", type=int, default=0, help="print N wrong folds")
+    args = parser.parse_args()
+    lines = Path(args.path).read_text(encoding="utf-8").splitlines()
+    rows = [json.loads(line) for line in lines if line.strip()]
+    labels = [str(row["label"]) for row in rows]
+    items = [item_from_json(row, number) for number, row in enumerate(rows, start=1)]
+    grouper = StoryGrouper(thresholds=Thresholds(
+        best=args.best, first=args.first, lead_title=args.lead_title, lead=args.lead))
+    started = time.perf_counter()
+    stories = [grouper.assign(item).story for item in items]
+    elapsed = time.perf_counter() - started
+    rate, precision, majority, folds = score(labels, stories)
+    print(f"grouper : {len(rows)} items, folded {rate:.1%} ({folds}), precision {precision:.2%}"
+          f" (majority {majority:.2%}), {len(rows) / elapsed:,.0f} items/s")
+    if args.errors:
+        _print_errors(rows, labels, stories, args.errors)
+    if not args.no_baseline:
+        started = time.perf_counter()
+        base = baseline(rows)
+        elapsed = time.perf_counter() - started
+        rate, precision, majority, folds = score(labels, base)
+        print(f"baseline: folded {rate:.1%} ({folds}), precision {precision:.2%}"
+              f" (majority {majority:.2%}),"
+              f" {len(rows) / elapsed:,.0f} items/s (plain Jaccard 0.40, all pairs)")
+    return 0
+
+
+def _print_errors(rows: list[dict[str, object]], labels: list[str], stories: list[str],
+                  limit: int) -> None:
+    first: dict[str, int] = {}
+    shown = 0
+    for number, story in enumerate(stories):
+        if story not in first:
+            first[story] = number
+            continue
+        head = first[story]
+        if labels[head] != labels[number] and shown < limit:
+            shown += 1
+            print(f"  WRONG: {rows[number]['title']!s:.90}\n     in: {rows[head]['title']!s:.90}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())

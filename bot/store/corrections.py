@@ -1,0 +1,88 @@
+"""Corrections (issue 14): a known item whose headline or summary changed edits its alert.
+
+The item keeps its identity (same key), so it is not new and posts nothing. Its title and
+summary are fingerprinted in ``story_items.content_hash``; when a poll sees a different
+fingerprint, the stored item is updated and every alert it caused is brought up to date:
+one not yet attempted is simply rewritten, one already posted gets an edit delivery with
+the new headline and the "updated" marker (keeping its story's "Also reported by").
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import Connection, select, update
+
+from bot.model import Entry, Snippet, Source
+from bot.store.codec import alert_from_json, alert_to_json, entry_to_json
+from bot.store.dialect import stored_text
+from bot.store.schema import deliveries, items, story_items, story_posts
+from bot.store.stories import queue_edit
+from bot.stories.book import LEAD_CHARS, content_hash
+from bot.text import html_to_text
+
+_KEYS_PER_QUERY = 5000
+
+
+def changed_entries(conn: Connection, feed_id: int, entries: Sequence[Entry]) -> list[Entry]:
+    """The entries whose stored fingerprint differs from their title and summary now."""
+    by_key = {stored_text(conn, e.key): e for e in entries}
+    keys = list(by_key)
+    changed = []
+    for start in range(0, len(keys), _KEYS_PER_QUERY):
+        rows = conn.execute(select(story_items.c.item_key, story_items.c.content_hash).where(
+            story_items.c.feed_id == feed_id,
+            story_items.c.item_key.in_(keys[start:start + _KEYS_PER_QUERY])))
+        for key, stored in rows:
+            entry = by_key.get(key)
+            if entry is not None and content_hash(entry.title, entry.summary) != stored:
+                changed.append(entry)
+    return changed
+
+
+def apply_corrections(conn: Connection, feed_id: int, entries: Sequence[Entry],
+                      now: float) -> int:
+    """Record the corrected entries and update or edit their alerts; how many alerts."""
+    touched = 0
+    for entry in entries:
+        lead = html_to_text(entry.summary[:4000])[:LEAD_CHARS] if entry.summary else ""
+        conn.execute(update(story_items).where(
+            story_items.c.feed_id == feed_id, story_items.c.item_key == entry.key).values(
+            content_hash=content_hash(entry.title, entry.summary), title=entry.title,
+            lead=lead))
+        conn.execute(update(items).where(items.c.feed_id == feed_id,
+                                         items.c.key == entry.key).values(
+            title=entry.title, data=entry_to_json(entry)))
+        originals = conn.execute(select(deliveries).where(
+            deliveries.c.feed_id == feed_id, deliveries.c.item_key == entry.key,
+            deliveries.c.edit_of.is_(None), deliveries.c.status != "failed")).all()
+        for original in originals:
+            _correct(conn, original, entry, lead, now)
+            touched += 1
+    return touched
+
+
+def _correct(conn: Connection, row: Any, entry: Entry, lead: str, now: float) -> None:
+    """Bring one alert (a deliveries row) up to date with the corrected entry."""
+    alert = alert_from_json(row.payload)
+    snippet = Snippet(lead, ()) if lead and lead != alert.snippet.text else alert.snippet
+    fixed = dataclasses.replace(alert, title=entry.title or alert.title, snippet=snippet)
+    if row.status == "pending" and row.first_attempt is None:
+        # Not posted yet: post the corrected text, no marker needed.
+        conn.execute(update(deliveries).where(deliveries.c.id == row.id).values(
+            payload=alert_to_json(fixed)))
+        return
+    # Posted (or possibly posted): the corrected text becomes the base of later story
+    # edits, and an edit shows it now with the marker and the story's other sources.
+    conn.execute(update(deliveries).where(deliveries.c.id == row.id).values(
+        payload=alert_to_json(dataclasses.replace(fixed, updated=True))))
+    post = conn.execute(select(story_posts).where(
+        story_posts.c.delivery_id == row.id)).first()
+    sources = json.loads(post.sources) if post is not None else []
+    shown = dataclasses.replace(fixed, updated=True, also_reported=tuple(
+        Source(name, link) for name, link in sources))
+    queue_edit(conn, row, shown, "fix" + content_hash(entry.title, entry.summary)[:8], now,
+               post)
