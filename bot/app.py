@@ -123,8 +123,8 @@ async def _join(store: Store, settings: Settings, config: Config, roles: frozens
     """Bring the config in force, once; a Membership when the store serves several processes.
 
     Several processes: the config is synced under a lock only if it changed, and refused
-    when live processes run a different one. One process (the old store, or SQLite, whose
-    lock file proves it is alone): leases a killed predecessor left are freed at once.
+    when live processes run a different one. (On SQLite ``wirewatch run`` itself frees what
+    a killed predecessor held: its lock file proves it is alone.)
     """
     if not isinstance(store, ClusterStore):
         await store.sync_config(config, wall_clock())
@@ -137,8 +137,6 @@ async def _join(store: Store, settings: Settings, config: Config, roles: frozens
             f"{settings.config_path}: this config (hash {digest}) differs from the one the "
             f"running processes use (hash {in_force}); give every replica the same file, or "
             "stop them all before changing it")
-    if settings.sqlite_path is not None:
-        await store.release_leases()
     return Membership(store, ProcessInfo.mine(roles, wall_clock()), digest, clock)
 
 

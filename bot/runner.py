@@ -70,6 +70,8 @@ async def _run(settings: Settings, config: Config, roles: frozenset[Role]) -> in
         background: list[asyncio.Task[None]] = []
         membership = app.membership
         if membership is not None:
+            if settings.sqlite_path is not None:  # alone (the lock file): the rest are dead
+                await app.store.forget_processes()
             await membership.register()
             stack.push_async_callback(membership.leave)  # after everything below stopped
             background.append(asyncio.create_task(membership.run(stop), name="heartbeat"))

@@ -67,6 +67,20 @@ class Cluster(Database):
             conn.execute(delete(processes).where(processes.c.id == process_id))
         await self.write(query)
 
+    async def forget_processes(self) -> None:
+        """Drop every process row and lease, and free every feed lease.
+
+        Only for a database one process may use (SQLite, whose lock file proves the others
+        dead): a restart after SIGKILL then sends and polls at once instead of waiting for
+        its predecessor's claims to expire.
+        """
+        def query(conn: Connection) -> None:
+            conn.execute(update(feeds).where(feeds.c.lease_until > 0)
+                         .values(lease_until=0, lease_owner=None))
+            conn.execute(delete(leases))
+            conn.execute(delete(processes))
+        await self.write(query)
+
     async def live_processes(self, ttl_s: float) -> list[ProcessRow]:
         """Processes whose heartbeat is younger than ``ttl_s``, with the leases they hold."""
         def query(conn: Connection) -> list[ProcessRow]:

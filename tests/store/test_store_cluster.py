@@ -106,3 +106,15 @@ async def test_postgres_times_are_the_databases(backend: Backend) -> None:
     store = await backend.open()
     now = await store.register_process("p", "h", 1, "all", "x")
     assert abs(now - time.time()) < 5
+
+
+async def test_forgetting_processes_frees_every_claim(store: Store) -> None:
+    # What `wirewatch run` on SQLite does at start: the lock file proves the rest dead.
+    await store.sync_config(config(("A", "http://a.example/1")), time.time() - 10)
+    await register(store, "p1")
+    assert await store.acquire_lease("target:channel:1", "p1", 30)
+    assert len((await store.claim_feeds("p1", 10, 120))[0]) == 1
+    await store.forget_processes()
+    assert await store.acquire_lease("target:channel:1", "p2", 30)
+    assert len((await store.claim_feeds("p2", 10, 120))[0]) == 1
+    assert await store.live_processes(TTL) == []
