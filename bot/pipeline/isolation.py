@@ -2,7 +2,7 @@
 
 A ``ProcessPoolExecutor`` cannot do this: a timed-out future leaves its worker busy and the
 next healthy feed times out behind it. Here each worker is a long-lived
-``python -m bot.pipeline.isolation`` child speaking length-prefixed frames over its pipes:
+``python -m bot.pipeline.worker`` child speaking length-prefixed frames over its pipes:
 
     parent → child   JSON {"url", "headers"}, then the raw body
     child → parent   JSON {"feed": ...} or {"error": "...", "fatal": bool}
@@ -23,171 +23,31 @@ import asyncio
 import contextlib
 import json
 import logging
-import math
-import os
-import resource
 import signal
-import struct
 import sys
 from collections.abc import Mapping
-from dataclasses import fields
-from datetime import datetime
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 import bot
 from bot import metrics
 from bot.errors import ParseError
-from bot.model import Entry, ParsedFeed
-from bot.pipeline.parse import ParserCrashed, parse_feed
+from bot.model import ParsedFeed
+from bot.pipeline.worker import (
+    FRAME_HEADER,
+    MAX_FRAME,
+    READY,
+    feed_from_wire,
+)
 from bot.urls import host_of
 
 log = logging.getLogger(__name__)
 
-_HEADER = struct.Struct(">I")
-_MAX_FRAME = 256 * 1024 * 1024
-_READY = b"ready"
-_OOM_MESSAGE = "parser ran out of memory"
 _SPAWN_TIMEOUT_S = 60.0
-_ENTRY_FIELDS = tuple(f.name for f in fields(Entry))
 # Workers handle hostile bytes: they start with an empty environment, so a compromised
-# parser finds no DISCORD_TOKEN, database URL or proxy settings. Any future worker kind
-# (article extraction) must be started with this too. The venv's interpreter finds its own
-# packages without PYTHONPATH, and Python 3.11 defaults to UTF-8 in the C locale.
+# parser finds no DISCORD_TOKEN, database URL or proxy settings. The venv's interpreter finds
+# its own packages without PYTHONPATH, and Python 3.11 defaults to UTF-8 in the C locale.
 WORKER_ENV: dict[str, str] = {}
-
-
-# --- wire format (both sides) ----------------------------------------------------------------
-
-
-def feed_to_wire(feed: ParsedFeed) -> dict[str, Any]:
-    """A ParsedFeed as JSON-ready data (entries as lists in Entry field order)."""
-    entries = []
-    for entry in feed.entries:
-        row: list[Any] = [getattr(entry, name) for name in _ENTRY_FIELDS]
-        row[_ENTRY_FIELDS.index("tags")] = list(entry.tags)
-        row[_ENTRY_FIELDS.index("published")] = (
-            entry.published.isoformat() if entry.published else None)
-        entries.append(row)
-    return {"title": feed.title, "link": feed.link, "version": feed.version, "entries": entries,
-            "dropped": feed.dropped}
-
-
-def feed_from_wire(data: Mapping[str, Any]) -> ParsedFeed:
-    """Inverse of ``feed_to_wire``."""
-    entries = []
-    for row in data["entries"]:
-        values = dict(zip(_ENTRY_FIELDS, row, strict=True))
-        values["tags"] = tuple(values["tags"])
-        published = values["published"]
-        values["published"] = datetime.fromisoformat(published) if published else None
-        entries.append(Entry(**values))
-    return ParsedFeed(title=data["title"], link=data["link"], entries=tuple(entries),
-                      version=data["version"], dropped=int(data.get("dropped") or 0))
-
-
-# --- child side ------------------------------------------------------------------------------
-
-
-def _read_frame(stream: BinaryIO) -> bytes | None:
-    head = stream.read(_HEADER.size)
-    if len(head) < _HEADER.size:
-        return None
-    (size,) = _HEADER.unpack(head)
-    data = stream.read(size)
-    return data if len(data) == size else None
-
-
-def _write_frame(stream: BinaryIO, data: bytes) -> None:
-    stream.write(_HEADER.pack(len(data)) + data)
-    stream.flush()
-
-
-class _CpuExceeded(BaseException):
-    """Raised by the SIGXCPU handler; a BaseException so no ``except Exception`` eats it."""
-
-
-def _on_sigxcpu(signum: int, frame: object) -> None:
-    raise _CpuExceeded
-
-
-def _set_cpu_budget(seconds: float) -> None:
-    """Allow this job ``seconds`` more CPU; RLIMIT_CPU counts the process's whole life.
-
-    At the soft limit SIGXCPU makes the job answer "killed" itself (the parent cannot always
-    learn a child's exit signal). The hard limit stays unlimited: a process may lower it but
-    never raise it again, so the next job could not get its budget; a job stuck in C code is
-    killed by the parent's wall-clock timeout instead.
-    """
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    soft = int(usage.ru_utime + usage.ru_stime + math.ceil(seconds)) + 1
-    resource.setrlimit(resource.RLIMIT_CPU, (soft, resource.RLIM_INFINITY))
-
-
-def _handle_extract(meta: Mapping[str, Any], body: bytes, cpu_s: float) -> tuple[bytes, bool]:
-    """One extraction job (article page → main text); fatal after a crash or a blown limit."""
-    from bot.pipeline.extract import extract_main_text
-
-    cpu_s = float(meta.get("cpu_s", cpu_s))
-    _set_cpu_budget(cpu_s)
-    try:
-        text = extract_main_text(body, meta["headers"], meta["url"])
-        return json.dumps({"text": text}).encode(), False
-    except MemoryError:
-        return json.dumps({"error": "extractor ran out of memory", "fatal": True}).encode(), True
-    except _CpuExceeded:
-        message = f"extractor killed after using {cpu_s:g} s of CPU"
-        return json.dumps({"error": message, "fatal": True}).encode(), True
-    except Exception as exc:  # lxml/trafilatura bugs on hostile HTML: a fresh worker next
-        message = f"extractor crashed: {type(exc).__name__}: {exc}"[:500]
-        return json.dumps({"error": message, "fatal": True}).encode(), True
-
-
-def _handle(request: bytes, body: bytes, cpu_s: float) -> tuple[bytes, bool]:
-    """One job: the reply frame and whether this worker must exit afterwards."""
-    meta = json.loads(request)
-    if meta.get("job") == "extract":
-        return _handle_extract(meta, body, cpu_s)
-    _set_cpu_budget(cpu_s)
-    try:
-        feed = parse_feed(body, meta["headers"], meta["url"])
-        reply: dict[str, Any] = {"feed": feed_to_wire(feed)}
-        return json.dumps(reply).encode(), False
-    except ParseError as exc:
-        # After an unexpected crash (often a C allocation failing near RLIMIT_AS) start afresh.
-        crashed = isinstance(exc, ParserCrashed)
-        return json.dumps({"error": str(exc), "fatal": crashed}).encode(), crashed
-    except MemoryError:
-        # The heap may be fragmented past use: answer, then let the parent start a fresh one.
-        return json.dumps({"error": _OOM_MESSAGE, "fatal": True}).encode(), True
-    except _CpuExceeded:
-        message = f"parser killed after using {cpu_s:g} s of CPU"
-        return json.dumps({"error": message, "fatal": True}).encode(), True
-
-
-def worker_main(memory_bytes: int, cpu_s: float) -> None:
-    """Serve parse jobs on stdin/stdout until stdin closes."""
-    protocol_out = os.fdopen(os.dup(1), "wb")
-    os.dup2(2, 1)  # stray prints from libraries must not corrupt the protocol
-    requests = sys.stdin.buffer
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-    resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
-    signal.signal(signal.SIGXCPU, _on_sigxcpu)
-    with contextlib.suppress(OSError):
-        os.nice(5)  # the bot's event loop (gateway heartbeats) comes first
-    _write_frame(protocol_out, _READY)
-    while True:
-        request = _read_frame(requests)
-        body = _read_frame(requests) if request is not None else None
-        if request is None or body is None:
-            return
-        try:
-            reply, fatal = _handle(request, body, cpu_s)
-        except MemoryError:
-            reply, fatal = json.dumps({"error": _OOM_MESSAGE, "fatal": True}).encode(), True
-        _write_frame(protocol_out, reply)
-        if fatal:
-            return
 
 
 # --- parent side -----------------------------------------------------------------------------
@@ -204,7 +64,7 @@ class _Worker:
         root = Path(bot.__file__).resolve().parent.parent  # so "-m bot..." imports this tree
         try:
             proc = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "bot.pipeline.isolation", str(memory_bytes), str(cpu_s),
+                sys.executable, "-m", "bot.pipeline.worker", str(memory_bytes), str(cpu_s),
                 stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, cwd=root,
                 env=WORKER_ENV)
         except OSError as exc:
@@ -219,7 +79,7 @@ class _Worker:
         except BaseException:
             await worker.kill()
             raise
-        if ready != _READY:
+        if ready != READY:
             await worker.kill()
             raise ParseError("parser process failed to start (bad handshake)")
         return worker
@@ -230,14 +90,15 @@ class _Worker:
 
     async def read_frame(self) -> bytes:
         assert self.proc.stdout is not None  # noqa: S101 - created with stdout=PIPE
-        (size,) = _HEADER.unpack(await self.proc.stdout.readexactly(_HEADER.size))
-        if size > _MAX_FRAME:
+        (size,) = FRAME_HEADER.unpack(await self.proc.stdout.readexactly(FRAME_HEADER.size))
+        if size > MAX_FRAME:
             raise ParseError(f"parser sent an oversized reply ({size} bytes)")
         return await self.proc.stdout.readexactly(size)
 
     async def call(self, request: bytes, body: bytes) -> bytes:
         assert self.proc.stdin is not None  # noqa: S101 - created with stdin=PIPE
-        self.proc.stdin.write(_HEADER.pack(len(request)) + request + _HEADER.pack(len(body)))
+        header = FRAME_HEADER.pack
+        self.proc.stdin.write(header(len(request)) + request + header(len(body)))
         self.proc.stdin.write(body)
         await self.proc.stdin.drain()
         return await self.read_frame()
@@ -399,7 +260,3 @@ class IsolatedParser:
                 slot = await slot
         if isinstance(slot, _Worker):
             await slot.stop()
-
-
-if __name__ == "__main__":
-    worker_main(int(sys.argv[1]), float(sys.argv[2]))

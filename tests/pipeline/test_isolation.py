@@ -13,8 +13,9 @@ import pytest
 
 from bot.errors import ParseError
 from bot.pipeline.fields import MAX_ITEMS
-from bot.pipeline.isolation import IsolatedParser, feed_from_wire, feed_to_wire
+from bot.pipeline.isolation import IsolatedParser
 from bot.pipeline.parse import parse_feed
+from bot.pipeline.worker import feed_from_wire, feed_to_wire
 from tests.fakes.feed_server import entity_bomb, rss
 
 SMALL = rss(5)
@@ -165,7 +166,7 @@ def worker_environments() -> dict[int, bytes]:
             continue  # gone, or not ours
         parent = next(line.split()[1] for line in status.splitlines()
                       if line.startswith("PPid:"))
-        if int(parent) == os.getpid() and b"bot.pipeline.isolation" in cmdline:
+        if int(parent) == os.getpid() and b"bot.pipeline.worker" in cmdline:
             found[int(entry.name)] = environ
     return found
 
