@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import replace
 from datetime import datetime
-from urllib.parse import urljoin
+from urllib.parse import urldefrag, urljoin
 
 from bot.model import Entry, ParsedFeed
 from bot.text import html_to_text
@@ -75,6 +75,10 @@ def absolute(base: str, link: object) -> str:
         resolved = urljoin(base, link.strip()) if base else link.strip()
     except ValueError:
         resolved = link.strip()
+    if base and urldefrag(resolved).url == urldefrag(base).url:
+        # A fragment-only link ("#item-1") is the feed document itself, not an article; kept,
+        # it would post the feed URL (a config feed's API key in its query) to every guild.
+        return ""
     return cap(resolved, MAX_URL)
 
 

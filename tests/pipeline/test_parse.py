@@ -301,3 +301,21 @@ def test_lone_surrogates_from_json_escapes_become_storable_text() -> None:
     [entry] = feed.entries
     for text in (feed.title, entry.title, entry.key):
         text.encode("utf-8")  # raises if a surrogate survived
+
+
+@pytest.mark.parametrize("link", ["#item-1", "", "?#", "#"])
+def test_an_item_link_to_the_feed_itself_keeps_no_query_string(link: str) -> None:
+    # A fragment-only link resolves to the feed URL, query string and all: a config feed's
+    # API key would be posted as the alert's link (and listed under "Also reported by").
+    secret_url = "https://api.example/rss?apikey=OPERATOR-SECRET"
+    rss = parse_feed(_item(f"<item><guid isPermaLink='false'>k</guid><title>t</title>"
+                           f"<link>{link}</link></item>"), {}, secret_url)
+    json_feed = parse_feed(json.dumps({
+        "version": "https://jsonfeed.org/version/1.1", "title": "J",
+        "items": [{"id": "k", "url": link, "title": "t"}]}).encode(),
+        {"Content-Type": "application/feed+json"}, secret_url)
+    for entry in (rss.entries[0], json_feed.entries[0]):
+        assert "OPERATOR-SECRET" not in entry.link, entry.link
+    assert parse_feed(_item("<item><guid isPermaLink='false'>k</guid><link>/story?id=1#top"
+                            "</link></item>"), {}, secret_url).entries[0].link \
+        == "https://api.example/story?id=1#top"
