@@ -20,6 +20,7 @@ from bot.model import Entry
 from bot.pipeline.article import Article, ArticleFetcher, ArticleReason
 from bot.pipeline.fields import web_url
 from bot.text import html_to_text
+from bot.urls import host_of
 
 log = logging.getLogger(__name__)
 
@@ -55,11 +56,12 @@ def wants_article(entry: Entry, mode: FullTextMode) -> bool:
 async def add_article_text(entries: Sequence[Entry], new_keys: Collection[str],
                            mode: FullTextMode, articles: ArticleFetcher,
                            feed_name: str = "", private: bool | None = None,
-                           ) -> tuple[tuple[Entry, ...], list[Article]]:
+                           feed_url: str = "") -> tuple[tuple[Entry, ...], list[Article]]:
     """``entries`` with ``body`` set on new items whose page gave text; and each page's outcome.
 
     Items sharing a link share one fetch. ``private`` is the feed's private-network
-    allowance (``Fetcher.fetch``), so a page cannot reach further than its feed.
+    allowance (``Fetcher.fetch``), so a page cannot reach further than its feed; it holds
+    only for pages on the host of ``feed_url``.
     """
     targets = [e for e in entries if e.key in new_keys and wants_article(e, mode)]
     if len(targets) > MAX_PER_POLL:
@@ -70,7 +72,8 @@ async def add_article_text(entries: Sequence[Entry], new_keys: Collection[str],
         return tuple(entries), []
     links = list(dict.fromkeys(entry.link for entry in targets))  # one GET per page
     share = asyncio.Semaphore(PER_FEED)
-    outcomes = await asyncio.gather(*(articles.get(link, share, private) for link in links))
+    outcomes = await asyncio.gather(*(articles.get(link, share, _page_private(
+        private, link, feed_url)) for link in links))
     texts: dict[str, str] = {}
     for link, article in zip(links, outcomes, strict=True):
         metrics.count_article(article.reason)
@@ -83,3 +86,15 @@ async def add_article_text(entries: Sequence[Entry], new_keys: Collection[str],
     enriched = tuple(replace(e, body=texts[e.link]) if e.key in wanted and e.link in texts
                      else e for e in entries)
     return enriched, list(outcomes)
+
+
+def _page_private(private: bool | None, link: str, feed_url: str) -> bool | None:
+    """The feed's allowance, for a page on the feed's own host only (else no private network).
+
+    A link to another host is the publisher's choice (on an aggregator, anyone's): with the
+    allowance it would reach into the operator's network, and the page's text would be
+    matched and shown to every guild that sees the feed.
+    """
+    if private is True and host_of(link) != host_of(feed_url):
+        return False
+    return private

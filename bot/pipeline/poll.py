@@ -163,11 +163,12 @@ async def _with_articles(feed: FeedRow, entries: Sequence[Entry], watched: bool,
         return entries
     known = await deps.store.known_keys(feed.id, [entry.key for entry in entries])
     new_keys = {entry.key for entry in entries} - known
-    # A page may reach the allowed private networks only if its feed may (bot.pipeline.access).
+    # A page may reach the allowed private networks only if its feed may (bot.pipeline.access),
+    # and only on the feed's own host (bot.pipeline.fulltext).
     access = deps.fetcher.access
     private = None if access is None else await access.permits(feed.url)
     enriched, outcomes = await add_article_text(entries, new_keys, mode, deps.articles,
-                                                feed.name, private)
+                                                feed.name, private, feed.url)
     if outcomes:
         try:  # for /feed list; a poll never fails over its statistics
             await deps.store.record_articles(feed.id, Counter(a.reason.value for a in outcomes))

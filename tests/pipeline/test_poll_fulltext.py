@@ -17,13 +17,14 @@ import pytest
 from aiohttp import web
 
 from bot.metrics import ARTICLES
+from bot.pipeline.access import PrivateAccess
 from bot.pipeline.article import ARTICLE_LIMITS, ArticleFetcher
 from bot.pipeline.fetch import Fetcher, FetchLimits
 from bot.pipeline.isolation import IsolatedParser
 from bot.pipeline.netguard import AddressGuard
 from bot.pipeline.poll import Outcome, PollDeps, poll_feed
 from bot.store import SqlStore, open_store
-from bot.store.rows import NewWatch
+from bot.store.rows import CONFIG_GUILD, NewWatch
 from tests.fakes.article_pages import TRUMP_XI, news_page
 from tests.fakes.feed_server import FeedServer
 
@@ -195,3 +196,40 @@ async def test_a_feed_of_slow_pages_leaves_room_for_other_feeds(rig: Rig) -> Non
     bodies = await rig.bodies()
     assert TRUMP_XI[3] in bodies["g"]
     assert all(bodies[f"d{i}"] == "" for i in range(10))
+
+
+async def test_a_config_feeds_allowance_reaches_no_other_hosts_page(rig: Rig) -> None:
+    # The config file's feed may be on the operator's network; the links in it are the
+    # publisher's (on an aggregator, anyone's). A link to another private host must not
+    # ride on the feed's allowance: its text would be matched and shown to every guild.
+    server = rig.server
+    access = PrivateAccess(rig.store, ())
+    fetcher = Fetcher(FetchLimits(deadline_s=5), AddressGuard(
+        (ipaddress.ip_network("127.0.0.0/8"),)), access)
+    articles = ArticleFetcher(fetcher, rig.deps.parser,
+                              limits=replace(ARTICLE_LIMITS, deadline_s=DEADLINE_S))
+    deps = replace(rig.deps, fetcher=fetcher, articles=articles)
+    config_url = server.url("/config-feed")
+    await rig.store.subscribe(CONFIG_GUILD, config_url, "Operator Wire", 60, rig.now)
+    other_host = f"http://localhost:{server.port}"
+    server.serve("/own", PAGE, content_type=HTML)
+    server.serve("/internal", PAGE, content_type=HTML)
+
+    def config_feed(items: list[tuple[str, str]]) -> bytes:
+        return feed(server, []).replace(b"</channel>", "".join(
+            f"<item><title>Story {guid}</title><link>{link}</link><guid>{guid}</guid>"
+            f"<description>{TEASER}</description></item>" for guid, link in items
+        ).encode() + b"</channel>")
+
+    try:
+        server.serve("/config-feed", config_feed([]))
+        [sub] = await rig.store.subscriptions(CONFIG_GUILD)
+        await poll_feed(sub.feed, deps)
+        server.serve("/config-feed", config_feed([("own", server.url("/own")),
+                                                  ("x", f"{other_host}/internal")]))
+        [sub] = await rig.store.subscriptions(CONFIG_GUILD)
+        assert (await poll_feed(sub.feed, deps)).outcome == Outcome.INGESTED
+        assert server.hits("/own") == 1, "a page on the feed's own host keeps the allowance"
+        assert server.hits("/internal") == 0, "another private host was reached"
+    finally:
+        await fetcher.close()
