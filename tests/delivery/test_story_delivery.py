@@ -210,3 +210,23 @@ async def test_a_correction_before_posting_posts_the_corrected_text(world: World
     [message] = world.messages()
     assert _title(message) == "Minister quits over expenses claims"
     assert world.fake.state.edits == []
+
+
+async def test_a_source_added_while_the_edit_waits_in_its_lane_is_shown(world: World) -> None:
+    """The lane holds the edit as it read it; a source added before the edit is attempted
+    refreshes the pending row. The edit must send the row as it is when attempted."""
+    import asyncio
+    await world.publish("AP", "Trump and Xi agree to resume trade talks")
+    await world.drain()
+    await world.publish("AP", "Fed holds interest rates steady")  # queued ahead of the edit
+    await world.publish("Reuters", "UPDATE 1-Trump, Xi agree to resume trade talks - Reuters")
+    world.fake.faults.post_delay = 0.5  # the lane is busy posting the Fed alert meanwhile
+    drain = asyncio.create_task(world.outbox.drain_once())
+    await asyncio.sleep(0.2)
+    await world.publish("BBC", "Trump and Xi agree to resume trade talks | BBC News")
+    await drain
+    world.fake.faults.post_delay = 0.0
+    world.clock.now += 30
+    await world.drain()
+    story = next(m for m in world.messages() if "Xi" in _title(m))
+    assert "Reuters" in _also(story) and "BBC" in _also(story)
