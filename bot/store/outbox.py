@@ -97,10 +97,11 @@ class Outbox(Database):
                         owner: str | None = None) -> None:
         """The alert is in Discord (or printed): never send it again."""
         def write(conn: Connection) -> None:
-            conn.execute(_update(
+            marked = conn.execute(_update(
                 delivery_id, owner, status="sent", message_id=message_id, sent_at=now,
                 attempts=deliveries.c.attempts + 1, first_attempt=_first_attempt(now)))
-            edit_sent(conn, delivery_id, now)  # nothing when it was not a story edit
+            if marked.rowcount:  # not a stale sender's: the row is its to mark
+                edit_sent(conn, delivery_id, now)  # nothing when it was not a story edit
         await self.write(write)
 
     async def mark_retry(self, delivery_id: int, error: str, next_attempt: float,

@@ -230,3 +230,15 @@ async def test_a_source_added_while_the_edit_waits_in_its_lane_is_shown(world: W
     await world.drain()
     story = next(m for m in world.messages() if "Xi" in _title(m))
     assert "Reuters" in _also(story) and "BBC" in _also(story)
+
+
+async def test_a_stale_senders_mark_leaves_the_story_post_alone(world: World) -> None:
+    """A process whose claim was taken over marks nothing: nor the story post's pending edit,
+    which the next source must still refresh instead of queueing a second edit."""
+    await world.publish("AP", "Trump and Xi agree to resume trade talks")
+    await world.drain()
+    await world.publish("Reuters", "UPDATE 1-Trump, Xi agree to resume trade talks - Reuters")
+    [(edit, _)] = await world.store.pending_deliveries(10)
+    await world.store.mark_sent(edit.id, "1", world.clock.now, owner="not-the-sender")
+    await world.publish("BBC", "Trump and Xi agree to resume trade talks | BBC News")
+    assert [d.id for d, _ in await world.store.pending_deliveries(10)] == [edit.id]
