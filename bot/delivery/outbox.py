@@ -164,6 +164,8 @@ class OutboxSender:
             if target in held or (lane is not None and delivery.id in lane.ids) or \
                     stale.get(delivery.id):
                 continue  # queued already, or finished while we read
+            if lane is None and next_attempt > now and delivery.edit_of is not None:
+                continue  # a story edit waiting out its gap holds back no alert behind it
             if delivery.id in stale or (lane is None and next_attempt > now):
                 held.add(target)  # let go unfinished while we read, or not due yet
                 continue

@@ -242,3 +242,20 @@ async def test_a_stale_senders_mark_leaves_the_story_post_alone(world: World) ->
     await world.store.mark_sent(edit.id, "1", world.clock.now, owner="not-the-sender")
     await world.publish("BBC", "Trump and Xi agree to resume trade talks | BBC News")
     assert [d.id for d, _ in await world.store.pending_deliveries(10)] == [edit.id]
+
+
+async def test_an_edit_waiting_out_its_gap_does_not_hold_back_new_alerts(world: World) -> None:
+    await world.publish("AP", "Fed raises interest rates by a quarter point")
+    await world.drain()
+    await world.publish("Reuters", "Fed raises interest rates by quarter point - Reuters")
+    await world.drain()
+    assert len(world.fake.state.edits) == 1
+    world.clock.now += 2
+    await world.publish("BBC", "UPDATE 2-Fed raises interest rates by a quarter point")
+    await world.publish("AP", "Storm Ciaran batters northern France")  # behind the edit
+    await world.drain()
+    assert len(world.messages()) == 2  # the new story is posted now, not after the gap
+    assert len(world.fake.state.edits) == 1
+    world.clock.now += 10
+    await world.drain()
+    assert len(world.fake.state.edits) == 2
