@@ -120,7 +120,8 @@ async def test_three_feeds_one_message_two_edits(world: World) -> None:
     assert len(world.messages()) == 2  # a different story about the same people
 
 
-async def test_edits_are_coalesced_to_one_per_ten_seconds(world: World) -> None:
+async def _edited_and_one_more_source(world: World) -> None:
+    """A story posted and edited once; 2 s later a third source queues an edit that waits."""
     await world.publish("AP", "Fed raises interest rates by a quarter point")
     await world.drain()
     await world.publish("Reuters", "Fed raises interest rates by quarter point - Reuters")
@@ -128,6 +129,10 @@ async def test_edits_are_coalesced_to_one_per_ten_seconds(world: World) -> None:
     assert len(world.fake.state.edits) == 1
     world.clock.now += 2
     await world.publish("BBC", "UPDATE 2-Fed raises interest rates by a quarter point")
+
+
+async def test_edits_are_coalesced_to_one_per_ten_seconds(world: World) -> None:
+    await _edited_and_one_more_source(world)
     world.clock.now += 1
     await world.publish("AP", "EXCLUSIVE-Fed raises interest rates by quarter point again")
     await world.drain()
@@ -245,13 +250,7 @@ async def test_a_stale_senders_mark_leaves_the_story_post_alone(world: World) ->
 
 
 async def test_an_edit_waiting_out_its_gap_does_not_hold_back_new_alerts(world: World) -> None:
-    await world.publish("AP", "Fed raises interest rates by a quarter point")
-    await world.drain()
-    await world.publish("Reuters", "Fed raises interest rates by quarter point - Reuters")
-    await world.drain()
-    assert len(world.fake.state.edits) == 1
-    world.clock.now += 2
-    await world.publish("BBC", "UPDATE 2-Fed raises interest rates by a quarter point")
+    await _edited_and_one_more_source(world)
     await world.publish("AP", "Storm Ciaran batters northern France")  # behind the edit
     await world.drain()
     assert len(world.messages()) == 2  # the new story is posted now, not after the gap
