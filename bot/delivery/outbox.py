@@ -19,7 +19,7 @@ import re
 import time
 from collections import defaultdict, deque
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from bot.errors import MessageGone, PermanentDelivery, RetryableDelivery, TargetGone
@@ -164,6 +164,8 @@ class OutboxSender:
             if target in held or (lane is not None and delivery.id in lane.ids) or \
                     stale.get(delivery.id):
                 continue  # queued already, or finished while we read
+            if lane is None and next_attempt > now and delivery.edit_of is not None:
+                continue  # a story edit waiting out its gap holds back no alert behind it
             if delivery.id in stale or (lane is None and next_attempt > now):
                 held.add(target)  # let go unfinished while we read, or not due yet
                 continue
@@ -304,7 +306,11 @@ class OutboxSender:
             raise RetryableDelivery("the message to edit is not posted yet", retry_after=1.0)
         if delivery.edit_status != "sent":
             raise MessageGone("the message to edit was never posted")
-        await sender.edit(delivery, delivery.edit_message_id)
+        # New sources refresh the row until its attempt started (just now): the lane's copy
+        # may predate them, so send the row as it is from here on.
+        alert = await self._store.delivery_alert(delivery.id)
+        await sender.edit(delivery if alert is None else replace(delivery, alert=alert),
+                          delivery.edit_message_id)
         return delivery.edit_message_id
 
     async def _target_gone(self, delivery: Delivery, reason: str) -> None:

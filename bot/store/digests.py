@@ -119,13 +119,14 @@ class Digests(Database):
 
     @staticmethod
     def _stragglers(conn: Connection, digest_id: int, held: list[Any], now: float) -> int:
-        ids = [row["id"] for row in held]
-        marked = conn.execute(update(held_matches).where(
-            held_matches.c.id.in_(ids), held_matches.c.digest_id.is_(None))
-            .values(digest_id=digest_id)).rowcount
-        if marked != len(ids):  # another process took them meanwhile
-            return 0
+        # Queue exactly the rows this transaction marked: another process, whose read was
+        # older or newer, may have taken some of them (and only some) meanwhile.
+        marked = set(conn.execute(update(held_matches).where(
+            held_matches.c.id.in_([row["id"] for row in held]),
+            held_matches.c.digest_id.is_(None))
+            .values(digest_id=digest_id).returning(held_matches.c.id)).scalars())
+        mine = [row for row in held if row["id"] in marked]
         _queue(conn, now, [{"watch_id": row["watch_id"], "feed_id": row["feed_id"],
                             "item_key": row["item_key"], "nonce": row["nonce"],
-                            "payload": row["payload"]} for row in held])
-        return len(held)
+                            "payload": row["payload"]} for row in mine])
+        return len(mine)

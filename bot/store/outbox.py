@@ -6,6 +6,8 @@ from typing import Any
 
 from sqlalchemy import Connection, Select, Text, case, cast, delete, false, func, select, update
 
+from bot.model import Alert
+from bot.store.codec import alert_from_json
 from bot.store.database import Database
 from bot.store.dialect import db_now
 from bot.store.mapping import delivery_from_row
@@ -81,14 +83,25 @@ class Outbox(Database):
                 .values(claimed_by=owner, first_attempt=_first_attempt(now))).rowcount > 0
         return await self.write(query)
 
+    async def delivery_alert(self, delivery_id: int) -> Alert | None:
+        """The alert a delivery holds now (None if it is gone).
+
+        A pending story edit is refreshed with new sources until its first attempt, so a
+        sender that read it earlier reads it again once its attempt has started.
+        """
+        payload = await self.read(lambda conn: conn.execute(
+            select(deliveries.c.payload).where(deliveries.c.id == delivery_id)).scalar())
+        return None if payload is None else alert_from_json(payload)
+
     async def mark_sent(self, delivery_id: int, message_id: str | None, now: float, *,
                         owner: str | None = None) -> None:
         """The alert is in Discord (or printed): never send it again."""
         def write(conn: Connection) -> None:
-            conn.execute(_update(
+            marked = conn.execute(_update(
                 delivery_id, owner, status="sent", message_id=message_id, sent_at=now,
                 attempts=deliveries.c.attempts + 1, first_attempt=_first_attempt(now)))
-            edit_sent(conn, delivery_id, now)  # nothing when it was not a story edit
+            if marked.rowcount:  # not a stale sender's: the row is its to mark
+                edit_sent(conn, delivery_id, now)  # nothing when it was not a story edit
         await self.write(write)
 
     async def mark_retry(self, delivery_id: int, error: str, next_attempt: float,

@@ -120,7 +120,8 @@ async def test_three_feeds_one_message_two_edits(world: World) -> None:
     assert len(world.messages()) == 2  # a different story about the same people
 
 
-async def test_edits_are_coalesced_to_one_per_ten_seconds(world: World) -> None:
+async def _edited_and_one_more_source(world: World) -> None:
+    """A story posted and edited once; 2 s later a third source queues an edit that waits."""
     await world.publish("AP", "Fed raises interest rates by a quarter point")
     await world.drain()
     await world.publish("Reuters", "Fed raises interest rates by quarter point - Reuters")
@@ -128,6 +129,10 @@ async def test_edits_are_coalesced_to_one_per_ten_seconds(world: World) -> None:
     assert len(world.fake.state.edits) == 1
     world.clock.now += 2
     await world.publish("BBC", "UPDATE 2-Fed raises interest rates by a quarter point")
+
+
+async def test_edits_are_coalesced_to_one_per_ten_seconds(world: World) -> None:
+    await _edited_and_one_more_source(world)
     world.clock.now += 1
     await world.publish("AP", "EXCLUSIVE-Fed raises interest rates by quarter point again")
     await world.drain()
@@ -210,3 +215,46 @@ async def test_a_correction_before_posting_posts_the_corrected_text(world: World
     [message] = world.messages()
     assert _title(message) == "Minister quits over expenses claims"
     assert world.fake.state.edits == []
+
+
+async def test_a_source_added_while_the_edit_waits_in_its_lane_is_shown(world: World) -> None:
+    """The lane holds the edit as it read it; a source added before the edit is attempted
+    refreshes the pending row. The edit must send the row as it is when attempted."""
+    import asyncio
+    await world.publish("AP", "Trump and Xi agree to resume trade talks")
+    await world.drain()
+    await world.publish("AP", "Fed holds interest rates steady")  # queued ahead of the edit
+    await world.publish("Reuters", "UPDATE 1-Trump, Xi agree to resume trade talks - Reuters")
+    world.fake.faults.post_delay = 0.5  # the lane is busy posting the Fed alert meanwhile
+    drain = asyncio.create_task(world.outbox.drain_once())
+    await asyncio.sleep(0.2)
+    await world.publish("BBC", "Trump and Xi agree to resume trade talks | BBC News")
+    await drain
+    world.fake.faults.post_delay = 0.0
+    world.clock.now += 30
+    await world.drain()
+    story = next(m for m in world.messages() if "Xi" in _title(m))
+    assert "Reuters" in _also(story) and "BBC" in _also(story)
+
+
+async def test_a_stale_senders_mark_leaves_the_story_post_alone(world: World) -> None:
+    """A process whose claim was taken over marks nothing: nor the story post's pending edit,
+    which the next source must still refresh instead of queueing a second edit."""
+    await world.publish("AP", "Trump and Xi agree to resume trade talks")
+    await world.drain()
+    await world.publish("Reuters", "UPDATE 1-Trump, Xi agree to resume trade talks - Reuters")
+    [(edit, _)] = await world.store.pending_deliveries(10)
+    await world.store.mark_sent(edit.id, "1", world.clock.now, owner="not-the-sender")
+    await world.publish("BBC", "Trump and Xi agree to resume trade talks | BBC News")
+    assert [d.id for d, _ in await world.store.pending_deliveries(10)] == [edit.id]
+
+
+async def test_an_edit_waiting_out_its_gap_does_not_hold_back_new_alerts(world: World) -> None:
+    await _edited_and_one_more_source(world)
+    await world.publish("AP", "Storm Ciaran batters northern France")  # behind the edit
+    await world.drain()
+    assert len(world.messages()) == 2  # the new story is posted now, not after the gap
+    assert len(world.fake.state.edits) == 1
+    world.clock.now += 10
+    await world.drain()
+    assert len(world.fake.state.edits) == 2

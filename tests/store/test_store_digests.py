@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from bot.config import Config, FeedConfig, WatchConfig
 from bot.delivery.cadence import SEND_NOW, make_cadence
@@ -118,3 +118,42 @@ async def test_old_digests_and_their_matches_are_pruned_held_ones_stay(store: St
     assert await store.prune_digests(PERIOD + 10) == 1
     assert await store.due_digests(PERIOD + 3600) == [(watch_id, PERIOD + 3600)]
     assert await store.make_digest(watch_id, PERIOD + 3600, PERIOD + 3602, digest_drafts) == 1
+
+
+async def test_racing_stragglers_lose_no_match(store: Store) -> None:
+    """Two processes queue the stragglers of one made digest, each from its own earlier read.
+
+    On PostgreSQL a poll that checked for the digest just before it was made commits its held
+    match after; two processes' ``make_digest`` may read the stragglers at different moments.
+    Whichever marks a match taken must also queue it.
+    """
+    from sqlalchemy import insert, select
+
+    from bot.store.codec import alert_to_json
+    from bot.store.database import Database
+    from bot.store.digests import Digests
+    from bot.store.schema import digests, held_matches
+
+    feed_id, watch_id = await primed(store)
+    await ingest(store, feed_id, ["1"], watch_id, PERIOD)
+    assert await store.make_digest(watch_id, PERIOD, PERIOD + 2, digest_drafts) == 1
+    [draft] = held_plan(watch_id, PERIOD)([Entry(key="x", title="x")])
+    rows = [{"watch_id": watch_id, "feed_id": feed_id, "item_key": key, "nonce": f"n-{key}",
+             "payload": alert_to_json(draft.alert), "hold_until": PERIOD, "created_at": NOW}
+            for key in ("2", "3")]
+    db = cast(Database, store)  # the real store's own transactions (no mock)
+    await db.write(lambda conn: conn.execute(insert(held_matches), rows))
+
+    def look(keys: tuple[str, ...]):  # type: ignore[no-untyped-def]
+        return lambda conn: list(conn.execute(select(held_matches).where(
+            held_matches.c.item_key.in_(keys))).mappings().all())
+
+    early = await db.read(look(("2",)))  # before "3" committed
+    late = await db.read(look(("2", "3")))
+    digest_id = await db.read(
+        lambda conn: conn.execute(select(digests.c.id)).scalar_one())
+    await db.write(lambda conn: Digests._stragglers(conn, digest_id, early, PERIOD + 5))
+    await db.write(lambda conn: Digests._stragglers(conn, digest_id, late, PERIOD + 6))
+    keys = sorted(d.item_key for d, _ in await store.pending_deliveries(10))
+    assert keys == ["2", "3", f"digest:{PERIOD:.0f}:1"]
+    assert await store.due_digests(PERIOD + 10) == []
