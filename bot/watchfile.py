@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from bot.config import WatchConfig, describe_validation_error
+from bot.delivery.cadence import SEND_NOW
 from bot.errors import ConfigError
 from bot.quotas import quota_error
 from bot.store.base import Store
@@ -63,9 +64,24 @@ def export_watches(watches: Sequence[WatchRow]) -> str:
             lines.append(f"feeds = [{', '.join(toml_string(n) for n in watch.feed_names)}]")
         if watch.color is not None:
             lines.append(f"color = 0x{watch.color:06X}")
+        lines += _delivery_lines(watch)
         if watch.paused:
             lines.append(f"# paused: {watch.paused_reason or 'by a command'}")
     return "\n".join(lines) + "\n"
+
+
+def _delivery_lines(watch: WatchRow) -> list[str]:
+    """The stories and cadence keys that differ from the defaults (issues 14 and 15)."""
+    lines = [f"stories = {toml_string(watch.stories)}"] if watch.stories != "group" else []
+    cadence = watch.cadence
+    if cadence.deliver != SEND_NOW.deliver:
+        lines.append(f"deliver = {toml_string(cadence.deliver)}")
+    if cadence.timezone != SEND_NOW.timezone:
+        lines.append(f"timezone = {toml_string(cadence.timezone)}")
+    for key, value in (("quiet", cadence.quiet), ("urgent", cadence.urgent)):
+        if value is not None:
+            lines.append(f"{key} = {toml_string(value)}")
+    return lines
 
 
 async def import_watches(store: Store, watches: Sequence[WatchConfig], guild_id: int,
@@ -100,6 +116,7 @@ async def import_watches(store: Store, watches: Sequence[WatchConfig], guild_id:
         await store.add_watch(NewWatch(
             guild_id=guild_id, name=watch.name, query=watch.query, channel_id=watch.channel,
             webhook_url=watch.webhook, role_id=watch.role, feed_names=watch.feeds,
-            color=watch.color, collapse_after=watch.collapse_after), now)
+            color=watch.color, collapse_after=watch.collapse_after, stories=watch.stories,
+            cadence=watch.cadence), now)
         added.append(watch.name)
     return added, notes

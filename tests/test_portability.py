@@ -175,6 +175,20 @@ async def test_watches_export_is_importable_toml(store: SqlStore) -> None:
     assert parse_watches(text) == [as_config(watch) for watch in in_store_order]
 
 
+async def test_stories_and_delivery_settings_survive_export_and_import(
+        store: SqlStore) -> None:
+    digest = WatchConfig(name="digest", query="tariffs", stories="every-item",
+                         deliver="daily 08:00", timezone="Europe/Berlin",
+                         quiet="22:00-07:00", urgent="Bessent")
+    await import_watches(store, [digest, WatchConfig(name="plain", query="Xi")], 7, NOW)
+    text = export_watches(await store.watches(7))
+    assert parse_watches(text) == [digest, WatchConfig(name="plain", query="Xi")]
+    await import_watches(store, parse_watches(text), 8, NOW)
+    copied = {watch.name: (watch.stories, watch.cadence) for watch in await store.watches(8)}
+    assert copied == {"digest": ("every-item", digest.cadence),
+                      "plain": ("group", WatchConfig(name="p", query="x").cadence)}
+
+
 async def test_import_watches_keeps_existing_unless_replace(store: SqlStore) -> None:
     await store.sync_config(CONFIG, NOW)
     await store.add_watch(NewWatch(guild_id=0, name="mine", query="old"), NOW)
