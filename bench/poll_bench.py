@@ -112,10 +112,14 @@ class Row:
         return 100 * self.cpu_s / self.seconds
 
 
-async def prime(store: Store, fetcher: Fetcher, interval: float, start: float) -> None:
-    """Fetch every feed once, record its keys, and spread the due times over one interval."""
+async def prime(store: Store, fetcher: Fetcher, interval: float, start: float,
+                concurrency: int = 64) -> None:
+    """Fetch every feed once, record its keys, and spread the due times over one interval.
+
+    ``interval = 0`` makes every feed due at ``start`` (the cost bench polls them all at once).
+    """
     feeds = await store.claim_due_feeds(float("inf"), 10_000_000, 1.0)
-    semaphore = asyncio.Semaphore(64)
+    semaphore = asyncio.Semaphore(concurrency)
 
     async def one(position: int, feed_id: int, url: str) -> None:
         async with semaphore:

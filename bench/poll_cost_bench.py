@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import hashlib
 import io
 import ipaddress
 import os
@@ -45,19 +44,17 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import feedparser
 from aiohttp import ClientSession, web
+from poll_bench import prime
 
 from bot.config import Config, FeedConfig, WatchConfig
 from bot.dispatch import Dispatcher as Poller
 from bot.metrics import PIPELINE
-from bot.model import Entry
 from bot.pipeline.article import ArticleFetcher, ArticleReason
 from bot.pipeline.fetch import Fetched, Fetcher, FetchLimits
 from bot.pipeline.isolation import IsolatedParser
 from bot.pipeline.netguard import AddressGuard
 from bot.pipeline.poll import PollDeps
-from bot.pipeline.prescan import prescan_keys
 from bot.store import open_store
-from bot.store.base import Store
 from tests.fakes.article_pages import news_page
 
 MIX = (("etag", 85), ("noetag", 5), ("rewritten", 8), ("new", 2))  # percent of feeds
@@ -274,25 +271,6 @@ async def measured(label: str, run: Awaitable[dict[str, int]], server: int, poll
 # --- our poller and the baseline -------------------------------------------------------------
 
 
-async def prime(store: Store, fetcher: Fetcher, concurrency: int) -> None:
-    """Round 1: real fetch, keys from the pre-scan, recorded as ``poll_feed`` would."""
-    feeds = await store.claim_due_feeds(float("inf"), 1_000_000, 1.0)
-    semaphore = asyncio.Semaphore(concurrency)
-
-    async def one(feed_id: int, url: str) -> None:
-        async with semaphore:
-            response = await fetcher.fetch(url)
-            assert isinstance(response, Fetched)
-            keys = prescan_keys(response.body, response.headers)
-            assert keys, f"pre-scan gave up on {url}"
-            await store.ingest(feed_id, [Entry(key=key) for key in keys], now=time.time(),
-                               next_check=0.0, title=None, etag=response.etag,
-                               last_modified=None, plan=lambda _entries: [],
-                               body_hash=hashlib.sha256(response.body).hexdigest())
-
-    await asyncio.gather(*(one(feed.id, feed.url) for feed in feeds))
-
-
 async def poller_round(base: str, feeds: int, args: argparse.Namespace, server: int,
                        full_text: bool = False) -> Row:
     """Prime ``feeds`` feeds, then measure one polling round of them."""
@@ -308,7 +286,7 @@ async def poller_round(base: str, feeds: int, args: argparse.Namespace, server: 
             fetcher = Fetcher(FetchLimits(per_host=args.concurrency), LOOPBACK)
             parser = IsolatedParser(workers=2)
             try:
-                await prime(store, fetcher, args.concurrency)
+                await prime(store, fetcher, 0.0, 0.0, args.concurrency)
                 warm = feed_body(0, 1, 0)
                 await asyncio.gather(*(parser.parse(warm, {}, base) for _ in range(2)))
                 await http.post(f"{base}/round/2")
