@@ -23,7 +23,7 @@ RUN /opt/venv/bin/pip install --no-deps -r /tmp/requirements-runtime.lock \
  && rm /tmp/requirements-runtime.lock
 # The `wirewatch` command. The project runs from its source tree (/app/bot) rather than as an
 # installed wheel, so that the source is the last, small layer of the image.
-RUN printf '#!/opt/venv/bin/python\nimport sys\nfrom bot.cli import main\nsys.exit(main())\n' \
+RUN printf '#!/opt/venv/bin/python\nimport sys\nfrom bot.cli.main import main\nsys.exit(main())\n' \
       > /opt/venv/bin/wirewatch \
  && chmod 0755 /opt/venv/bin/wirewatch
 

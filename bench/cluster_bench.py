@@ -35,10 +35,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import feed_farm
 from poll_bench import LOOPBACK, Row, prime, proc_cpu
 
-from bot.app import open_store
-from bot.config import Config, FeedConfig
+from bot.config.file import Config, FeedConfig
+from bot.core.settings import load_settings
 from bot.pipeline.fetch import Fetcher, FetchLimits
-from bot.settings import load_settings
+from bot.service.app import open_store
 
 REPO = Path(__file__).resolve().parents[1]
 PG = os.environ.get("WIREWATCH_TEST_DATABASE_URL") or "postgresql://postgres@127.0.0.1:5432/test"

@@ -13,7 +13,7 @@ one interval, then runs the poll loop for ``--warmup`` + ``--seconds`` and measu
 threads, plus the parser workers), CPU as a share of one core, schedule lag (how late a due
 feed was when its poll started) and event-loop lag. Rounds, same run:
 
-- ``dispatcher``: ``bot.dispatch.Dispatcher.run``, what ``wirewatch run`` uses;
+- ``dispatcher``: ``bot.service.dispatcher.Dispatcher.run``, what ``wirewatch run`` uses;
 - ``tick × batch``: the same claims and polls started by a 1 s tick, at most
   ``poll_concurrency`` per tick: what ``wirewatch run`` did before (the baseline).
 """
@@ -39,14 +39,14 @@ import contextlib
 
 import feed_farm
 
-from bot.config import BotConfig, Config, FeedConfig
-from bot.dispatch import Dispatcher, LagWindow
-from bot.model import Entry
+from bot.config.file import BotConfig, Config, FeedConfig
+from bot.core.model import Entry
 from bot.pipeline.fetch import Fetched, Fetcher, FetchLimits
 from bot.pipeline.isolation import IsolatedParser
 from bot.pipeline.netguard import AddressGuard
 from bot.pipeline.poll import PollDeps
 from bot.pipeline.prescan import prescan_keys
+from bot.service.dispatcher import Dispatcher, LagWindow
 from bot.store import open_store
 from bot.store.base import Store
 

@@ -46,14 +46,14 @@ import feedparser
 from aiohttp import ClientSession, web
 from poll_bench import prime
 
-from bot.config import Config, FeedConfig, WatchConfig
-from bot.dispatch import Dispatcher as Poller
-from bot.metrics import PIPELINE
+from bot.config.file import Config, FeedConfig, WatchConfig
+from bot.core.metrics import PIPELINE
 from bot.pipeline.article import ArticleFetcher, ArticleReason
 from bot.pipeline.fetch import Fetched, Fetcher, FetchLimits
 from bot.pipeline.isolation import IsolatedParser
 from bot.pipeline.netguard import AddressGuard
 from bot.pipeline.poll import PollDeps
+from bot.service.dispatcher import Dispatcher as Poller
 from bot.store import open_store
 from tests.fakes.article_pages import news_page
 

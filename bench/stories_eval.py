@@ -24,10 +24,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bot.cli.stories import item_from_json
 from bot.stories import StoryGrouper
 from bot.stories.features import extract_features
 from bot.stories.similarity import Thresholds
-from bot.stories_cli import item_from_json
 
 
 @dataclass(frozen=True)

@@ -19,8 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.errors import ParseError
-from bot.model import ParsedFeed
+from bot.core.errors import ParseError
+from bot.core.model import ParsedFeed
 from bot.pipeline.fetch import Fetcher, FetchLimits
 from bot.pipeline.isolation import IsolatedParser
 from bot.pipeline.match import compile_query, document_from_entry

@@ -5,8 +5,8 @@ from __future__ import annotations
 import sys
 from typing import TextIO
 
+from bot.core.model import Alert
 from bot.delivery.digests import DIGEST_KEY
-from bot.model import Alert
 from bot.store.rows import Delivery
 
 

@@ -16,9 +16,9 @@ import logging
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from bot.delivery.cadence import zone
+from bot.config.cadence import zone
+from bot.core.model import Alert, Snippet
 from bot.delivery.digest_embed import DigestItem, digest_lines, digest_messages, digest_title
-from bot.model import Alert, Snippet
 from bot.store.base import Store
 from bot.store.rows import DeliveryDraft, WatchRow
 

@@ -17,16 +17,16 @@ from typing import Any
 import aiohttp
 
 from bot import __version__
-from bot.delivery.digests import digest_body
-from bot.delivery.embed import alert_to_message, delivery_marker, footer_marker
-from bot.errors import (
+from bot.core.errors import (
     DeliveryError,
     MessageGone,
     PermanentDelivery,
     RetryableDelivery,
     TargetGone,
 )
-from bot.model import Alert
+from bot.core.model import Alert
+from bot.delivery.digests import digest_body
+from bot.delivery.embed import alert_to_message, delivery_marker, footer_marker
 from bot.store.rows import Delivery
 
 log = logging.getLogger(__name__)

@@ -13,8 +13,8 @@ from datetime import UTC
 from typing import Any
 from urllib.parse import urlsplit
 
+from bot.core.model import Alert, Snippet, Source
 from bot.delivery.markdown import cut_index, escape_markdown, truncate_words
-from bot.model import Alert, Snippet, Source
 
 TITLE_MAX = 256
 DESCRIPTION_MAX = 4096

@@ -22,7 +22,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field, replace
 from typing import Protocol
 
-from bot.errors import MessageGone, PermanentDelivery, RetryableDelivery, TargetGone
+from bot.core.errors import MessageGone, PermanentDelivery, RetryableDelivery, TargetGone
 from bot.store.base import Store
 from bot.store.rows import Delivery
 

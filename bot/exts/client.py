@@ -19,15 +19,15 @@ import discord.http
 import yarl
 from discord import app_commands
 
-from bot.app import App
+from bot.core.settings import Settings
+from bot.core.urls import redact_urls
 from bot.delivery.markdown import escape_markdown
 from bot.exts.common import report_command_error
 from bot.exts.feeds import FeedCommands
 from bot.exts.status import status_command
 from bot.exts.watches import WatchCommands
-from bot.settings import Settings
+from bot.service.runtime import App
 from bot.store.rows import CONFIG_GUILD, Delivery, FeedRow
-from bot.urls import redact_urls
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +70,7 @@ class WirewatchClient(discord.Client):
         self.tree.add_command(FeedCommands(app))
         self.tree.add_command(status_command(app))
         self.synced_to: list[int | None] = []
-        self.sync_commands = True  # only one shard's client syncs (see bot.gateway)
+        self.sync_commands = True  # only one shard's client syncs (see bot.service.gateway)
 
     async def setup_hook(self) -> None:
         """Sync commands once per process (not per reconnect): to configured guilds, else

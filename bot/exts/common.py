@@ -10,9 +10,9 @@ from datetime import UTC, datetime
 import discord
 from discord import app_commands
 
-from bot.app import App
+from bot.core.errors import QueryError, StoreError, WirewatchError
 from bot.delivery.markdown import escape_markdown
-from bot.errors import QueryError, StoreError, WirewatchError
+from bot.service.runtime import App
 
 log = logging.getLogger(__name__)
 

@@ -13,10 +13,13 @@ from urllib.parse import urlsplit
 import discord
 from discord import app_commands
 
-from bot.app import App
-from bot.config import MIN_INTERVAL_S
-from bot.durations import format_duration, parse_duration
-from bot.errors import AddressRefused, FeedError
+from bot.config.file import MIN_INTERVAL_S
+from bot.core.durations import format_duration, parse_duration
+from bot.core.errors import AddressRefused, FeedError
+from bot.core.model import Entry, ParsedFeed
+from bot.core.quotas import quota_error
+from bot.core.settings import Network
+from bot.core.urls import host_of, redact_urls, safe_url
 from bot.exts.common import (
     ManagedGroup,
     UserError,
@@ -30,16 +33,13 @@ from bot.exts.common import (
     reply,
 )
 from bot.exts.watches import clean_name
-from bot.model import Entry, ParsedFeed
 from bot.pipeline.article import describe_stats
 from bot.pipeline.fetch import Fetched, NotModified
 from bot.pipeline.netguard import ALLOW_HINT, parse_address
+from bot.pipeline.next_check import next_check_after_success
 from bot.pipeline.preview import describe_preview, preview_matches
-from bot.pipeline.schedule import next_check_after_success
-from bot.quotas import quota_error
-from bot.settings import Network
+from bot.service.runtime import App
 from bot.store.rows import CONFIG_GUILD, Subscription
-from bot.urls import host_of, redact_urls, safe_url
 
 log = logging.getLogger(__name__)
 

@@ -8,9 +8,8 @@ import discord
 from discord import app_commands
 
 from bot import __version__
-from bot.app import App
-from bot.cluster import PROCESS_TTL_S
-from bot.errors import StoreError
+from bot.core.errors import StoreError
+from bot.core.urls import redact_urls
 from bot.exts.common import (
     ago,
     fit_lines,
@@ -21,9 +20,10 @@ from bot.exts.common import (
     uptime,
 )
 from bot.exts.feeds import feed_error
-from bot.roles import describe
+from bot.service.membership import PROCESS_TTL_S
+from bot.service.roles import describe
+from bot.service.runtime import App
 from bot.store.rows import CONFIG_GUILD
-from bot.urls import redact_urls
 
 REASONS_SHOWN = 5
 

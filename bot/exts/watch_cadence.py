@@ -7,7 +7,7 @@ import zoneinfo
 
 from discord import app_commands
 
-from bot.delivery.cadence import Cadence, CadenceError, make_cadence
+from bot.config.cadence import Cadence, CadenceError, make_cadence
 from bot.exts.common import UserError, choices
 
 # What /watch set accepts to clear quiet hours or the urgent query.

@@ -8,10 +8,10 @@ import logging
 import discord
 from discord import app_commands
 
-from bot.app import App
-from bot.delivery.cadence import SEND_NOW
+from bot.config.cadence import SEND_NOW
+from bot.core.errors import QueryError
+from bot.core.quotas import quota_error
 from bot.delivery.embed import render_snippet
-from bot.errors import QueryError
 from bot.exts.common import (
     ManagedGroup,
     UserError,
@@ -32,7 +32,7 @@ from bot.pipeline.match import (
     document_from_mapping,
 )
 from bot.pipeline.snippet import make_snippet
-from bot.quotas import quota_error
+from bot.service.runtime import App
 from bot.store.rows import CONFIG_GUILD, NewWatch, StoredItem, WatchRow
 
 log = logging.getLogger(__name__)

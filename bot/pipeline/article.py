@@ -20,7 +20,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
-from bot.errors import FeedError, FetchError
+from bot.core.errors import FeedError, FetchError
 from bot.pipeline.fetch import Fetcher, FetchLimits, NotModified
 from bot.pipeline.isolation import IsolatedParser
 

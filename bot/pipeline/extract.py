@@ -16,7 +16,7 @@ from __future__ import annotations
 import codecs
 from collections.abc import Mapping
 
-from bot.text import normalize_text
+from bot.core.text import normalize_text
 
 MAX_BODY = 20_000
 

@@ -25,10 +25,10 @@ import aiohttp
 from multidict import CIMultiDictProxy
 from yarl import URL
 
-from bot.errors import AddressRefused, FetchError
+from bot.core.errors import AddressRefused, FetchError
+from bot.core.urls import safe_url
 from bot.pipeline.access import PrivateAccess
 from bot.pipeline.netguard import AddressGuard, GuardedResolver
-from bot.urls import safe_url
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +79,7 @@ class NotModified:
 
 
 def display_url(url: str | URL) -> str:
-    """The URL without credentials or query string, for messages and logs (see bot.urls)."""
+    """The URL without credentials or query string, for messages and logs (see bot.core.urls)."""
     return safe_url(str(url))
 
 

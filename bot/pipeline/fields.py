@@ -7,8 +7,8 @@ from dataclasses import replace
 from datetime import datetime
 from urllib.parse import urldefrag, urljoin
 
-from bot.model import Entry, ParsedFeed
-from bot.text import html_to_text
+from bot.core.model import Entry, ParsedFeed
+from bot.core.text import html_to_text
 
 MAX_TITLE = 1_000
 MAX_TEXT = 100_000  # summary and content

@@ -15,12 +15,12 @@ from collections.abc import Collection, Sequence
 from dataclasses import replace
 from typing import Literal
 
-from bot import metrics
-from bot.model import Entry
+from bot.core import metrics
+from bot.core.model import Entry
+from bot.core.text import html_to_text
+from bot.core.urls import host_of
 from bot.pipeline.article import Article, ArticleFetcher, ArticleReason
 from bot.pipeline.fields import web_url
-from bot.text import html_to_text
-from bot.urls import host_of
 
 log = logging.getLogger(__name__)
 

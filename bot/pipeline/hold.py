@@ -1,7 +1,7 @@
 """Hold step: drafts of digest or quiet-hours watches are kept for a later digest (pure).
 
 After ``plan_deliveries`` decides what matched, each draft of a watch whose cadence holds
-gets ``hold_until``, the end of its digest period (see ``bot.delivery.cadence``), unless the
+gets ``hold_until``, the end of its digest period (see ``bot.config.cadence``), unless the
 match is also matched by the watch's ``urgent`` query, which goes out now.
 """
 
@@ -11,8 +11,8 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 
-from bot.delivery.cadence import hold_until
-from bot.model import Entry
+from bot.config.cadence import hold_until
+from bot.core.model import Entry
 from bot.pipeline.match import CompiledQuery, compile_query, document_from_entry
 from bot.store.rows import DeliveryDraft, WatchRow
 

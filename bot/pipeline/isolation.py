@@ -30,16 +30,16 @@ from pathlib import Path
 from typing import Any
 
 import bot
-from bot import metrics
-from bot.errors import ParseError
-from bot.model import ParsedFeed
+from bot.core import metrics
+from bot.core.errors import ParseError
+from bot.core.model import ParsedFeed
+from bot.core.urls import host_of
 from bot.pipeline.worker import (
     FRAME_HEADER,
     MAX_FRAME,
     READY,
     feed_from_wire,
 )
-from bot.urls import host_of
 
 log = logging.getLogger(__name__)
 

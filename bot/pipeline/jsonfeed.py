@@ -8,8 +8,8 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from bot.errors import ParseError
-from bot.model import Entry, ParsedFeed
+from bot.core.errors import ParseError
+from bot.core.model import Entry, ParsedFeed
 from bot.pipeline.fields import (
     MAX_AUTHOR,
     MAX_TEXT,

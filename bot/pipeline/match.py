@@ -13,12 +13,12 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Generic, TypeVar
 
-from bot.model import Entry, Span
+from bot.core.model import Entry, Span
+from bot.core.text import html_to_text, normalize_text
 from bot.query.ast import Node
 from bot.query.evaluate import DocView, collect, evaluate
 from bot.query.fast import MultiMatcher
 from bot.query.parser import parse
-from bot.text import html_to_text, normalize_text
 
 __all__ = [
     "CompiledQuery",
@@ -171,7 +171,7 @@ class CompiledQuery:
 
 
 def compile_query(text: str) -> CompiledQuery:
-    """Parse and compile a watch query; raises ``bot.errors.QueryError`` (message, position)."""
+    """Parse and compile a watch query; raises ``QueryError`` (message, position)."""
     return CompiledQuery(text, parse(text))
 
 

@@ -26,7 +26,7 @@ from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
 from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.resolver import ThreadedResolver
 
-from bot.errors import AddressRefused, FetchError
+from bot.core.errors import AddressRefused, FetchError
 
 log = logging.getLogger(__name__)
 

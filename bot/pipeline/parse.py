@@ -27,8 +27,8 @@ from typing import Any
 import feedparser
 import feedparser.mixin
 
-from bot.errors import ParseError
-from bot.model import Entry, ParsedFeed
+from bot.core.errors import ParseError
+from bot.core.model import Entry, ParsedFeed
 from bot.pipeline.fields import (
     MAX_AUTHOR,
     MAX_TEXT,

@@ -18,23 +18,23 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 
-from bot import metrics
-from bot.errors import FeedError, FetchError, StoreError
-from bot.model import Entry
+from bot.core import metrics
+from bot.core.errors import FeedError, FetchError, StoreError
+from bot.core.model import Entry
 from bot.pipeline.article import ArticleFetcher
 from bot.pipeline.fetch import Fetcher, NotModified
 from bot.pipeline.fulltext import add_article_text, full_text_mode
 from bot.pipeline.hold import hold_drafts
 from bot.pipeline.isolation import IsolatedParser
-from bot.pipeline.prescan import prescan_keys
-from bot.pipeline.preview import Preview, preview_matches
-from bot.pipeline.render import MatcherCache, plan_deliveries
-from bot.pipeline.schedule import (
+from bot.pipeline.next_check import (
     PAUSE_AFTER_FAILURES,
     PAUSED_PROBE_S,
     next_check_after_failure,
     next_check_after_success,
 )
+from bot.pipeline.prescan import prescan_keys
+from bot.pipeline.preview import Preview, preview_matches
+from bot.pipeline.render import MatcherCache, plan_deliveries
 from bot.store.base import Store
 from bot.store.rows import DeliveryDraft, FeedRow
 
@@ -81,7 +81,7 @@ class PollDeps:
     pause_after: int = PAUSE_AFTER_FAILURES
     # Full text (issue 13): None turns article fetches off; the mode is the feed's (store).
     articles: ArticleFetcher | None = None
-    # The console reporter (bot.reporting): sees every result; picks the failure log level,
+    # The console reporter (bot.service.reporting): sees every result; picks the failure log level,
     # so that an offline machine is said once rather than per feed.
     on_result: Callable[[FeedRow, PollResult], None] = lambda feed, result: None
     failure_level: Callable[[FeedError], int] = lambda exc: logging.WARNING

@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-from bot.model import Entry
+from bot.core.model import Entry
 from bot.pipeline.render import MatcherCache, plan_deliveries
 from bot.store.rows import WatchRow
 

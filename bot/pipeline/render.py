@@ -14,8 +14,8 @@ from collections.abc import Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 
-from bot.delivery.cadence import INSTANT
-from bot.model import Alert, Entry, Snippet
+from bot.config.cadence import INSTANT
+from bot.core.model import Alert, Entry, Snippet
 from bot.pipeline.match import (
     CompiledQuery,
     Document,

@@ -1,6 +1,6 @@
 """Alert snippets: the sentence (or two) around the first match, matched terms in bold.
 
-The snippet is neutral data (``bot.model.Snippet``): plain text plus bold ranges into it.
+The snippet is neutral data (``bot.core.model.Snippet``): plain text plus bold ranges into it.
 Escaping for Discord happens later, on this already-short text.
 
 - The first span in the summary (else the content, else the article body) anchors the
@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from bot.model import Snippet, Span
+from bot.core.model import Snippet, Span
 from bot.pipeline.match import Document
 from bot.query.words import is_word_char
 

@@ -20,8 +20,8 @@ from dataclasses import fields
 from datetime import datetime
 from typing import Any, BinaryIO
 
-from bot.errors import ParseError
-from bot.model import Entry, ParsedFeed
+from bot.core.errors import ParseError
+from bot.core.model import Entry, ParsedFeed
 from bot.pipeline.parse import ParserCrashed, parse_feed
 
 FRAME_HEADER = struct.Struct(">I")

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from bot.model import Span
+from bot.core.model import Span
 from bot.query.ast import FIELDS, And, Near, Node, Not, Or, Regex, Term, iter_terms
 from bot.query.words import gap_allows, word_list, word_offsets
 

@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from enum import Enum
 
-from bot.errors import QueryError
+from bot.core.errors import QueryError
 from bot.query.ast import FIELDS
 
 __all__ = ["Kind", "Tok", "lex"]

@@ -69,7 +69,7 @@ from __future__ import annotations
 import unicodedata
 from itertools import pairwise
 
-from bot.errors import QueryError
+from bot.core.errors import QueryError
 from bot.query.ast import DEFAULT_SCOPE, And, Near, Node, Not, Or, Regex, Term
 from bot.query.common_words import is_common, probe_length
 from bot.query.lexer import Kind, Tok, lex

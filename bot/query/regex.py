@@ -6,7 +6,7 @@ from typing import Any
 
 import re2
 
-from bot.errors import QueryError
+from bot.core.errors import QueryError
 
 __all__ = ["compile_regex", "regex_options"]
 

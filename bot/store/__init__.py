@@ -30,15 +30,15 @@ from sqlalchemy import Engine, create_engine, make_url
 from sqlalchemy.exc import ArgumentError
 from sqlalchemy.pool import StaticPool
 
-from bot.errors import ConfigError, StoreError
-from bot.settings import redact_url
+from bot.core.errors import ConfigError, StoreError
+from bot.core.settings import redact_url
 from bot.store.articles import Articles
-from bot.store.cluster import Cluster
 from bot.store.config_sync import ConfigSync
 from bot.store.database import sqlite_events
 from bot.store.digests import Digests
 from bot.store.feeds import Feeds
 from bot.store.items import Items
+from bot.store.leases import Cluster
 from bot.store.outbox import Outbox
 from bot.store.retention import Retention
 from bot.store.watches import Watches

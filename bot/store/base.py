@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import Protocol
 
-from bot.config import Config
-from bot.delivery.cadence import Cadence
-from bot.model import Alert, Entry
+from bot.config.cadence import Cadence
+from bot.config.file import Config
+from bot.core.model import Alert, Entry
 from bot.store.rows import (
     Delivery,
     DeliveryDraft,

@@ -6,7 +6,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from bot.model import Alert, Entry, Snippet, Source
+from bot.core.model import Alert, Entry, Snippet, Source
 
 
 def _time(value: datetime | None) -> str | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, delete
 
-from bot.config import Config
+from bot.config.file import Config
 from bot.store.database import Database
 from bot.store.feeds import drop_orphan_feeds, subscribe_in
 from bot.store.rows import CONFIG_GUILD, NewWatch

@@ -16,13 +16,13 @@ from typing import Any
 
 from sqlalchemy import Connection, select, update
 
-from bot.model import Entry, Snippet, Source
+from bot.core.model import Entry, Snippet, Source
+from bot.core.text import html_to_text
 from bot.store.codec import alert_from_json, alert_to_json, entry_to_json
 from bot.store.dialect import stored_text
 from bot.store.schema import deliveries, items, story_items, story_posts
 from bot.store.stories import queue_edit
 from bot.stories.book import LEAD_CHARS, content_hash
-from bot.text import html_to_text
 
 _KEYS_PER_QUERY = 5000
 

@@ -21,8 +21,8 @@ from sqlalchemy import Connection, Engine, event, text
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
 from sqlalchemy.sql.expression import Executable
 
-from bot.errors import StoreError
-from bot.settings import redact_url
+from bot.core.errors import StoreError
+from bot.core.settings import redact_url
 from bot.store import migrations
 
 log = logging.getLogger(__name__)

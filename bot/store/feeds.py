@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Select, bindparam, delete, false, func, select, true, update
 
-from bot.errors import StoreError
+from bot.core.errors import StoreError
 from bot.store.database import Database, Prepared
 from bot.store.dialect import db_now, relaxed_commit, upsert
 from bot.store.mapping import feed_from_row

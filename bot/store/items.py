@@ -8,7 +8,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, Executable, bindparam, func, select, true, update
 
-from bot.model import Entry
+from bot.core.model import Entry
 from bot.store.base import PlanDeliveries
 from bot.store.codec import alert_to_json, entry_from_json, entry_to_json
 from bot.store.corrections import apply_corrections, changed_entries

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any, Protocol
 
-from bot.delivery.cadence import Cadence
+from bot.config.cadence import Cadence
 from bot.store.codec import alert_from_json
 from bot.store.rows import Delivery, FeedRow, WatchRow
 

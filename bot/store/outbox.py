@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Select, Text, case, cast, delete, false, func, select, update
 
-from bot.model import Alert
+from bot.core.model import Alert
 from bot.store.codec import alert_from_json
 from bot.store.database import Database
 from bot.store.dialect import db_now

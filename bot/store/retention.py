@@ -2,7 +2,7 @@
 
 ``items`` holds one row per item ever seen: the key that stops a second alert, and the entry's
 JSON (``data``, soon with the article text) for ``/watch test``. Without pruning both grow
-forever. The daily job (``bot.scheduler``) empties ``data`` past the body retention and deletes
+forever. The daily job (``bot.service.jobs``) empties ``data`` past the body retention and deletes
 rows past the key retention, except the keys of each feed's latest ingested body
 (``feeds.latest_keys``): an item a feed still lists must stay known, or it would be alerted
 again. A feed not ingested since the upgrade has no ``latest_keys`` yet and keeps every key.

@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from bot.delivery.cadence import SEND_NOW, Cadence
-from bot.model import Alert, Entry
+from bot.config.cadence import SEND_NOW, Cadence
+from bot.core.model import Alert, Entry
 
 CONFIG_GUILD = 0  # the config file's scope; Discord guild ids are never 0
 

@@ -99,7 +99,7 @@ watches = Table(
     Column("paused_reason", StoredText),
     Column("source", StoredText, _source(), nullable=False),
     Column("created_at", Time, nullable=False),
-    # When matches go out (bot.delivery.cadence), as normalised by it.
+    # When matches go out (bot.config.cadence), as normalised by it.
     Column("deliver", StoredText, nullable=False, server_default=text("'instant'")),
     Column("timezone", StoredText, nullable=False, server_default=text("'UTC'")),
     Column("quiet", StoredText),
@@ -221,7 +221,7 @@ digests = Table(
     UniqueConstraint("watch_id", "period_end"),
 )
 
-# Several processes on one database (bot/store/cluster.py). Times: the database's clock.
+# Several processes on one database (bot/store/leases.py). Times: the database's clock.
 processes = Table(
     "processes", metadata,
     Column("id", StoredText, primary_key=True),  # a uuid per start

@@ -22,7 +22,7 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, func, insert, select, text, update
 
-from bot.model import Alert, Entry, Source
+from bot.core.model import Alert, Entry, Source
 from bot.store.codec import alert_from_json, alert_to_json
 from bot.store.rows import DeliveryDraft
 from bot.store.schema import deliveries, story_items, story_posts, watches

@@ -6,8 +6,8 @@ from typing import Any
 
 from sqlalchemy import Connection, Select, bindparam, delete, false, or_, select, update
 
-from bot.delivery.cadence import Cadence
-from bot.errors import StoreError
+from bot.config.cadence import Cadence
+from bot.core.errors import StoreError
 from bot.store.database import Database
 from bot.store.dialect import upsert
 from bot.store.mapping import watch_from_row

@@ -15,10 +15,10 @@ import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from bot.model import Entry
+from bot.core.model import Entry
+from bot.core.text import html_to_text
 from bot.stories.grouper import DEFAULT_WINDOW, StoryGrouper, StoryItem
 from bot.stories.similarity import Thresholds
-from bot.text import html_to_text
 
 __all__ = ["StoryBook", "StoryRow", "content_hash", "story_item"]
 

@@ -24,8 +24,8 @@ from functools import lru_cache
 
 import snowballstemmer
 
-from bot.pipeline.identity import normalise_link
-from bot.text import html_to_text
+from bot.core.text import html_to_text
+from bot.core.urls import normalise_link
 
 __all__ = ["Features", "canonical_link", "clean_headline", "extract_features"]
 

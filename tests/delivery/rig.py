@@ -11,10 +11,10 @@ from pathlib import Path
 import aiohttp
 import pytest
 
+from bot.core.model import Alert, Entry, Snippet
 from bot.delivery.console import ConsoleSender
 from bot.delivery.discord_rest import DiscordSender
 from bot.delivery.outbox import OutboxSender
-from bot.model import Alert, Entry, Snippet
 from bot.store import SqlStore, open_store
 from bot.store.rows import Delivery, DeliveryDraft, NewWatch, WatchRow
 from tests.fakes.discord_payloads import ALERTS_CHANNEL_ID, BOT_TOKEN, GUILD_ID

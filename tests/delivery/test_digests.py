@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from bot.delivery.cadence import make_cadence
+from bot.config.cadence import make_cadence
+from bot.core.model import Alert, Snippet
 from bot.delivery.console import format_alert
 from bot.delivery.digests import digest_drafts, digest_nonce, period_label
 from bot.delivery.discord_rest import message_body
-from bot.model import Alert, Snippet
 from bot.store.rows import WatchRow
 
 END = datetime(2026, 11, 29, 16, tzinfo=UTC).timestamp()

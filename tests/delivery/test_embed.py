@@ -12,6 +12,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from bot.core.model import Alert, Snippet
 from bot.delivery.embed import (
     alert_to_message,
     delivery_marker,
@@ -20,7 +21,6 @@ from bot.delivery.embed import (
     stable_color,
 )
 from bot.delivery.markdown import ZERO_WIDTH_SPACE
-from bot.model import Alert, Snippet
 from tests.fakes.discord_payloads import ALERTS_CHANNEL_ID, BOT_TOKEN, ROLE_ID
 from tests.fakes.discord_server import FakeDiscord
 

@@ -8,9 +8,9 @@ from collections.abc import AsyncIterator
 import aiohttp
 import pytest
 
+from bot.core.errors import MessageGone, RetryableDelivery
+from bot.core.model import Source
 from bot.delivery.discord_rest import DiscordSender
-from bot.errors import MessageGone, RetryableDelivery
-from bot.model import Source
 from bot.store.rows import Delivery
 from tests.delivery.test_embed import make_alert
 from tests.fakes.discord_payloads import ALERTS_CHANNEL_ID, BOT_TOKEN, WEBHOOK_ID, FakeWebhook

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from bot.core.model import Snippet, Source
 from bot.delivery.embed import alert_to_message, also_reported_field
-from bot.model import Snippet, Source
 from tests.delivery.test_embed import embed_of, make_alert
 from tests.fakes.discord_validate import check_message
 

@@ -14,10 +14,11 @@ from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
 
-from bot.app import App, build_app
-from bot.config import BotConfig, Config
+from bot.config.file import BotConfig, Config
+from bot.core.settings import load_settings
 from bot.exts.client import DiscordHandle, WirewatchClient, start_client, stop_client
-from bot.settings import load_settings
+from bot.service.app import build_app
+from bot.service.runtime import App
 from tests.fakes.discord_client import GUILD_READY_TIMEOUT, discord_pointed_at, no_identify_delay
 from tests.fakes.discord_interactions import OptionValues
 from tests.fakes.discord_payloads import (

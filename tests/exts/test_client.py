@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from bot.app import build_app
+from bot.core.settings import load_settings
 from bot.exts.client import start_client, stop_client
-from bot.settings import load_settings
+from bot.service.app import build_app
 from tests.exts.harness import Bot, item, make_config, rss, running_bot, settings_env
 from tests.fakes.discord_client import GUILD_READY_TIMEOUT, discord_pointed_at
 from tests.fakes.discord_payloads import ALERTS_CHANNEL_ID, APPLICATION_ID, GUILD_ID

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
-from bot.config import BotConfig, Config, FeedConfig
+from bot.config.file import BotConfig, Config, FeedConfig
 from tests.exts.harness import (
     AUTOCOMPLETE_RESULT,
     DEFERRED,

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import BotConfig, Config, FeedConfig
+from bot.config.file import BotConfig, Config, FeedConfig
 from tests.exts.harness import Bot, item, rss, running_bot
 from tests.fakes.discord_payloads import (
     ALERTS_CHANNEL_ID,

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.config import WatchConfig
-from bot.delivery.cadence import make_cadence
+from bot.config.cadence import make_cadence
+from bot.config.file import WatchConfig
 from bot.store.rows import CONFIG_GUILD
 from tests.exts.harness import (
     AUTOCOMPLETE_RESULT,

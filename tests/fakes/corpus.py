@@ -22,8 +22,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from bot.core.model import Alert, Entry, Span
 from bot.delivery.embed import alert_to_message
-from bot.model import Alert, Entry, Span
 from bot.pipeline.match import compile_query, document_from_entry
 from bot.pipeline.snippet import make_snippet
 from tests.fakes.discord_validate import check_message

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.errors import AddressRefused
+from bot.core.errors import AddressRefused
 from bot.pipeline.access import STALE_S, PrivateAccess
 from bot.pipeline.fetch import Fetched, Fetcher, FetchLimits
 from bot.pipeline.netguard import AddressGuard, parse_networks

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot import metrics
+from bot.core import metrics
 from bot.pipeline.fields import MAX_ITEMS, newest
 from bot.pipeline.isolation import IsolatedParser
 from bot.pipeline.parse import parse_feed

@@ -16,7 +16,7 @@ from pathlib import Path
 import feedparser
 import pytest
 
-from bot.errors import ParseError
+from bot.core.errors import ParseError
 from bot.pipeline.parse import parse_feed
 from tests.fakes.corpus import (
     declared_headers,

@@ -15,7 +15,7 @@ from email.utils import format_datetime
 import pytest
 from aiohttp import web
 
-from bot.errors import FetchError, ParseError
+from bot.core.errors import FetchError, ParseError
 from bot.pipeline.fetch import Fetched, Fetcher, FetchLimits, NotModified, parse_max_age
 from bot.pipeline.isolation import IsolatedParser
 from bot.pipeline.netguard import AddressGuard, parse_networks

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.model import Entry
+from bot.core.model import Entry
 from bot.pipeline.article import describe_stats
 from bot.pipeline.fulltext import full_text_mode, is_teaser, wants_article
 

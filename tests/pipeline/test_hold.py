@@ -6,8 +6,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.delivery.cadence import Cadence, make_cadence
-from bot.model import Entry
+from bot.config.cadence import Cadence, make_cadence
+from bot.core.model import Entry
 from bot.pipeline.hold import hold_drafts
 from bot.pipeline.render import MatcherCache, plan_deliveries
 from bot.store.rows import WatchRow

@@ -6,7 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.pipeline.identity import MAX_KEY_CHARS, item_key, normalise_link
+from bot.core.urls import normalise_link
+from bot.pipeline.identity import MAX_KEY_CHARS, item_key
 
 
 @pytest.mark.parametrize(

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.errors import ParseError
+from bot.core.errors import ParseError
 from bot.pipeline.fields import MAX_ITEMS
 from bot.pipeline.isolation import IsolatedParser
 from bot.pipeline.parse import parse_feed

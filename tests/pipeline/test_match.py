@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.errors import QueryError
-from bot.model import Entry, Span
+from bot.core.errors import QueryError
+from bot.core.model import Entry, Span
 from bot.pipeline.match import (
     Document,
     WatchMatcher,

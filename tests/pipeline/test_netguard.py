@@ -7,7 +7,7 @@ import socket
 import pytest
 from aiohttp.abc import AbstractResolver, ResolveResult
 
-from bot.errors import FetchError
+from bot.core.errors import FetchError
 from bot.pipeline.netguard import (
     AddressGuard,
     GuardedResolver,

@@ -13,8 +13,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.errors import ParseError
-from bot.model import Entry
+from bot.core.errors import ParseError
+from bot.core.model import Entry
 from bot.pipeline.parse import MAX_TEXT, MAX_TITLE, parse_feed
 from tests.fakes.feed_server import author_redos, entity_bomb
 

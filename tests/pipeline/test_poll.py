@@ -187,7 +187,7 @@ async def test_a_corrected_headline_of_an_alerted_item_is_not_hidden_by_the_pres
     rig.feeds.serve("/b", rss([("9", "Weather today")]))
     assert await rig.poll(url2) == Outcome.KNOWN
 async def test_an_offline_machine_does_not_pause_its_feeds(rig: Rig) -> None:
-    from bot.reporting import ConsoleReporter
+    from bot.service.reporting import ConsoleReporter
 
     reporter = ConsoleReporter(2)
     rig.deps.on_result, rig.deps.failure_level = reporter.on_result, reporter.failure_level

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
-from bot.metrics import ARTICLES
+from bot.core.metrics import ARTICLES
 from bot.pipeline.access import PrivateAccess
 from bot.pipeline.article import ARTICLE_LIMITS, ArticleFetcher
 from bot.pipeline.fetch import Fetcher, FetchLimits

@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.errors import ParseError
+from bot.core.errors import ParseError
 from bot.pipeline import prescan
 from bot.pipeline.parse import parse_feed
 from bot.pipeline.prescan import prescan_keys

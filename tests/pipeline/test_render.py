@@ -6,7 +6,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.model import Entry
+from bot.core.model import Entry
 from bot.pipeline.render import MatcherCache, delivery_nonce, plan_deliveries, publication_order
 from bot.store.rows import WatchRow
 

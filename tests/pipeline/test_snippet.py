@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.model import Snippet
+from bot.core.model import Snippet
 from bot.pipeline.match import compile_query, document_from_mapping
 from bot.pipeline.snippet import make_snippet
 

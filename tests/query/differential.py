@@ -21,8 +21,8 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
-from bot.errors import ParseError, QueryError
-from bot.model import Entry
+from bot.core.errors import ParseError, QueryError
+from bot.core.model import Entry
 from bot.pipeline.match import (
     CompiledQuery,
     Document,

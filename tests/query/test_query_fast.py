@@ -6,7 +6,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from bot.errors import QueryError
+from bot.core.errors import QueryError
 from bot.pipeline.match import document_from_mapping
 from bot.query.ast import Term, iter_terms
 from bot.query.evaluate import DocView, evaluate, find_term

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.errors import QueryError
+from bot.core.errors import QueryError
 from bot.query.ast import DEFAULT_SCOPE, And, Near, Node, Not, Or, Regex, Term
 from bot.query.parser import parse
 

@@ -20,7 +20,7 @@ from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 
 import pytest
 
-from bot.settings import redact_url
+from bot.core.settings import redact_url
 from bot.store import open_store
 from bot.store.base import Store
 

@@ -13,7 +13,7 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection
 
-from bot.model import Alert, Entry, Snippet
+from bot.core.model import Alert, Entry, Snippet
 from bot.store import SqlStore
 from bot.store.migrations import alembic_config
 from bot.store.rows import DeliveryDraft

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Connection, select
 
-from bot.config import Config, FeedConfig
+from bot.config.file import Config, FeedConfig
 from bot.store import SqlStore, open_store
 from bot.store.feeds import _UNCHANGED
 from bot.store.schema import feeds

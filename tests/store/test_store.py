@@ -9,9 +9,9 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from bot.config import Config, FeedConfig, WatchConfig
-from bot.errors import StoreError
-from bot.model import Alert, Entry, Snippet
+from bot.config.file import Config, FeedConfig, WatchConfig
+from bot.core.errors import StoreError
+from bot.core.model import Alert, Entry, Snippet
 from bot.store import SqlStore, open_store
 from bot.store.base import Store
 from bot.store.rows import CONFIG_GUILD, DeliveryDraft, NewWatch
@@ -363,8 +363,8 @@ async def test_postgres_unusable_url_is_a_store_error_without_the_password(url: 
 @pytest.mark.parametrize("scheme", ["postgresql", "postgres"])
 async def test_open_store_chooses_postgres_by_url(postgres_backend: PostgresBackend,
                                                   scheme: str) -> None:
-    from bot.app import open_store as open_configured
-    from bot.settings import load_settings
+    from bot.core.settings import load_settings
+    from bot.service.app import open_store as open_configured
     url = scheme + "://" + postgres_backend.url.split("://", 1)[1]
     store = await open_configured(load_settings({"WIREWATCH_DATABASE_URL": url}))
     try:

@@ -6,10 +6,10 @@ import asyncio
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, cast
 
-from bot.config import Config, FeedConfig, WatchConfig
-from bot.delivery.cadence import SEND_NOW, make_cadence
+from bot.config.cadence import SEND_NOW, make_cadence
+from bot.config.file import Config, FeedConfig, WatchConfig
+from bot.core.model import Alert, Entry, Snippet
 from bot.delivery.digests import digest_drafts
-from bot.model import Alert, Entry, Snippet
 from bot.store.base import Store
 from bot.store.rows import DeliveryDraft, NewWatch
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
-from bot.model import Alert, Entry, Snippet
+from bot.core.model import Alert, Entry, Snippet
 from bot.store import SqlStore
 from bot.store.rows import DeliveryDraft, NewWatch
 from bot.store.schema import story_items

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.model import Entry
+from bot.core.model import Entry
 from bot.stories.book import StoryBook, StoryRow, content_hash, story_item
 from tests.stories.test_grouper import _written_items
 

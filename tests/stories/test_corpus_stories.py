@@ -11,8 +11,8 @@ from functools import cache
 
 import pytest
 
-from bot.errors import ParseError
-from bot.model import Entry
+from bot.core.errors import ParseError
+from bot.core.model import Entry
 from bot.pipeline.parse import parse_feed
 from bot.stories import StoryGrouper, StoryItem
 from tests.fakes.corpus import real_news_dir

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.cli import main
+from bot.cli.main import main
 
 ITEMS = [
     {"title": "UPDATE 1-Fed raises interest rates by a quarter point - Reuters",
