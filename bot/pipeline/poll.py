@@ -27,10 +27,14 @@ from bot.pipeline.fulltext import add_article_text, full_text_mode
 from bot.pipeline.hold import hold_drafts
 from bot.pipeline.isolation import IsolatedParser
 from bot.pipeline.next_check import (
+    DEFAULT_MAX_AUTO_S,
+    DEFAULT_MIN_AUTO_S,
     PAUSE_AFTER_FAILURES,
     PAUSED_PROBE_S,
+    feed_interval,
     next_check_after_failure,
-    next_check_after_success,
+    next_check_in_force,
+    schedule_after_parse,
 )
 from bot.pipeline.prescan import prescan_keys
 from bot.pipeline.preview import Preview, preview_matches
@@ -85,6 +89,8 @@ class PollDeps:
     # so that an offline machine is said once rather than per feed.
     on_result: Callable[[FeedRow, PollResult], None] = lambda feed, result: None
     failure_level: Callable[[FeedError], int] = lambda exc: logging.WARNING
+    # [bot] min_interval / max_interval: the range of an "auto" interval.
+    interval_bounds: tuple[float, float] = (DEFAULT_MIN_AUTO_S, DEFAULT_MAX_AUTO_S)
 
 
 async def poll_feed(feed: FeedRow, deps: PollDeps) -> PollResult:
@@ -103,7 +109,8 @@ async def _poll(feed: FeedRow, deps: PollDeps) -> PollResult:
     response = await deps.fetcher.fetch(feed.url, etag=feed.etag,
                                         last_modified=feed.last_modified)
     metrics.observe_fetch(time.perf_counter() - started)
-    next_check = next_check_after_success(now, feed.interval_s, response.max_age_s, deps.rng)
+    interval = feed_interval(feed, now, deps.interval_bounds, response.max_age_s)
+    next_check = next_check_in_force(now, interval, response.max_age_s, deps.rng)
     if isinstance(response, NotModified):
         await store.record_unchanged(feed.id, now, next_check)
         return PollResult(Outcome.NOT_MODIFIED)
@@ -119,6 +126,8 @@ async def _poll(feed: FeedRow, deps: PollDeps) -> PollResult:
     started = time.perf_counter()
     parsed = await deps.parser.parse(response.body, response.headers, response.final_url)
     metrics.observe_parse(time.perf_counter() - started)
+    next_check, publishing = schedule_after_parse(feed, parsed, now, deps.interval_bounds,
+                                                  response.max_age_s, deps.rng)
     watches = await store.watches_for_feed(feed.id)
     entries = await _with_articles(feed, parsed.entries, bool(watches), deps)
     seen_at = datetime.fromtimestamp(now, UTC)
@@ -133,7 +142,7 @@ async def _poll(feed: FeedRow, deps: PollDeps) -> PollResult:
     result = await store.ingest(
         feed.id, entries, now=now, next_check=next_check, title=parsed.title or None,
         etag=response.etag, last_modified=response.last_modified, body_hash=body_hash,
-        plan=plan)
+        plan=plan, publishing=publishing)
     metrics.count_items(result.new_items)
     metrics.count_matches(result.deliveries)
     if result.new_items:

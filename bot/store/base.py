@@ -21,6 +21,7 @@ from bot.store.rows import (
     OutboxCounts,
     ProcessRow,
     PruneResult,
+    PublishingSeen,
     StoredItem,
     Subscription,
     WatchRow,
@@ -62,7 +63,8 @@ class Store(Protocol):
     async def ingest(self, feed_id: int, entries: Sequence[Entry], *, now: float,
                      next_check: float, title: str | None, etag: str | None,
                      last_modified: str | None, body_hash: str | None,
-                     plan: PlanDeliveries) -> IngestResult: ...
+                     plan: PlanDeliveries,
+                     publishing: PublishingSeen | None = None) -> IngestResult: ...
     async def recent_items(self, guild_id: int, since: float,
                            limit: int = ...) -> list[StoredItem]: ...
     async def prune_items(self, keys_before: float, bodies_before: float) -> PruneResult: ...

@@ -29,6 +29,22 @@ class FeedRow:
     last_success: float | None
     next_check: float
     paused: bool
+    # Adaptive intervals: any subscription asked for "auto"; the shortest fixed interval asked
+    # (None: every subscription is auto); what the last parse learnt (bot.pipeline.next_check).
+    auto_interval: bool = False
+    fixed_interval_s: float | None = None
+    item_gap_s: float | None = None
+    newest_item_at: float | None = None
+    ttl_s: float | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class PublishingSeen:
+    """What a parse learnt of a feed's publishing: the usual gap, the newest item, its ttl."""
+
+    item_gap_s: float | None
+    newest_item_at: float | None
+    ttl_s: float | None
 
 
 @dataclass(frozen=True, slots=True)

@@ -57,6 +57,11 @@ feeds = Table(
     # The item keys of the latest ingested body: the daily prune never drops those.
     Column("latest_keys", NameList),
     Column("lease_owner", StoredText),  # the process (processes.id) whose lease this is
+    # Adaptive intervals (bot.pipeline.next_check): the usual gap between items, the newest
+    # item's date and the RSS <ttl>, as of the last parse. Written only when a body is parsed.
+    Column("item_gap_s", Time),
+    Column("newest_item_at", Time),
+    Column("ttl_s", Time),
     Index("feeds_due", "next_check"),
     # AUTOINCREMENT: a poll still running for a removed feed must never write to a new one.
     sqlite_autoincrement=True,
