@@ -183,6 +183,9 @@ class BotConfig(_Strict):
     # min_interval, nor less often than max_interval (a WebSub feed's safety-net poll too).
     min_interval: Duration = 30.0
     max_interval: Duration = Field(default=3600.0, le=7 * 24 * 3600.0)
+    # Where hubs reach this bot's HTTP endpoint (WIREWATCH_HTTP_ADDR, behind your proxy), e.g.
+    # "https://wirewatch.example.org": feeds that advertise a WebSub hub are then subscribed.
+    public_url: str | None = Field(default=None, pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$")
 
     @model_validator(mode="after")
     def _interval_range(self) -> BotConfig:

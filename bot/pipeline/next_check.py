@@ -139,7 +139,12 @@ def feed_interval(feed: FeedRow, now: float, bounds: tuple[float, float],
     seen = publishing or Publishing(feed.item_gap_s, feed.newest_item_at)
     hints = [h for h in (max_age_s, feed.ttl_s) if h is not None]
     return interval_in_force(feed.fixed_interval_s, feed.auto_interval, seen, now, bounds,
-                             max(hints) if hints else None)
+                             max(hints) if hints else None, pushed(feed, now))
+
+
+def pushed(feed: FeedRow, now: float) -> bool:
+    """Whether a WebSub hub pushes this feed now (an active subscription, lease not over)."""
+    return feed.pushed_until is not None and feed.pushed_until > now
 
 
 def next_check_in_force(now: float, interval: IntervalInForce, max_age_s: float | None,
@@ -160,7 +165,7 @@ def schedule_after_parse(feed: FeedRow, parsed: ParsedFeed, now: float,
     """
     return _after_parse(feed.fixed_interval_s, feed.auto_interval, feed.last_success,
                         Publishing(feed.item_gap_s, feed.newest_item_at), parsed, now, bounds,
-                        max_age_s, rng)
+                        max_age_s, rng, pushed(feed, now))
 
 
 def first_schedule(interval_s: float, parsed: ParsedFeed, now: float,
@@ -175,11 +180,13 @@ def first_schedule(interval_s: float, parsed: ParsedFeed, now: float,
 def _after_parse(fixed_s: float | None, auto: bool, last_success: float | None,
                  previous: Publishing, parsed: ParsedFeed, now: float,
                  bounds: tuple[float, float], max_age_s: float | None,
-                 rng: random.Random) -> tuple[float, PublishingSeen]:
+                 rng: random.Random, is_pushed: bool = False) -> tuple[float, PublishingSeen]:
     dates = (e.published.timestamp() if e.published else None for e in parsed.entries)
     publishing = estimate_publishing(dates, 1, now, last_success, previous)
     hints = [h for h in (max_age_s, parsed.ttl_s) if h is not None]
     interval = interval_in_force(fixed_s, auto, publishing, now, bounds,
-                                 max(hints) if hints else None)
+                                 max(hints) if hints else None, is_pushed)
+    hub = parsed.hub or None  # its topic: the feed's rel="self", else the URL we fetch
     return (next_check_in_force(now, interval, max_age_s, rng),
-            PublishingSeen(publishing.gap_s, publishing.newest_at, parsed.ttl_s))
+            PublishingSeen(publishing.gap_s, publishing.newest_at, parsed.ttl_s, hub,
+                           (parsed.self_url or None) if hub else None))

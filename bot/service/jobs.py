@@ -17,6 +17,7 @@ from bot.core import metrics
 from bot.delivery.digests import flush_digests
 from bot.pipeline.poll import PollDeps
 from bot.service.dispatcher import Dispatcher
+from bot.service.websub import SUBSCRIBE_EVERY_S, request_subscriptions
 from bot.store.rows import PruneResult
 
 log = logging.getLogger(__name__)
@@ -82,8 +83,10 @@ class DispatchLoop:
         return True
 
 
-def start_scheduler(deps: PollDeps, loop: DispatchLoop | None = None) -> AsyncIOScheduler:
-    """Start APScheduler with the prune jobs (and the watchdog over ``loop``)."""
+def start_scheduler(deps: PollDeps, loop: DispatchLoop | None = None,
+                    public_url: str | None = None) -> AsyncIOScheduler:
+    """Start APScheduler with the prune jobs (and the watchdog over ``loop``, and the WebSub
+    subscriptions when hubs can reach us at ``public_url``)."""
     scheduler = AsyncIOScheduler(timezone="UTC")
     scheduler.add_job(one_at_a_time("prune-outbox", prune_outbox), "cron", args=[deps],
                       hour=4, minute=17, coalesce=True, misfire_grace_time=3600,
@@ -102,6 +105,11 @@ def start_scheduler(deps: PollDeps, loop: DispatchLoop | None = None) -> AsyncIO
     scheduler.add_job(one_at_a_time("digests", make_due_digests), "interval", args=[deps],
                       seconds=DIGEST_CHECK_S, max_instances=JOB_INSTANCES, coalesce=True,
                       misfire_grace_time=30, id="digests")
+    if public_url is not None:
+        scheduler.add_job(one_at_a_time("websub", request_subscriptions), "interval",
+                          args=[deps.store, deps.fetcher, public_url, deps.clock],
+                          seconds=SUBSCRIBE_EVERY_S, max_instances=JOB_INSTANCES,
+                          coalesce=True, id="websub")
     scheduler.start()
     return scheduler
 

@@ -13,7 +13,7 @@ from bot.store.database import Database, Prepared
 from bot.store.dialect import db_now, relaxed_commit, upsert
 from bot.store.mapping import feed_from_row
 from bot.store.rows import FeedRow, Subscription
-from bot.store.schema import feeds, subscriptions
+from bot.store.schema import feeds, subscriptions, websub_subscriptions
 from bot.store.types import StoredText
 
 _sub = subscriptions.alias("first_sub")
@@ -28,6 +28,9 @@ FEED_COLUMNS = (
     .scalar_subquery().label("sub_interval"),
     select(func.count()).where(_sub.c.feed_id == feeds.c.id, _sub.c.interval_s == AUTO_INTERVAL_S)
     .scalar_subquery().label("sub_auto"),
+    select(websub_subscriptions.c.lease_until).where(
+        websub_subscriptions.c.feed_id == feeds.c.id, websub_subscriptions.c.state == "active")
+    .scalar_subquery().label("pushed_until"),
 )
 
 

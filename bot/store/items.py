@@ -43,7 +43,9 @@ _SUCCESS = update(feeds).where(feeds.c.id == bindparam("p_id")).values(
     latest_keys=bindparam("p_keys", type_=NameList),
     item_gap_s=func.coalesce(bindparam("p_gap", type_=Time), feeds.c.item_gap_s),
     newest_item_at=func.coalesce(bindparam("p_newest", type_=Time), feeds.c.newest_item_at),
-    ttl_s=bindparam("p_ttl", type_=Time))
+    ttl_s=bindparam("p_ttl", type_=Time),
+    websub_hub=bindparam("p_hub", type_=StoredText),
+    websub_topic=bindparam("p_topic", type_=StoredText))
 
 
 def known_in(conn: Connection, feed_id: int, keys: Sequence[str]) -> set[str]:
@@ -113,9 +115,10 @@ def record(conn: Connection, poll: Poll, candidates: Sequence[Entry],
     return IngestResult(new_items=new, deliveries=queued if primed else 0)
 
 
-def _publishing(poll: Poll) -> dict[str, float | None]:
+def _publishing(poll: Poll) -> dict[str, float | str | None]:
     seen = poll.publishing or PublishingSeen(None, None, None)
-    return {"p_gap": seen.item_gap_s, "p_newest": seen.newest_item_at, "p_ttl": seen.ttl_s}
+    return {"p_gap": seen.item_gap_s, "p_newest": seen.newest_item_at, "p_ttl": seen.ttl_s,
+            "p_hub": seen.websub_hub, "p_topic": seen.websub_topic}
 
 
 _INSERTS: dict[str, tuple[Executable, Executable]] = {}

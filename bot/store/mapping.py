@@ -31,6 +31,7 @@ def feed_from_row(row: RowLike) -> FeedRow:
         next_check=row["next_check"], paused=bool(row["paused"]),
         auto_interval=bool(row["sub_auto"]), fixed_interval_s=row["sub_interval"],
         item_gap_s=row["item_gap_s"], newest_item_at=row["newest_item_at"], ttl_s=row["ttl_s"],
+        pushed_until=row["pushed_until"],
     )
 
 

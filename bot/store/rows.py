@@ -36,6 +36,7 @@ class FeedRow:
     item_gap_s: float | None = None
     newest_item_at: float | None = None
     ttl_s: float | None = None
+    pushed_until: float | None = None  # a WebSub hub pushes this feed until then
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +46,8 @@ class PublishingSeen:
     item_gap_s: float | None
     newest_item_at: float | None
     ttl_s: float | None
+    websub_hub: str | None = None  # the hub the feed advertises and its topic (WebSub)
+    websub_topic: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -210,3 +213,14 @@ class PruneResult:
 
     keys: int
     bodies: int
+
+
+@dataclass(frozen=True, slots=True)
+class WebSubClaim:
+    """A subscription this process may (re)request now: where, for what, and its callback."""
+
+    feed_id: int
+    hub: str
+    topic: str
+    token: str
+    secret: str
