@@ -12,6 +12,7 @@ from xml.parsers import expat
 from pydantic import ValidationError
 
 from bot.config.file import FeedConfig, describe_validation_error
+from bot.core.durations import format_feed_interval
 from bot.core.errors import ConfigError
 from bot.core.quotas import quota_error
 from bot.store.base import Store
@@ -111,7 +112,8 @@ async def import_feeds(store: Store, feeds: Sequence[OpmlFeed], guild_id: int,
             continue
         name = _free_name(feed.name[:90], names)
         try:
-            FeedConfig(name=name, url=feed.url, interval=interval_s)
+            FeedConfig.model_validate({"name": name, "url": feed.url,
+                                       "interval": format_feed_interval(interval_s)})
         except ValidationError as exc:
             skipped.append(f"{feed.name}: {describe_validation_error(exc)}")
             continue

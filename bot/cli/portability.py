@@ -22,7 +22,7 @@ from typing import TextIO
 from bot.cli.opml import OpmlFeed, export_opml, import_feeds, parse_opml
 from bot.cli.watchfile import export_watches, import_watches, parse_watches, toml_string
 from bot.config.file import BotConfig, load_config
-from bot.core.durations import parse_duration
+from bot.core.durations import AUTO_INTERVAL_S, parse_feed_interval
 from bot.core.errors import ConfigError, StoreError
 from bot.core.settings import Settings
 from bot.service.app import open_store
@@ -53,7 +53,8 @@ def add_portability_commands(commands: argparse._SubParsersAction[argparse.Argum
         exporter = actions.add_parser("export", help=f"print the {noun} as {kind}")
         exporter.add_argument("--guild", type=int, metavar="ID", help="one guild (default: all)")
         if noun == "feeds":
-            importer.add_argument("--interval", default="1m", help="poll interval (default 1m)")
+            importer.add_argument("--interval", default="1m",
+                                  help='poll interval, or "auto" (default 1m)')
         else:
             importer.add_argument("--replace", action="store_true",
                                   help="replace existing watches of the same name")
@@ -144,9 +145,11 @@ def _read_input(name: str) -> bytes:
 
 def _interval(text: str) -> float:
     try:
-        seconds = parse_duration(text)
+        seconds = parse_feed_interval(text)
     except ValueError as exc:
         raise ConfigError(f"--interval: {exc}") from None
+    if seconds == AUTO_INTERVAL_S:
+        return seconds
     if seconds < 1.0:
         raise ConfigError(f"--interval: must be at least 1s, got {text!r}")
     return seconds

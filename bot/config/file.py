@@ -24,7 +24,7 @@ from pydantic import (
 )
 
 from bot.config.cadence import Cadence, CadenceError, make_cadence
-from bot.core.durations import parse_duration
+from bot.core.durations import AUTO, AUTO_INTERVAL_S, parse_duration
 from bot.core.errors import ConfigError, QueryError
 from bot.query.parser import parse as parse_query
 
@@ -56,6 +56,16 @@ def _duration(value: Any) -> float:
 Duration = Annotated[float, BeforeValidator(_duration)]
 
 
+def _feed_interval(value: Any) -> float:
+    if isinstance(value, str) and value.strip().lower() == AUTO:
+        return AUTO_INTERVAL_S
+    return _duration(value)
+
+
+# A duration, or "auto": from how often the feed publishes, within [bot] min/max_interval.
+FeedInterval = Annotated[float, BeforeValidator(_feed_interval)]
+
+
 def _snowflake(value: Any) -> int:
     text = str(value).strip()
     if not text.isdigit() or not 15 <= len(text) <= 21:
@@ -75,7 +85,7 @@ class FeedConfig(_Strict):
 
     name: str = Field(min_length=1, max_length=100)
     url: str
-    interval: Duration = DEFAULT_INTERVAL_S
+    interval: FeedInterval = DEFAULT_INTERVAL_S
     # Fetch the article page of new items to match its text: "auto" when the item's own
     # text is a teaser (under ~1,000 characters), "always", or "never" (issue 13).
     full_text: Literal["auto", "always", "never"] = "auto"
@@ -169,6 +179,20 @@ class BotConfig(_Strict):
     shards: int = Field(default=1, ge=1, le=1024)
     # Items are grouped into stories with the items seen in this window (issue 14).
     story_window: Duration = Field(default=24 * 3600.0, ge=60.0, le=7 * 24 * 3600.0)
+    # The range of a feed's interval "auto" (issue 24): never polled more often than
+    # min_interval, nor less often than max_interval (a WebSub feed's safety-net poll too).
+    min_interval: Duration = 30.0
+    max_interval: Duration = Field(default=3600.0, le=7 * 24 * 3600.0)
+    # Where hubs reach this bot's HTTP endpoint (WIREWATCH_HTTP_ADDR, behind your proxy), e.g.
+    # "https://wirewatch.example.org": feeds that advertise a WebSub hub are then subscribed.
+    public_url: str | None = Field(default=None, pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$")
+
+    @model_validator(mode="after")
+    def _interval_range(self) -> BotConfig:
+        if self.min_interval > self.max_interval:
+            raise ValueError(f"min_interval ({self.min_interval:g}s) is above max_interval "
+                             f"({self.max_interval:g}s)")
+        return self
 
 
     @field_validator("first_poll_silent")
@@ -226,7 +250,7 @@ def load_config(path: Path) -> Config:
     except ValidationError as exc:
         raise ConfigError(f"{path}: " + describe_validation_error(exc)) from None
     for feed in config.feeds:
-        if feed.interval < WARN_INTERVAL_S:
+        if AUTO_INTERVAL_S < feed.interval < WARN_INTERVAL_S:
             log.warning("feed %r polls every %.0fs; most publishers ask for 60s or more",
                         feed.name, feed.interval)
     return config

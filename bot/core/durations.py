@@ -36,3 +36,21 @@ def format_duration(seconds: float) -> str:
         if count:
             parts.append(f"{count}{unit}")
     return "".join(parts)
+
+
+# A feed's interval "auto": from how often it publishes (bot.pipeline.next_check). Stored as 0,
+# which no real interval is (the shortest is 1s).
+AUTO_INTERVAL_S = 0.0
+AUTO = "auto"
+
+
+def parse_feed_interval(text: str) -> float:
+    """A feed interval: a duration, or "auto" (``AUTO_INTERVAL_S``); ValueError if malformed."""
+    if text.strip().lower() == AUTO:
+        return AUTO_INTERVAL_S
+    return parse_duration(text)
+
+
+def format_feed_interval(seconds: float) -> str:
+    """A feed interval as written: "auto" or a duration such as "5m"."""
+    return AUTO if seconds == AUTO_INTERVAL_S else format_duration(seconds)

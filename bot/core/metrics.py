@@ -56,6 +56,10 @@ ITEMS_DROPPED = Counter("wirewatch_items_dropped",
                         "Items left out of a feed body that held more than the parser takes.",
                         registry=PIPELINE)
 
+JOBS_SKIPPED = Counter("wirewatch_jobs_skipped",
+                       "Scheduled job runs skipped because the previous run was still going.",
+                       ["job"], registry=PIPELINE)
+
 DB_CACHE_S = 5.0
 LAG_INTERVAL_S = 0.5
 
@@ -91,6 +95,11 @@ def count_matches(n: int) -> None:
     """Count ``n`` watch matches."""
     if n > 0:
         MATCHES.inc(n)
+
+
+def count_job_skipped(job: str) -> None:
+    """Count one run of ``job`` skipped because its previous run had not finished."""
+    JOBS_SKIPPED.labels(job=job).inc()
 
 
 def count_article(reason: str) -> None:

@@ -37,6 +37,9 @@ class ParsedFeed:
     entries: tuple[Entry, ...]
     version: str = ""
     dropped: int = 0  # items left out because the body held more than the parser takes
+    ttl_s: float | None = None  # RSS <ttl>: the publisher's "cache me this long"
+    hub: str = ""  # a WebSub hub the feed advertises (rel="hub"), and its topic (rel="self")
+    self_url: str = ""
 
 
 @dataclass(frozen=True, slots=True)

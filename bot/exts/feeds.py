@@ -14,7 +14,7 @@ import discord
 from discord import app_commands
 
 from bot.config.file import MIN_INTERVAL_S
-from bot.core.durations import format_duration, parse_duration
+from bot.core.durations import AUTO_INTERVAL_S, format_duration, parse_feed_interval
 from bot.core.errors import AddressRefused, FeedError
 from bot.core.model import Entry, ParsedFeed
 from bot.core.quotas import quota_error
@@ -36,7 +36,12 @@ from bot.exts.watches import clean_name
 from bot.pipeline.article import describe_stats
 from bot.pipeline.fetch import Fetched, NotModified
 from bot.pipeline.netguard import ALLOW_HINT, parse_address
-from bot.pipeline.next_check import next_check_after_success
+from bot.pipeline.next_check import (
+    DEFAULT_MAX_AUTO_S,
+    DEFAULT_MIN_AUTO_S,
+    feed_interval,
+    first_schedule,
+)
 from bot.pipeline.preview import describe_preview, preview_matches
 from bot.service.runtime import App
 from bot.store.rows import CONFIG_GUILD, Subscription
@@ -48,13 +53,16 @@ MAX_INTERVAL_S = 7 * 86400.0
 
 
 def parse_interval(text: str | None, minimum: float) -> float:
-    """The interval option in seconds (default 1m), within [minimum, 7d]; else UserError."""
+    """The interval option in seconds (default 1m), within [minimum, 7d], or "auto"
+    (``AUTO_INTERVAL_S``: from how often the feed publishes); else UserError."""
     if text is None:
         return max(DEFAULT_INTERVAL_S, minimum)
     try:
-        seconds = parse_duration(text)
+        seconds = parse_feed_interval(text)
     except ValueError as exc:
-        raise UserError(str(exc)) from None
+        raise UserError(f'{exc}, or "auto"') from None
+    if seconds == AUTO_INTERVAL_S:
+        return seconds
     if seconds < minimum:
         raise UserError(f"The interval must be at least {format_duration(minimum)}.")
     if seconds > MAX_INTERVAL_S:
@@ -78,7 +86,17 @@ def feed_error(sub: Subscription) -> str:
     return redact_urls(sub.feed.last_error or "?", host_only=sub.guild_id == CONFIG_GUILD)
 
 
-def health(sub: Subscription) -> str:
+def interval_text(sub: Subscription, bounds: tuple[float, float]) -> str:
+    """How often a feed is checked, as /feed list says it: "every 1m", or for "auto" the
+    interval in force now and why ("auto, now every 4m: an item about every 9m")."""
+    if sub.interval_s != AUTO_INTERVAL_S:
+        return f"every {format_duration(sub.interval_s)}"
+    force = feed_interval(sub.feed, now(), bounds)
+    return f"auto, now every {format_duration(force.seconds)} ({force.reason})"
+
+
+def health(sub: Subscription,
+           bounds: tuple[float, float] = (DEFAULT_MIN_AUTO_S, DEFAULT_MAX_AUTO_S)) -> str:
     """One entry of /feed list: name, interval, state, last success, next check, URL.
 
     A guild's own feed shows its URL in full (the guild typed it); a config-file feed only its
@@ -96,7 +114,7 @@ def health(sub: Subscription) -> str:
     config = sub.guild_id == CONFIG_GUILD
     source = " (config file)" if config else ""
     where = f"host `{plain(host_of(feed.url), 100)}`" if config else f"<{feed.url[:300]}>"
-    return (f"• **{plain(sub.name, 100)}**{source} every {format_duration(sub.interval_s)} — "
+    return (f"• **{plain(sub.name, 100)}**{source} {interval_text(sub, bounds)} — "
             f"{state}\n  last success {ago(feed.last_success)}, next check "
             f"{ago(feed.next_check)} — {where}")
 
@@ -171,16 +189,19 @@ class FeedCommands(ManagedGroup):
         """Record what the feed holds today, alerting nothing: no flood on first add."""
         stamp = now()
         deps = self.app.poller.deps
+        next_check, publishing = first_schedule(interval_s, parsed, stamp, deps.interval_bounds,
+                                                response.max_age_s, deps.rng)
         await self.app.store.ingest(
             feed_id, parsed.entries, now=stamp, title=parsed.title or None,
-            next_check=next_check_after_success(stamp, interval_s, response.max_age_s, deps.rng),
-            etag=response.etag, last_modified=response.last_modified,
-            body_hash=hashlib.sha256(response.body).hexdigest(), plan=lambda _new: [])
+            next_check=next_check, etag=response.etag, last_modified=response.last_modified,
+            body_hash=hashlib.sha256(response.body).hexdigest(), plan=lambda _new: [],
+            publishing=publishing)
 
     @app_commands.command(name="add")
     @app_commands.describe(url="The RSS, Atom, RDF or JSON Feed address",
                            name="A short name (default: the feed's title)",
-                           interval='How often to check, e.g. "10m" (default 1m)',
+                           interval='How often to check, e.g. "10m" (default 1m), or "auto" '
+                                    '(from how often the feed publishes)',
                            full_text="Also match the article page of new items: auto (when "
                                      "the feed gives a teaser, the default), always or never")
     async def add(self, interaction: discord.Interaction, url: app_commands.Range[str, 1, 2000],
@@ -278,8 +299,9 @@ class FeedCommands(ManagedGroup):
             await reply(interaction, "No feeds yet. Add one with `/feed add`.")
             return
         stats = await self.app.store.article_stats(sorted({s.feed.id for s in subs}))
-        await reply(interaction, fit_lines([health(s) + articles_line(stats.get(s.feed.id, {}))
-                                            for s in subs]))
+        bounds = self.app.poller.deps.interval_bounds
+        await reply(interaction, fit_lines([
+            health(s, bounds) + articles_line(stats.get(s.feed.id, {})) for s in subs]))
 
     remove.autocomplete("name")(_feed_names)
     resume.autocomplete("name")(_feed_names)

@@ -245,6 +245,25 @@ class Fetcher:
                 raise
         return await self._fetch(url, etag, last_modified, limits)
 
+    async def post_form(self, url: str, form: Mapping[str, str], *,
+                        private: bool = False) -> tuple[int, str]:
+        """POST ``form`` to ``url`` through the same address guard (a WebSub hub); the status
+        and the start of the answer. No redirects are followed; ``private`` as for ``fetch``.
+        """
+        fetcher = self if private or self._strict is None else self._strict
+        target = fetcher._validate(url)
+        try:
+            async with asyncio.timeout(fetcher._limits.deadline_s):
+                async with fetcher._get_session().post(target, data=dict(form),
+                                                       allow_redirects=False) as resp:
+                    return resp.status, (await resp.content.read(2048)).decode("utf-8",
+                                                                                "replace")
+        except TimeoutError as exc:
+            raise FetchError(f"timed out: {display_url(url)} did not answer",
+                             kind="timeout", unreachable=True) from exc
+        except aiohttp.ClientError as exc:
+            raise FetchError(f"{display_url(url)}: {exc}", unreachable=True) from exc
+
     async def _fetch(self, url: str, etag: str | None, last_modified: str | None,
                      limits: FetchLimits | None = None) -> Fetched | NotModified:
         session = self._get_session()

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import replace
 from typing import Literal
 
@@ -21,6 +21,7 @@ from bot.core.text import html_to_text
 from bot.core.urls import host_of
 from bot.pipeline.article import Article, ArticleFetcher, ArticleReason
 from bot.pipeline.fields import web_url
+from bot.store.rows import CONFIG_GUILD, WatchRow
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +52,37 @@ def wants_article(entry: Entry, mode: FullTextMode) -> bool:
     if mode == "never" or web_url(entry.link) is None:
         return False
     return mode == "always" or is_teaser(entry)
+
+
+def strongest_mode(modes: Collection[FullTextMode]) -> FullTextMode:
+    """What a feed's pages are fetched for: any "always" wins, then "auto"; "never" needs all.
+
+    Each follower's watches still see only the text that follower asked for
+    (``as_asked``), so one guild's "always" changes what is fetched, never what another
+    guild's "never" watches match.
+    """
+    for mode in FULL_TEXT_MODES:
+        if mode in modes:
+            return mode
+    return "auto"
+
+
+def as_asked(entries: Sequence[Entry], mode: FullTextMode) -> tuple[Entry, ...]:
+    """``entries`` (article text added for the strongest mode) as a follower asking ``mode``
+    sees them: an article's text only on the items that mode wants it for."""
+    return tuple(entry if not entry.body or wants_article(entry, mode)
+                 else replace(entry, body="") for entry in entries)
+
+
+def by_follower_mode(watches: Sequence[tuple[WatchRow, str]], modes: Mapping[int, FullTextMode]
+                     ) -> dict[FullTextMode, list[tuple[WatchRow, str]]]:
+    """Watches by the full-text mode of their guild's subscription (the config file's for a
+    config feed); every watch in one group when no article text was added."""
+    groups: dict[FullTextMode, list[tuple[WatchRow, str]]] = {}
+    for watch, feed_name in watches:
+        mode = modes.get(watch.guild_id, modes.get(CONFIG_GUILD, "auto"))
+        groups.setdefault(mode, []).append((watch, feed_name))
+    return groups
 
 
 async def add_article_text(entries: Sequence[Entry], new_keys: Collection[str],

@@ -112,4 +112,15 @@ def parse_json(body: bytes, url: str) -> ParsedFeed:
         entries=dedupe(_json_entry(items[i], doc, url) for i in keep),
         version="json" + version[len(_JSONFEED_PREFIX):].replace(".", ""),
         dropped=len(items) - len(keep),
+        hub=_websub_hub(doc, url),
+        self_url=absolute(url, _s(doc.get("feed_url"))) if _s(doc.get("feed_url")) else "",
     )
+
+
+def _websub_hub(doc: dict[str, Any], url: str) -> str:
+    """The first hub of type WebSub in ``hubs`` (JSON Feed 1.1), absolute; else ""."""
+    hubs = doc.get("hubs")
+    for hub in hubs if isinstance(hubs, list) else ():
+        if isinstance(hub, dict) and _s(hub.get("type")).lower() == "websub" and _s(hub.get("url")):
+            return absolute(url, _s(hub.get("url")))
+    return ""

@@ -218,7 +218,30 @@ def _parse_xml(body: bytes, headers: Mapping[str, str], url: str) -> ParsedFeed:
         entries=dedupe(_entry(raws[i], url) for i in keep),
         version=str(result["version"]),
         dropped=len(raws) - len(keep),
+        ttl_s=_ttl(feed.get("ttl")),
+        hub=_link(feed, "hub", url),
+        self_url=_link(feed, "self", url),
     )
+
+
+MAX_TTL_S = 7 * 86400.0
+
+
+def _ttl(value: object) -> float | None:
+    """RSS ``<ttl>`` (minutes) in seconds; None when absent or not a sane number."""
+    try:
+        minutes = float(str(value).strip())
+    except ValueError:
+        return None
+    return min(minutes * 60, MAX_TTL_S) if minutes > 0 else None
+
+
+def _link(feed: Mapping[str, Any], rel: str, url: str) -> str:
+    """The first ``<link rel=…>`` (Atom, or atom:link inside RSS) of the feed, absolute."""
+    for link in feed.get("links") or ():
+        if isinstance(link, Mapping) and link.get("rel") == rel and link.get("href"):
+            return cap(absolute(url, str(link["href"])), MAX_URL)
+    return ""
 
 
 # --- entry point ---------------------------------------------------------------------------

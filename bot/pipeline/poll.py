@@ -23,18 +23,29 @@ from bot.core.errors import FeedError, FetchError, StoreError
 from bot.core.model import Entry
 from bot.pipeline.article import ArticleFetcher
 from bot.pipeline.fetch import Fetcher, NotModified
-from bot.pipeline.fulltext import add_article_text, full_text_mode
+from bot.pipeline.fulltext import (
+    FullTextMode,
+    add_article_text,
+    as_asked,
+    by_follower_mode,
+    full_text_mode,
+    strongest_mode,
+)
 from bot.pipeline.hold import hold_drafts
 from bot.pipeline.isolation import IsolatedParser
 from bot.pipeline.next_check import (
+    DEFAULT_MAX_AUTO_S,
+    DEFAULT_MIN_AUTO_S,
     PAUSE_AFTER_FAILURES,
     PAUSED_PROBE_S,
+    feed_interval,
     next_check_after_failure,
-    next_check_after_success,
+    next_check_in_force,
+    schedule_after_parse,
 )
 from bot.pipeline.prescan import prescan_keys
 from bot.pipeline.preview import Preview, preview_matches
-from bot.pipeline.render import MatcherCache, plan_deliveries
+from bot.pipeline.render import MatcherCache, in_publication_order, plan_deliveries
 from bot.store.base import Store
 from bot.store.rows import DeliveryDraft, FeedRow
 
@@ -85,6 +96,8 @@ class PollDeps:
     # so that an offline machine is said once rather than per feed.
     on_result: Callable[[FeedRow, PollResult], None] = lambda feed, result: None
     failure_level: Callable[[FeedError], int] = lambda exc: logging.WARNING
+    # [bot] min_interval / max_interval: the range of an "auto" interval.
+    interval_bounds: tuple[float, float] = (DEFAULT_MIN_AUTO_S, DEFAULT_MAX_AUTO_S)
 
 
 async def poll_feed(feed: FeedRow, deps: PollDeps) -> PollResult:
@@ -103,7 +116,8 @@ async def _poll(feed: FeedRow, deps: PollDeps) -> PollResult:
     response = await deps.fetcher.fetch(feed.url, etag=feed.etag,
                                         last_modified=feed.last_modified)
     metrics.observe_fetch(time.perf_counter() - started)
-    next_check = next_check_after_success(now, feed.interval_s, response.max_age_s, deps.rng)
+    interval = feed_interval(feed, now, deps.interval_bounds, response.max_age_s)
+    next_check = next_check_in_force(now, interval, response.max_age_s, deps.rng)
     if isinstance(response, NotModified):
         await store.record_unchanged(feed.id, now, next_check)
         return PollResult(Outcome.NOT_MODIFIED)
@@ -119,21 +133,27 @@ async def _poll(feed: FeedRow, deps: PollDeps) -> PollResult:
     started = time.perf_counter()
     parsed = await deps.parser.parse(response.body, response.headers, response.final_url)
     metrics.observe_parse(time.perf_counter() - started)
+    next_check, publishing = schedule_after_parse(feed, parsed, now, deps.interval_bounds,
+                                                  response.max_age_s, deps.rng)
     watches = await store.watches_for_feed(feed.id)
-    entries = await _with_articles(feed, parsed.entries, bool(watches), deps)
+    entries, modes = await _with_articles(feed, parsed.entries, bool(watches), deps)
     seen_at = datetime.fromtimestamp(now, UTC)
 
     def plan(new_entries: Sequence[Entry]) -> list[DeliveryDraft]:
-        drafts = plan_deliveries(new_entries, watches, deps.matchers, feed.url, seen_at)
-        # Digest periods by the clock when matched, just before the write: a draft late for
-        # a digest already made is sent alone by the store (bot.store.digests), never lost.
-        return hold_drafts(drafts, watches, new_entries,
-                           datetime.fromtimestamp(deps.clock(), UTC))
+        # Each follower's watches match the text that follower asked for (issue 24).
+        drafts: list[DeliveryDraft] = []
+        for mode, group in by_follower_mode(watches, modes).items():
+            seen = as_asked(new_entries, mode)
+            found = plan_deliveries(seen, group, deps.matchers, feed.url, seen_at)
+            # Digest periods by the clock when matched, just before the write: a draft late
+            # for a digest already made is sent alone by the store (bot.store.digests).
+            drafts += hold_drafts(found, group, seen, datetime.fromtimestamp(deps.clock(), UTC))
+        return drafts if len(modes) < 2 else in_publication_order(drafts, new_entries)
 
     result = await store.ingest(
         feed.id, entries, now=now, next_check=next_check, title=parsed.title or None,
         etag=response.etag, last_modified=response.last_modified, body_hash=body_hash,
-        plan=plan)
+        plan=plan, publishing=publishing)
     metrics.count_items(result.new_items)
     metrics.count_matches(result.deliveries)
     if result.new_items:
@@ -149,18 +169,22 @@ async def _poll(feed: FeedRow, deps: PollDeps) -> PollResult:
     return PollResult(Outcome.INGESTED, result.new_items, result.deliveries, preview=preview)
 
 
-async def _with_articles(feed: FeedRow, entries: Sequence[Entry], watched: bool,
-                         deps: PollDeps) -> Sequence[Entry]:
-    """Entries with the article text of new teaser items (issue 13), when any watch sees them.
+async def _with_articles(feed: FeedRow, entries: Sequence[Entry], watched: bool, deps: PollDeps
+                         ) -> tuple[Sequence[Entry], dict[int, FullTextMode]]:
+    """Entries with the article text of new teaser items (issue 13), when any watch sees them;
+    and each follower's mode (guild id → mode), empty when no text was added.
 
     Never on a feed's first poll (it records silently) and never for known items: the
-    store's ``known_keys`` says which are new before anything is written.
+    store's ``known_keys`` says which are new before anything is written. Pages are fetched
+    for the strongest mode any follower asks; ``as_asked`` gives each follower its own.
     """
     if deps.articles is None or not feed.primed or not watched or not entries:
-        return entries
-    mode = full_text_mode(await deps.store.full_text_mode(feed.id))
+        return entries, {}
+    modes = {guild: full_text_mode(mode)
+             for guild, mode in (await deps.store.full_text_modes(feed.id)).items()}
+    mode = strongest_mode(modes.values())
     if mode == "never":
-        return entries
+        return entries, {}
     known = await deps.store.known_keys(feed.id, [entry.key for entry in entries])
     new_keys = {entry.key for entry in entries} - known
     # A page may reach the allowed private networks only if its feed may (bot.pipeline.access),
@@ -175,7 +199,7 @@ async def _with_articles(feed: FeedRow, entries: Sequence[Entry], watched: bool,
         except StoreError as exc:
             log.warning("feed %r: article counts not recorded: %s", feed.name, exc,
                         extra={"feed": feed.name})
-    return enriched
+    return enriched, modes
 
 
 async def _all_known(feed: FeedRow, body: bytes, headers: Mapping[str, str],

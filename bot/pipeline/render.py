@@ -45,6 +45,13 @@ def publication_order(entries: Sequence[Entry]) -> list[Entry]:
     return dated + list(reversed(undated))
 
 
+def in_publication_order(drafts: list[DeliveryDraft],
+                          entries: Sequence[Entry]) -> list[DeliveryDraft]:
+    """Drafts planned per mode, merged back into one order: by item, then by watch."""
+    position = {entry.key: i for i, entry in enumerate(publication_order(entries))}
+    return sorted(drafts, key=lambda d: (position.get(d.item_key, len(position)), d.watch_id))
+
+
 class MatcherCache:
     """Compiled matchers keyed by the watch set, so unchanged watches are not recompiled."""
 

@@ -44,7 +44,8 @@ def feed_to_wire(feed: ParsedFeed) -> dict[str, Any]:
             entry.published.isoformat() if entry.published else None)
         entries.append(row)
     return {"title": feed.title, "link": feed.link, "version": feed.version, "entries": entries,
-            "dropped": feed.dropped}
+            "dropped": feed.dropped, "ttl_s": feed.ttl_s, "hub": feed.hub,
+            "self_url": feed.self_url}
 
 
 def feed_from_wire(data: Mapping[str, Any]) -> ParsedFeed:
@@ -56,8 +57,11 @@ def feed_from_wire(data: Mapping[str, Any]) -> ParsedFeed:
         published = values["published"]
         values["published"] = datetime.fromisoformat(published) if published else None
         entries.append(Entry(**values))
+    ttl = data.get("ttl_s")
     return ParsedFeed(title=data["title"], link=data["link"], entries=tuple(entries),
-                      version=data["version"], dropped=int(data.get("dropped") or 0))
+                      version=data["version"], dropped=int(data.get("dropped") or 0),
+                      ttl_s=float(ttl) if ttl is not None else None,
+                      hub=str(data.get("hub") or ""), self_url=str(data.get("self_url") or ""))
 
 
 # --- child side ------------------------------------------------------------------------------

@@ -79,7 +79,8 @@ async def build_app(settings: Settings, config: Config,
         reporter = ConsoleReporter(len({sub.feed.id for sub in await store.subscriptions()}))
         deps = PollDeps(store=store, fetcher=fetcher, parser=parser, clock=clock,
                         on_queued=outbox.wake, articles=ArticleFetcher(fetcher, parser),
-                        on_result=reporter.on_result, failure_level=reporter.failure_level)
+                        on_result=reporter.on_result, failure_level=reporter.failure_level,
+                        interval_bounds=(config.bot.min_interval, config.bot.max_interval))
         poller = Dispatcher(deps, config.bot.poll_concurrency)
         if membership is not None and isinstance(store, ClusterStore):
             poller.schedule = ClusterSchedule(store, membership.me.id, clock)

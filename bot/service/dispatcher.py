@@ -20,7 +20,7 @@ from collections.abc import Callable
 from typing import Protocol
 
 from bot.core import metrics
-from bot.pipeline.next_check import JITTER_FRACTION
+from bot.pipeline.next_check import JITTER_FRACTION, feed_interval
 from bot.pipeline.poll import PollDeps, PollResult, poll_feed
 from bot.service.membership import ClusterStore, DbClock
 from bot.store.base import Store
@@ -194,7 +194,9 @@ class Dispatcher:
     def _start(self, feed: FeedRow) -> None:
         task = asyncio.create_task(self._guarded_poll(feed), name=f"poll {feed.name}")
         self._tasks.add(task)
-        self._soonest[task] = self.deps.clock() + feed.interval_s * (1 - JITTER_FRACTION)
+        now = self.deps.clock()
+        interval = feed_interval(feed, now, self.deps.interval_bounds).seconds
+        self._soonest[task] = now + interval * (1 - JITTER_FRACTION)
         task.add_done_callback(self._done)
 
     def _done(self, task: asyncio.Task[PollResult | None]) -> None:

@@ -23,6 +23,7 @@ from bot.service.roles import Role, describe
 
 if TYPE_CHECKING:
     from bot.service.runtime import App
+from bot.service.websub import WebSubCallback
 
 log = logging.getLogger(__name__)
 
@@ -160,6 +161,9 @@ def create_web_app(app: App, limits: HealthLimits = HealthLimits(),
     web_app = web.Application()
     web_app.router.add_get("/healthz", endpoints.healthz)
     web_app.router.add_get("/metrics", endpoints.metrics)
+    # WebSub callbacks: a hub may reach any process (bot.service.websub).
+    deps = app.poller.deps
+    web_app.add_routes(WebSubCallback(app.store, deps.clock, app.poller.wake).routes())
     # The lag monitor lives exactly as long as the server: runner.cleanup() stops it.
     web_app.cleanup_ctx.append(_background(monitor))
     return web_app

@@ -8,12 +8,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
+from typing import ParamSpec, TypeVar
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
+from bot.core import metrics
 from bot.delivery.digests import flush_digests
 from bot.pipeline.poll import PollDeps
 from bot.service.dispatcher import Dispatcher
+from bot.service.websub import SUBSCRIBE_EVERY_S, request_subscriptions
 from bot.store.rows import PruneResult
 
 log = logging.getLogger(__name__)
@@ -25,6 +29,37 @@ WATCHDOG_S = 10.0
 # it). Its body only serves /watch test (24 h) and soon article text: a week is plenty.
 ITEM_KEY_RETENTION_S = 90 * 86400
 ITEM_BODY_RETENTION_S = 7 * 86400
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+# Room for the skipping run beside the running one: APScheduler never refuses a run itself
+# (which it logs as a WARNING every time, e.g. every 2 s for a slow digest check).
+JOB_INSTANCES = 3
+
+
+def one_at_a_time(job: str, run: Callable[P, Awaitable[R]]) -> Callable[P, Awaitable[R | None]]:
+    """``run`` as a job that, while its previous run is still going, skips at once (None).
+
+    The skip is counted in ``wirewatch_jobs_skipped{job}`` and logged at DEBUG: a slow run is
+    normal under load (a busy database), and the next trigger catches up.
+    """
+    running = False
+
+    async def guarded(*args: P.args, **kwargs: P.kwargs) -> R | None:
+        nonlocal running
+        if running:
+            metrics.count_job_skipped(job)
+            log.debug("job %s: previous run still going; this one is skipped", job)
+            return None
+        running = True
+        try:
+            return await run(*args, **kwargs)
+        finally:
+            running = False
+
+    guarded.__name__ = getattr(run, "__name__", job)
+    return guarded
 
 
 class DispatchLoop:
@@ -48,22 +83,33 @@ class DispatchLoop:
         return True
 
 
-def start_scheduler(deps: PollDeps, loop: DispatchLoop | None = None) -> AsyncIOScheduler:
-    """Start APScheduler with the prune jobs (and the watchdog over ``loop``)."""
+def start_scheduler(deps: PollDeps, loop: DispatchLoop | None = None,
+                    public_url: str | None = None) -> AsyncIOScheduler:
+    """Start APScheduler with the prune jobs (and the watchdog over ``loop``, and the WebSub
+    subscriptions when hubs can reach us at ``public_url``)."""
     scheduler = AsyncIOScheduler(timezone="UTC")
-    scheduler.add_job(prune_outbox, "cron", args=[deps], hour=4, minute=17,
-                      coalesce=True, misfire_grace_time=3600, id="prune-outbox")
+    scheduler.add_job(one_at_a_time("prune-outbox", prune_outbox), "cron", args=[deps],
+                      hour=4, minute=17, coalesce=True, misfire_grace_time=3600,
+                      max_instances=JOB_INSTANCES, id="prune-outbox")
     if loop is not None:
         loop.ensure_running()
         # A coroutine job: APScheduler runs it on the event loop, not in a thread.
-        scheduler.add_job(_watchdog, "interval", args=[loop], seconds=WATCHDOG_S,
-                          max_instances=1, coalesce=True, id="dispatch-watchdog")
-    scheduler.add_job(prune_items, "cron", args=[deps], hour=4, minute=37,
-                      coalesce=True, misfire_grace_time=3600, id="prune-items")
+        scheduler.add_job(one_at_a_time("dispatch-watchdog", _watchdog), "interval",
+                          args=[loop], seconds=WATCHDOG_S, max_instances=JOB_INSTANCES,
+                          coalesce=True, id="dispatch-watchdog")
+    scheduler.add_job(one_at_a_time("prune-items", prune_items), "cron", args=[deps],
+                      hour=4, minute=37, coalesce=True, misfire_grace_time=3600,
+                      max_instances=JOB_INSTANCES, id="prune-items")
     # Digest boundaries are each watch's own (time zone, hourly/daily, quiet hours), so one
     # frequent check makes whatever has come due, and catches up at start.
-    scheduler.add_job(make_due_digests, "interval", args=[deps], seconds=DIGEST_CHECK_S,
-                      max_instances=1, coalesce=True, misfire_grace_time=30, id="digests")
+    scheduler.add_job(one_at_a_time("digests", make_due_digests), "interval", args=[deps],
+                      seconds=DIGEST_CHECK_S, max_instances=JOB_INSTANCES, coalesce=True,
+                      misfire_grace_time=30, id="digests")
+    if public_url is not None:
+        scheduler.add_job(one_at_a_time("websub", request_subscriptions), "interval",
+                          args=[deps.store, deps.fetcher, public_url, deps.clock],
+                          seconds=SUBSCRIBE_EVERY_S, max_instances=JOB_INSTANCES,
+                          coalesce=True, id="websub")
     scheduler.start()
     return scheduler
 

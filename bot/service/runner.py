@@ -78,7 +78,7 @@ async def _run(settings: Settings, config: Config, roles: frozenset[Role]) -> in
             background.append(asyncio.create_task(membership.run(stop), name="heartbeat"))
         hub = await _start_gateway(app, stop, background)
         dispatching = DispatchLoop(app.poller, stop) if Role.POLL in roles else None
-        scheduler = start_scheduler(app.poller.deps, dispatching)
+        scheduler = start_scheduler(app.poller.deps, dispatching, config.bot.public_url)
         sender = asyncio.create_task(
             app.outbox.run() if Role.SEND in roles else stop.wait(), name="outbox")
         web = await start_web(app, *settings.http_addr) if settings.http_addr else None

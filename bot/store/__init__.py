@@ -10,10 +10,11 @@ Map (a method lives where its name says):
 - ``database.py``  engine, threads, transactions (SQLite: one thread; PostgreSQL: a pool)
 - ``feeds.py``     feeds, subscriptions, schedule · ``items.py`` known keys, ingest
 - ``watches.py``   watches · ``outbox.py`` deliveries · ``config_sync.py`` the config file
-- ``cluster.py``   processes, named leases, the config in force (several processes)
+- ``leases.py``    processes, named leases, the config in force (several processes)
 - ``retention.py`` the daily prune of item bodies and old keys
 - ``articles.py``  full-text mode per subscription, article-fetch counts per feed (issue 13)
 - ``digests.py``   matches held for digests and quiet hours, each digest made once
+- ``websub.py``    WebSub subscriptions: hubs to ask, callback tokens, pushes that make a feed due
 - ``migrations/``  Alembic revisions, applied at start-up (advisory lock on PostgreSQL)
 
 Adding a column: one ``Column`` in ``schema.py`` and one Alembic revision in
@@ -42,12 +43,13 @@ from bot.store.leases import Cluster
 from bot.store.outbox import Outbox
 from bot.store.retention import Retention
 from bot.store.watches import Watches
+from bot.store.websub import WebSub
 
 _CONNECT_TIMEOUT_S = 10
 
 
 class SqlStore(ConfigSync, Feeds, Items, Watches, Outbox, Retention, Articles, Digests,
-               Cluster):
+               Cluster, WebSub):
     """``bot.store.base.Store`` over SQLAlchemy Core; ``open_store(url)`` makes one."""
 
 

@@ -51,6 +51,14 @@ class Articles(Database):
             return strongest([str(mode) for mode in modes])
         return await self.read(query)
 
+    async def full_text_modes(self, feed_id: int) -> dict[int, str]:
+        """Each follower's mode for the feed: guild id (CONFIG_GUILD for the file) → mode."""
+        def query(conn: Connection) -> dict[int, str]:
+            rows = conn.execute(select(subscriptions.c.guild_id, subscriptions.c.full_text)
+                                .where(subscriptions.c.feed_id == feed_id)).all()
+            return {int(guild): str(mode) for guild, mode in rows}
+        return await self.read(query)
+
     async def record_articles(self, feed_id: int, counts: Mapping[str, int]) -> None:
         """Add one poll's article outcomes (reason → count) to the feed's totals."""
         rows = [{"feed_id": feed_id, "reason": reason, "count": n}

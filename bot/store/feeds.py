@@ -7,12 +7,13 @@ from typing import Any
 
 from sqlalchemy import Connection, Select, bindparam, delete, false, func, select, true, update
 
+from bot.core.durations import AUTO_INTERVAL_S
 from bot.core.errors import StoreError
 from bot.store.database import Database, Prepared
 from bot.store.dialect import db_now, relaxed_commit, upsert
 from bot.store.mapping import feed_from_row
 from bot.store.rows import FeedRow, Subscription
-from bot.store.schema import feeds, subscriptions
+from bot.store.schema import feeds, subscriptions, websub_subscriptions
 from bot.store.types import StoredText
 
 _sub = subscriptions.alias("first_sub")
@@ -22,8 +23,14 @@ FEED_COLUMNS = (
     *feeds.c,
     select(_sub.c.name).where(_sub.c.feed_id == feeds.c.id)
     .order_by(_sub.c.guild_id, _sub.c.id).limit(1).scalar_subquery().label("sub_name"),
-    select(func.min(_sub.c.interval_s)).where(_sub.c.feed_id == feeds.c.id)
+    select(func.min(_sub.c.interval_s)).where(_sub.c.feed_id == feeds.c.id,
+                                              _sub.c.interval_s > AUTO_INTERVAL_S)
     .scalar_subquery().label("sub_interval"),
+    select(func.count()).where(_sub.c.feed_id == feeds.c.id, _sub.c.interval_s == AUTO_INTERVAL_S)
+    .scalar_subquery().label("sub_auto"),
+    select(websub_subscriptions.c.lease_until).where(
+        websub_subscriptions.c.feed_id == feeds.c.id, websub_subscriptions.c.state == "active")
+    .scalar_subquery().label("pushed_until"),
 )
 
 

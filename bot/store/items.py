@@ -15,12 +15,12 @@ from bot.store.corrections import apply_corrections, changed_entries
 from bot.store.database import Database
 from bot.store.dialect import stored_text, upsert
 from bot.store.digests import hold_in
-from bot.store.rows import DeliveryDraft, IngestResult, StoredItem
+from bot.store.rows import DeliveryDraft, IngestResult, PublishingSeen, StoredItem
 from bot.store.schema import deliveries, feeds, items, subscriptions
 from bot.store.stories import assign as assign_stories
 from bot.store.stories import catch_up as catch_up_stories
 from bot.store.stories import lock_stories, place_drafts
-from bot.store.types import NameList, StoredText
+from bot.store.types import NameList, StoredText, Time
 from bot.stories import DEFAULT_WINDOW
 from bot.stories.book import StoryBook
 
@@ -40,7 +40,12 @@ _SUCCESS = update(feeds).where(feeds.c.id == bindparam("p_id")).values(
     etag=bindparam("p_etag", type_=StoredText),
     last_modified=bindparam("p_modified", type_=StoredText),
     body_hash=bindparam("p_hash", type_=StoredText),
-    latest_keys=bindparam("p_keys", type_=NameList))
+    latest_keys=bindparam("p_keys", type_=NameList),
+    item_gap_s=func.coalesce(bindparam("p_gap", type_=Time), feeds.c.item_gap_s),
+    newest_item_at=func.coalesce(bindparam("p_newest", type_=Time), feeds.c.newest_item_at),
+    ttl_s=bindparam("p_ttl", type_=Time),
+    websub_hub=bindparam("p_hub", type_=StoredText),
+    websub_topic=bindparam("p_topic", type_=StoredText))
 
 
 def known_in(conn: Connection, feed_id: int, keys: Sequence[str]) -> set[str]:
@@ -67,6 +72,7 @@ class Poll:
     last_modified: str | None
     body_hash: str | None
     keys: tuple[str, ...] = ()  # every item key in the body (the prune keeps them)
+    publishing: PublishingSeen | None = None  # None keeps what the feed row had
 
 
 def record(conn: Connection, poll: Poll, candidates: Sequence[Entry],
@@ -104,9 +110,15 @@ def record(conn: Connection, poll: Poll, candidates: Sequence[Entry],
     conn.execute(_SUCCESS, {
         "p_id": poll.feed_id, "p_now": poll.now, "p_next": poll.next_check,
         "p_title": poll.title, "p_etag": poll.etag, "p_modified": poll.last_modified,
-        "p_hash": poll.body_hash, "p_keys": list(poll.keys)})
+        "p_hash": poll.body_hash, "p_keys": list(poll.keys), **_publishing(poll)})
     new = sum(1 for entry in candidates if stored_text(conn, entry.key) in new_keys)
     return IngestResult(new_items=new, deliveries=queued if primed else 0)
+
+
+def _publishing(poll: Poll) -> dict[str, float | str | None]:
+    seen = poll.publishing or PublishingSeen(None, None, None)
+    return {"p_gap": seen.item_gap_s, "p_newest": seen.newest_item_at, "p_ttl": seen.ttl_s,
+            "p_hub": seen.websub_hub, "p_topic": seen.websub_topic}
 
 
 _INSERTS: dict[str, tuple[Executable, Executable]] = {}
@@ -162,7 +174,8 @@ class Items(Database):
     async def ingest(self, feed_id: int, entries: Sequence[Entry], *, now: float,
                      next_check: float, title: str | None, etag: str | None,
                      last_modified: str | None, body_hash: str | None,
-                     plan: PlanDeliveries) -> IngestResult:
+                     plan: PlanDeliveries,
+                     publishing: PublishingSeen | None = None) -> IngestResult:
         """Record items and, for a primed feed, queue deliveries for the new ones: atomically.
 
         Decide outside, write inside: one read learns the known keys and whether the feed is
@@ -171,7 +184,7 @@ class Items(Database):
         that came back new. Items and their deliveries commit together or not at all.
         """
         poll = Poll(feed_id, now, next_check, title, etag, last_modified, body_hash,
-                    tuple(entry.key for entry in entries))
+                    tuple(entry.key for entry in entries), publishing)
 
         def look(conn: Connection) -> tuple[bool, set[str], list[Entry]]:
             primed = bool(conn.execute(_PRIMED, {"p_feed": feed_id}).scalar())

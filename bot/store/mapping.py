@@ -16,15 +16,22 @@ class RowLike(Protocol):
     def __getitem__(self, key: str, /) -> Any: ...
 
 
+# An auto-only feed's base for failure backoff (the old default for a feed row without one).
+AUTO_BASE_S = 300.0
+
+
 def feed_from_row(row: RowLike) -> FeedRow:
     """A FeedRow from a feeds row selected with its first subscription's name and interval."""
     return FeedRow(
         id=row["id"], url=row["url"], name=row["sub_name"] or row["url"], title=row["title"],
-        interval_s=row["sub_interval"] or 300.0, etag=row["etag"],
+        interval_s=row["sub_interval"] or AUTO_BASE_S, etag=row["etag"],
         last_modified=row["last_modified"], body_hash=row["body_hash"],
         primed=bool(row["primed"]), error_count=row["error_count"],
         last_error=row["last_error"], last_success=row["last_success"],
         next_check=row["next_check"], paused=bool(row["paused"]),
+        auto_interval=bool(row["sub_auto"]), fixed_interval_s=row["sub_interval"],
+        item_gap_s=row["item_gap_s"], newest_item_at=row["newest_item_at"], ttl_s=row["ttl_s"],
+        pushed_until=row["pushed_until"],
     )
 
 

@@ -29,6 +29,25 @@ class FeedRow:
     last_success: float | None
     next_check: float
     paused: bool
+    # Adaptive intervals: any subscription asked for "auto"; the shortest fixed interval asked
+    # (None: every subscription is auto); what the last parse learnt (bot.pipeline.next_check).
+    auto_interval: bool = False
+    fixed_interval_s: float | None = None
+    item_gap_s: float | None = None
+    newest_item_at: float | None = None
+    ttl_s: float | None = None
+    pushed_until: float | None = None  # a WebSub hub pushes this feed until then
+
+
+@dataclass(frozen=True, slots=True)
+class PublishingSeen:
+    """What a parse learnt of a feed's publishing: the usual gap, the newest item, its ttl."""
+
+    item_gap_s: float | None
+    newest_item_at: float | None
+    ttl_s: float | None
+    websub_hub: str | None = None  # the hub the feed advertises and its topic (WebSub)
+    websub_topic: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,3 +213,14 @@ class PruneResult:
 
     keys: int
     bodies: int
+
+
+@dataclass(frozen=True, slots=True)
+class WebSubClaim:
+    """A subscription this process may (re)request now: where, for what, and its callback."""
+
+    feed_id: int
+    hub: str
+    topic: str
+    token: str
+    secret: str

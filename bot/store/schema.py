@@ -57,6 +57,14 @@ feeds = Table(
     # The item keys of the latest ingested body: the daily prune never drops those.
     Column("latest_keys", NameList),
     Column("lease_owner", StoredText),  # the process (processes.id) whose lease this is
+    # Adaptive intervals (bot.pipeline.next_check): the usual gap between items, the newest
+    # item's date and the RSS <ttl>, as of the last parse. Written only when a body is parsed.
+    Column("item_gap_s", Time),
+    Column("newest_item_at", Time),
+    Column("ttl_s", Time),
+    # The WebSub hub the feed advertises (rel="hub") and its topic (rel="self"), as parsed.
+    Column("websub_hub", StoredText),
+    Column("websub_topic", StoredText),
     Index("feeds_due", "next_check"),
     # AUTOINCREMENT: a poll still running for a removed feed must never write to a new one.
     sqlite_autoincrement=True,
@@ -219,6 +227,20 @@ digests = Table(
     Column("matches", Integer, nullable=False),
     Column("created_at", Time, nullable=False),
     UniqueConstraint("watch_id", "period_end"),
+)
+
+# WebSub (bot/store/websub.py): one subscription per feed whose hub we asked to push.
+websub_subscriptions = Table(
+    "websub_subscriptions", metadata,
+    Column("feed_id", Id, ForeignKey("feeds.id", ondelete="CASCADE"), primary_key=True),
+    Column("hub", StoredText, nullable=False),
+    Column("topic", StoredText, nullable=False),
+    Column("token", StoredText, nullable=False, unique=True),  # the callback's secret path
+    Column("secret", StoredText, nullable=False),  # hub.secret: pushes are signed with it
+    Column("state", StoredText, nullable=False),  # requested | active | denied | failed
+    Column("lease_until", Time),  # while active: the hub pushes until then
+    Column("next_attempt", Time, nullable=False),  # (re)subscribe then; a claim moves it on
+    Column("last_error", StoredText),
 )
 
 # Several processes on one database (bot/store/leases.py). Times: the database's clock.

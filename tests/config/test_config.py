@@ -8,7 +8,7 @@ import pytest
 from pydantic import ValidationError
 
 from bot.config.file import BotConfig, load_config
-from bot.core.durations import format_duration, parse_duration
+from bot.core.durations import AUTO_INTERVAL_S, format_duration, parse_duration
 from bot.core.errors import ConfigError
 from bot.core.settings import load_settings
 
@@ -38,6 +38,13 @@ def write(tmp_path: Path, text: str) -> Path:
 def test_good_config_loads(tmp_path: Path) -> None:
     config = load_config(write(tmp_path, GOOD))
     assert config.feeds[0].interval == 120.0
+
+
+def test_an_auto_interval_and_its_bounds(tmp_path: Path) -> None:
+    text = '[bot]\nmin_interval = "1m"\nmax_interval = "2h"\n' + GOOD.replace('"2m"', '"auto"')
+    config = load_config(write(tmp_path, text))
+    assert config.feeds[0].interval == AUTO_INTERVAL_S
+    assert (config.bot.min_interval, config.bot.max_interval) == (60.0, 7200.0)
     assert config.watches[0].webhook == GOOD_WEBHOOK
     assert config.watches[0].feeds == ("Local Wire",)
 
@@ -70,6 +77,9 @@ BAD = [
 
     ("bad full_text", GOOD.replace('interval = "2m"', 'interval = "2m"\nfull_text = "yes"'),
      "feeds[0].full_text"),
+    ("zero interval", GOOD.replace('"2m"', "0"), "at least 1s"),
+    ("auto bounds crossed", "[bot]\nmin_interval = \"2h\"\nmax_interval = \"1h\"\n" + GOOD,
+     "min_interval (7200s) is above max_interval"),
 ]
 
 

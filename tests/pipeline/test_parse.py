@@ -319,3 +319,28 @@ def test_an_item_link_to_the_feed_itself_keeps_no_query_string(link: str) -> Non
     assert parse_feed(_item("<item><guid isPermaLink='false'>k</guid><link>/story?id=1#top"
                             "</link></item>"), {}, secret_url).entries[0].link \
         == "https://api.example/story?id=1#top"
+
+
+ATOM_NS = 'xmlns:atom="http://www.w3.org/2005/Atom"'
+
+
+@pytest.mark.parametrize(("body", "ttl", "hub", "self_url"), [
+    (f'<rss version="2.0" {ATOM_NS}><channel><title>T</title><ttl>15</ttl>'
+     '<atom:link rel="hub" href="https://hub.example/"/>'
+     '<atom:link rel="self" href="https://news.example/rss"/></channel></rss>',
+     900.0, "https://hub.example/", "https://news.example/rss"),
+    ('<feed xmlns="http://www.w3.org/2005/Atom"><title>T</title>'
+     '<link rel="hub" href="/hub"/><link rel="self" href="/atom"/></feed>',
+     None, "https://news.example/hub", "https://news.example/atom"),
+    ('<rss version="2.0"><channel><title>T</title><ttl>soon</ttl></channel></rss>',
+     None, "", ""),
+    ('{"version": "https://jsonfeed.org/version/1.1", "title": "T", "items": [],'
+     ' "feed_url": "https://news.example/feed.json",'
+     ' "hubs": [{"type": "rssCloud", "url": "https://c.example/"},'
+     ' {"type": "WebSub", "url": "https://hub.example/"}]}',
+     None, "https://hub.example/", "https://news.example/feed.json"),
+])
+def test_ttl_and_websub_links(body: str, ttl: float | None, hub: str, self_url: str) -> None:
+    """What adaptive intervals and WebSub read of a feed: its ttl, its hub, its topic."""
+    parsed = parse_feed(body.encode(), {}, "https://news.example/feed")
+    assert (parsed.ttl_s, parsed.hub, parsed.self_url) == (ttl, hub, self_url)

@@ -233,3 +233,32 @@ async def test_a_config_feeds_allowance_reaches_no_other_hosts_page(rig: Rig) ->
         assert server.hits("/internal") == 0, "another private host was reached"
     finally:
         await fetcher.close()
+
+
+@pytest.mark.parametrize(("first", "second", "fetched", "alerted"), [
+    # One follower asks for pages: they are fetched, and only its watches see them.
+    ("always", "never", 1, {"trade", "fentanyl-one"}),
+    ("never", "always", 1, {"trade", "fentanyl-two"}),
+    ("auto", "never", 1, {"trade", "fentanyl-one"}),  # a teaser: auto fetches it
+    # Nobody asks: no fetch, only the feed's own text is matched.
+    ("never", "never", 0, {"trade"}),
+])
+async def test_each_follower_matches_the_text_it_asked_for(
+        rig: Rig, first: str, second: str, fetched: int, alerted: set[str]) -> None:
+    """Two servers follow one URL; "fentanyl" is only on the article page (issue 24)."""
+    other = GUILD + 1
+    url = rig.server.url("/feed")
+    await rig.store.subscribe(other, url, "wire", 60, rig.now)
+    await rig.store.set_full_text(GUILD, {"wire": first})
+    await rig.store.set_full_text(other, {"wire": second})
+    for guild, name in ((GUILD, "fentanyl-one"), (other, "fentanyl-two")):
+        await rig.store.add_watch(NewWatch(guild_id=guild, name=name, query="fentanyl",
+                                           channel_id=7), rig.now)
+    rig.server.serve("/feed", feed(rig.server, [("1", "/a")]))
+    await rig.poll()  # the first poll records silently
+    rig.server.serve("/a", PAGE, content_type=HTML)
+    rig.server.serve("/feed", feed(rig.server, [("2", "/a"), ("1", "/a")]))
+    await rig.poll()
+    assert rig.server.hits("/a") == fetched
+    names = {delivery.watch_name for delivery, _ in await rig.store.pending_deliveries(50)}
+    assert names == alerted

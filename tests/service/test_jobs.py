@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import random
 from pathlib import Path
+
+import pytest
 
 from bot.core.model import Entry
 from bot.pipeline.fetch import Fetcher, FetchLimits
@@ -45,3 +49,31 @@ async def test_prune_job_is_scheduled_daily_and_prunes(tmp_path: Path) -> None:
         await fetcher.close()
         await parser.close()
         await store.close()
+
+
+async def test_a_job_still_running_is_skipped_quietly_and_counted(
+        caplog: pytest.LogCaptureFixture) -> None:
+    """A slow run (a busy database) makes later triggers skip: a metric, no WARNING lines."""
+    from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+    from bot.core.metrics import JOBS_SKIPPED
+    from bot.service.jobs import JOB_INSTANCES, one_at_a_time
+
+    runs: list[float] = []
+
+    async def slow() -> None:
+        runs.append(asyncio.get_running_loop().time())
+        await asyncio.sleep(0.6)
+
+    before = JOBS_SKIPPED.labels(job="slow-test")._value.get()
+    scheduler = AsyncIOScheduler(timezone="UTC")
+    scheduler.add_job(one_at_a_time("slow-test", slow), "interval", seconds=0.1,
+                      max_instances=JOB_INSTANCES, coalesce=True, id="slow")
+    with caplog.at_level(logging.DEBUG, logger="apscheduler"):
+        scheduler.start()
+        await asyncio.sleep(1.5)
+        scheduler.shutdown(wait=False)
+    skipped = JOBS_SKIPPED.labels(job="slow-test")._value.get() - before
+    assert 2 <= len(runs) <= 3  # one at a time: 0.6 s each in 1.5 s
+    assert skipped >= 5
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING], caplog.text
