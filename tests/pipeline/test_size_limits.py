@@ -34,6 +34,18 @@ def _run(query: str, summary: str) -> tuple[int, Snippet]:
         # NEAR compared every pair of operands: 10 s for this one summary.
         ("tariffs NEAR/0 china", _fill("tariffs on china "), 50),  # capped per leaf
         ("tariffs NEAR/0 china", _fill("tariffs ", tail=" china" * 8_000), 2),
+        # The snippet's sentence regex backtracked: 11 s for 40,000 dots, x4 per doubling.
+        ("tariffs", "Tariffs rise" + "." * 40_000, 1),
+        ("tariffs", _fill(".", head="Tariffs rise"), 1),
+        ("tariffs", _fill("!?…", head="Tariffs rise"), 1),
+        ("tariffs", _fill("。", head="Tariffs rise"), 1),
+        ("tariffs", _fill("U.S. Mr. ", tail=" tariffs"), 1),
+        # One unspaced run, marks, flags, full-width text, invisible characters.
+        ("/稀土/", _fill("中国限制稀土出口"), 50),
+        ("tariffs", _fill("\u0301", head="tariffs e"), 1),
+        ("tariffs", _fill("🇨🇳👍🏽", head="tariffs "), 1),
+        ("tariffs", _fill("ＴＡＲＩＦＦＳ，ＣＯ₂、１０⁶™！"), 50),
+        ("tariffs", _fill(" \u200b\u00ad", head="tariffs"), 1),
     ],
 )
 def test_hostile_items_at_the_size_limit(query: str, summary: str, spans: int) -> None:
