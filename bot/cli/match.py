@@ -11,8 +11,9 @@
 
 TEXT is the item's content (HTML allowed); ARTICLE its article page's main text (plain text,
 one paragraph per line; ``--body`` alone is an item with only that). ITEMS holds one JSON
-object per line with any of ``title``, ``summary``, ``content``, ``body`` (plain text),
-``author``, ``tags`` (list), ``feed``, ``link``; ``-`` reads standard input. An invalid
+object per line with any of ``title`` (plain text, as a parsed feed's title), ``summary``,
+``content`` (HTML allowed), ``body`` (plain text), ``author``, ``tags`` (list), ``feed``,
+``link``; only ``\n`` ends a line; ``-`` reads standard input. An invalid
 query, a bad JSON line or a missing file exits with 2 and a message on stderr naming the
 line, the problem and its position.
 """
@@ -113,9 +114,11 @@ def _read_text(path: str) -> str:
 
 
 def _read_lines(path: str) -> list[str]:
+    # Only "\n" ends a line (text mode already turned "\r\n" into it). str.splitlines would
+    # also split at U+2028, U+0085 and friends, which JSON strings may hold unescaped.
     if path == "-":
-        return sys.stdin.read().splitlines()
-    return _read_text(path).splitlines()
+        return sys.stdin.read().split("\n")
+    return _read_text(path).split("\n")
 
 
 def _read_queries(path: str) -> list[tuple[int, CompiledQuery]]:

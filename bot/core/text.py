@@ -1,5 +1,11 @@
 """Text normalisation shared by matching and snippets: HTML to plain text, NFKC, whitespace.
 
+Two forms of a field exist. The *published* form (``html_to_published``, ``published_text``)
+is what a reader sees: markup stripped, entities decoded, whitespace collapsed. The *normal*
+form (``finish`` of the published form; ``html_to_text``, ``normalize_text``) is what the
+matcher reads: NFKC applied, soft hyphens and zero-width characters removed, whitespace
+collapsed again. Snippets show the published form (``bot.core.aligned`` maps between them).
+
 Everything here is pure, linear-time and safe on hostile input: the HTML scanner never
 recurses and only moves forward (``str.find`` plus anchored regexes of bounded length), so
 an unclosed comment, a tag without ``>`` or ten thousand ``<`` cost one pass.
@@ -13,7 +19,7 @@ Output conventions (the query language and the snippet maker rely on them):
 - Raw whitespace in HTML source (including newlines) is insignificant: it becomes one space.
 - ``script``, ``style``, ``template``, ``noscript`` and ``iframe`` are dropped with their content.
 - Entities are decoded once, after tags are removed (``&lt;b&gt;`` stays the text ``<b>``).
-- NFKC is applied, then soft hyphens and zero-width characters are removed.
+- In the normal form NFKC is applied, then soft hyphens and zero-width characters are removed.
 - A tag ends at the first ``>``: a ``>`` inside a quoted attribute value ends it early (rare in
   feed HTML; the price of a guaranteed linear scan).
 """
@@ -24,7 +30,9 @@ import html
 import re
 import unicodedata
 
-__all__ = ["html_to_text", "normalize_text"]
+__all__ = [
+    "INVISIBLE", "finish", "html_to_published", "html_to_text", "normalize_text", "published_text",
+]
 
 _BLOCK_TAGS = frozenset({
     "address", "article", "aside", "blockquote", "br", "caption", "dd", "details", "dialog",
@@ -41,9 +49,11 @@ _CLOSE_TAG = {name: re.compile(rf"</{name}\b", re.IGNORECASE) for name in _DROP_
 # Numeric character references longer than any code point: int() of a 5,000-digit string
 # raises in Python >= 3.11, which would crash html.unescape on hostile input.
 _HUGE_CHARREF = re.compile(r"&#(?:[xX]0*[0-9a-fA-F]{7,}|0*[0-9]{8,});?")
-_INVISIBLE = dict.fromkeys(map(ord, "\u00ad\u200b\u2060\ufeff"))
+INVISIBLE = "\u00ad\u200b\u2060\ufeff"  # soft hyphen, zero-width space, word joiner, BOM
+_INVISIBLE = dict.fromkeys(map(ord, INVISIBLE))
 _SPACE_RUN = re.compile(r"\s+")
 _BREAK_RUN = re.compile(r" *\n[ \n]*")
+_INLINE_SPACE = re.compile(r"[^\S\n]+")
 
 _BLOCK = "\n"
 _CELL = " "
@@ -55,28 +65,50 @@ def normalize_text(text: str) -> str:
     return _SPACE_RUN.sub(" ", text).strip()
 
 
+def published_text(text: str) -> str:
+    """Plain (non-HTML) text as a reader sees it: whitespace collapsed to single spaces.
+
+    ``finish(published_text(t)) == normalize_text(t)``.
+    """
+    return _SPACE_RUN.sub(" ", text).strip()
+
+
 def html_to_text(html_text: str) -> str:
     """Return the readable text of an HTML fragment, normalised (see the module docstring).
 
     Block tags become ``"\\n"`` (at most one in a row), all other whitespace a single space.
     Plain text without markup passes through with entities decoded and whitespace collapsed.
     """
+    return finish(html_to_published(html_text))
+
+
+def html_to_published(html_text: str) -> str:
+    """The readable text of an HTML fragment as published: ``html_to_text`` without NFKC.
+
+    Markup is stripped and entities decoded as in ``html_to_text``; whitespace is collapsed
+    the same way; characters are left as written (``CO₂``, ``™``, full-width punctuation).
+    """
     if "<" not in html_text and "&" not in html_text:
-        return _finish(_SPACE_RUN.sub(" ", html_text))
+        return _collapse(_SPACE_RUN.sub(" ", html_text))
     pieces: list[str] = []
     for kind, value in _scan(html_text):
         if kind == "text":
             pieces.append(_SPACE_RUN.sub(" ", _decode(value)))
         else:
             pieces.append(value)
-    return _finish("".join(pieces))
+    return _collapse("".join(pieces))
 
 
-def _finish(text: str) -> str:
-    """NFKC, invisible characters out, then collapse spaces and block breaks."""
-    text = unicodedata.normalize("NFKC", text).translate(_INVISIBLE)
-    # NFKC turns no-break and typographic spaces into " "; other \s (tabs, CR) too.
-    text = _BREAK_RUN.sub(_BLOCK, re.sub(r"[^\S\n]+", " ", text))
+def finish(published: str) -> str:
+    """The normal form of published text: NFKC, invisible characters out, whitespace collapsed."""
+    text = unicodedata.normalize("NFKC", published).translate(_INVISIBLE)
+    return _collapse(text)
+
+
+def _collapse(text: str) -> str:
+    # \s covers no-break and typographic spaces, tabs and CR. Applied again after NFKC,
+    # which turns some characters into spaces ("¨" is " " + a combining diaeresis).
+    text = _BREAK_RUN.sub(_BLOCK, _INLINE_SPACE.sub(" ", text))
     return text.strip(" \n")
 
 

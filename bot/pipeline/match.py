@@ -9,12 +9,12 @@ documented in ``bot.query.parser``.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Generic, TypeVar
 
 from bot.core.model import Entry, Span
-from bot.core.text import html_to_text, normalize_text
+from bot.core.text import finish, html_to_published, normalize_text, published_text
 from bot.query.ast import Node
 from bot.query.evaluate import DocView, collect, evaluate
 from bot.query.fast import MultiMatcher
@@ -39,12 +39,15 @@ class Document:
 
     ``fields["tag"]`` is the normalised tags joined by ``"\\n"`` (a phrase never spans two
     tags); ``tags`` keeps them as a tuple. ``fields["body"]`` is the article's plain text,
-    one paragraph per line (a phrase never spans two paragraphs). Build with
-    ``document_from_entry`` or ``document_from_mapping`` so both stay consistent.
+    one paragraph per line (a phrase never spans two paragraphs). ``published`` holds the
+    title, summary, content and body as a reader sees them (``bot.core.text``: not NFKC), for
+    snippets; ``fields[f] == finish(published[f])``. Build with ``document_from_entry`` or
+    ``document_from_mapping`` so all stay consistent.
     """
 
     fields: Mapping[str, str]
     tags: tuple[str, ...] = ()
+    published: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
 
 
 def _document(
@@ -59,29 +62,37 @@ def _document(
     link: str,
 ) -> Document:
     clean_tags = tuple(t for t in (normalize_text(tag) for tag in tags) if t)
-    fields = {
-        "title": html_to_text(title),  # Atom html titles may carry markup or entities
-        "summary": html_to_text(summary),
-        "content": html_to_text(content),
+    published = {
+        # A title is plain text by now (the parser decoded it once): decoding it again
+        # would read "<TSLA.O>" as a tag and hide it from title: queries.
+        "title": published_text(title),
+        "summary": html_to_published(summary),
+        "content": html_to_published(content),
         "body": _plain_paragraphs(body),
+    }
+    fields = {name: finish(text) for name, text in published.items()}
+    fields.update({
         "author": normalize_text(author),
         "tag": "\n".join(clean_tags),
         "feed": normalize_text(feed),
         "link": normalize_text(link),
-    }
-    return Document(MappingProxyType(fields), clean_tags)
+    })
+    return Document(MappingProxyType(fields), clean_tags, MappingProxyType(published))
 
 
 def _plain_paragraphs(text: str) -> str:
-    """Plain text normalised line by line: its line breaks stay, as block breaks; never HTML."""
+    """Plain text line by line, as published: its line breaks stay, as block breaks."""
     if not text:
         return ""
-    lines = (normalize_text(line) for line in text.splitlines())
+    lines = (published_text(line) for line in text.splitlines())
     return "\n".join(line for line in lines if line)
 
 
 def document_from_entry(entry: Entry, feed_name: str) -> Document:
-    """The matchable text of a parsed feed entry (HTML stripped, NFKC, whitespace collapsed)."""
+    """The matchable text of a parsed feed entry (HTML stripped, NFKC, whitespace collapsed).
+
+    ``entry.title`` is plain text, as the parser produced it (and as the alert shows it).
+    """
     return _document(
         title=entry.title,
         summary=entry.summary,
@@ -97,8 +108,9 @@ def document_from_entry(entry: Entry, feed_name: str) -> Document:
 def document_from_mapping(data: Mapping[str, object]) -> Document:
     """A document from the CLI's JSON item shape: optional string fields and a ``tags`` list.
 
-    ``body`` (the article's main text) is plain text, not HTML; the other text fields may
-    carry HTML as in feeds.
+    ``title`` is plain text, as a parsed feed entry's title (what the alert shows); ``body``
+    (the article's main text) is plain text; ``summary`` and ``content`` may carry HTML as in
+    feeds.
 
     Raises ``TypeError`` naming the field when a value has the wrong type (``null`` counts
     as empty).

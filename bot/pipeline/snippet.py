@@ -7,12 +7,18 @@ Escaping for Discord happens later, on this already-short text.
   snippet, so a name only the article's fourth paragraph holds gives that paragraph's
   sentence; spans only in the title, author, tags, feed name or link give the lead of the
   summary (else the content, else the body).
+- The text shown is the field as published (HTML stripped, whitespace collapsed), not the
+  NFKC form the matcher reads: ``10⁶``, ``CO₂``, ``™`` and full-width punctuation stay as
+  written. Match spans are mapped back to it through ``bot.core.aligned``.
 - The window is the anchor's sentence, plus the next (or else the previous) sentence when
   both fit in ``max_chars``. A longer sentence is cut on word boundaries around the match,
-  with ``…`` marking each cut; the ellipses count towards ``max_chars``.
-- Sentences end at ``. ! ? …`` followed by a space, or at a block break; not after a
-  one-letter word (``U.S.``) or a few common abbreviations (``Mr.``, ``Dr.``, ``Inc.``).
-- Whitespace is collapsed to single spaces; bold ranges are merged and clipped to the text.
+  with ``…`` marking each cut; the ellipses count towards ``max_chars``. A word too long to
+  keep whole (a run of an unspaced script such as Chinese) is cut between graphemes, never
+  inside a flag, an emoji with its skin tone, or a letter with its marks.
+- Sentences end at ``. ! ? …`` followed by a space, at ``。 ！ ？ । ॥`` (no space needed), or
+  at a block break; not after a one-letter word (``U.S.``) or a few common abbreviations
+  (``Mr.``, ``Dr.``, ``Inc.``) unless a paragraph break follows.
+- Every step is linear in the text: one hostile item cannot stall a poll.
 """
 
 from __future__ import annotations
@@ -20,6 +26,9 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+import regex
+
+from bot.core.aligned import align
 from bot.core.model import Snippet, Span
 from bot.pipeline.match import Document
 from bot.query.words import is_word_char
@@ -28,11 +37,21 @@ __all__ = ["make_snippet"]
 
 _BODY_FIELDS = ("summary", "content", "body")
 _ELLIPSIS = "…"
-_SENTENCE_END = re.compile(r"[.!?…]+[\"'”’)\]]*\s+|\n")
+# Possessive quantifiers and the look-behind make each run of punctuation one attempt: a
+# run of 40,000 dots costs one pass, not one pass per dot (which was quadratic).
+_SENTENCE_END = re.compile(
+    r"(?<![.!?…])[.!?…]++[\"'”’)\]]*+\s++"
+    r"|(?<![。！？｡।॥])[。！？｡।॥]++[\"'”’)\]」』）》]*+\s*+"
+    r"|\n"
+)
 _ABBREVIATIONS = frozenset({
     "mr", "mrs", "ms", "dr", "prof", "st", "jr", "sr", "vs", "no", "gen", "gov", "sen", "rep",
     "inc", "corp", "co", "ltd", "jan", "feb", "aug", "sept", "oct", "nov", "dec",
 })  # fmt: skip
+_LONGEST_ABBREVIATION = 5
+# A word longer than this is cut between graphemes rather than dropped whole from the window.
+_MAX_WORD_SHIFT = 24
+_GRAPHEME = regex.compile(r"\X")
 
 
 def make_snippet(doc: Document, spans: Sequence[Span], max_chars: int = 300) -> Snippet:
@@ -44,16 +63,26 @@ def make_snippet(doc: Document, spans: Sequence[Span], max_chars: int = 300) -> 
     )
     if body:
         field = body[0].field
-        anchor = (body[0].start, max(body[0].end, body[0].start))
     else:
         field = next((f for f in _BODY_FIELDS if doc.fields.get(f)), "summary")
-        anchor = (0, 0)
-    text = doc.fields.get(field, "")
-    if not text.strip():
+    normal = doc.fields.get(field, "")
+    if not normal.strip():
         return Snippet("")
+    published = doc.published.get(field, "")
+    alignment = align(published) if published else None
+    if alignment is None or alignment.text != normal:
+        text, source = normal, _identity
+    else:
+        text, source = published, alignment.source
+    anchor = source(body[0].start, max(body[0].end, body[0].start)) if body else (0, 0)
     start, end, cut_left, cut_right = _window(text, anchor, max_chars)
-    bold = [(s.start, s.end) for s in spans if s.field == field and s.end > start and s.start < end]
+    bold = [source(s.start, s.end) for s in spans if s.field == field and s.end > s.start]
+    bold = [(a, b) for a, b in bold if b > start and a < end]
     return _render(text, start, end, cut_left, cut_right, bold)
+
+
+def _identity(start: int, end: int) -> tuple[int, int]:
+    return start, end
 
 
 def _sentences(text: str) -> list[tuple[int, int]]:
@@ -61,9 +90,10 @@ def _sentences(text: str) -> list[tuple[int, int]]:
     out: list[tuple[int, int]] = []
     start = 0
     for match in _SENTENCE_END.finditer(text):
-        if match.group() != "\n" and _is_abbreviation(text, match.start()):
+        found = match.group()
+        if "\n" not in found and _is_abbreviation(text, match.start()):
             continue
-        end = match.start() + len(match.group().rstrip())
+        end = match.start() + len(found.rstrip())
         if end > start:
             out.append((start, end))
         start = match.end()
@@ -77,8 +107,11 @@ def _is_abbreviation(text: str, dot: int) -> bool:
     if text[dot] != ".":
         return False
     begin = dot
-    while begin > 0 and is_word_char(text[begin - 1]):
+    floor = max(0, dot - _LONGEST_ABBREVIATION - 1)  # longer words are no abbreviation
+    while begin > floor and is_word_char(text[begin - 1]):
         begin -= 1
+    if begin > 0 and is_word_char(text[begin - 1]):
+        return False
     word = text[begin:dot]
     return len(word) == 1 or word.casefold() in _ABBREVIATIONS
 
@@ -110,9 +143,10 @@ def _cut(
     # ends soon after it; the match itself must fit.
     start = min(anchor[0] - budget // 3, s_end - budget)
     start = max(start, s_start, focus_end - budget)
-    start = _word_start(text, start, s_start)
+    bounds = _Graphemes(text, s_start, s_end)
+    start = _word_start(text, bounds.after(start), min(anchor[0], s_end), bounds)
     end = min(s_end, start + budget)
-    end = _word_end(text, end, max(start, min(focus_end, end)))
+    end = _word_end(text, bounds.before(end), max(start, min(focus_end, end)), bounds)
     while start < end and text[start].isspace():
         start += 1
     while end > start and text[end - 1].isspace():
@@ -120,23 +154,61 @@ def _cut(
     return start, end, start > s_start, end < s_end
 
 
-def _word_start(text: str, pos: int, floor: int) -> int:
-    """Move ``pos`` forward out of a word it splits (never before ``floor``)."""
-    if pos <= floor or not is_word_char(text[pos - 1]):
+class _Graphemes:
+    """Grapheme boundaries of one sentence, found in one pass when first needed."""
+
+    def __init__(self, text: str, start: int, end: int) -> None:
+        self._text, self._start, self._end = text, start, end
+        self._marks: bytearray | None = None
+
+    def _is(self, pos: int) -> bool:
+        if pos <= self._start or pos >= self._end:
+            return True
+        if self._marks is None:
+            marks = bytearray(self._end - self._start + 1)
+            for match in _GRAPHEME.finditer(self._text, self._start, self._end):
+                marks[match.start() - self._start] = 1
+            marks[-1] = 1
+            self._marks = marks
+        return bool(self._marks[pos - self._start])
+
+    def after(self, pos: int) -> int:
+        """The first boundary at or after ``pos``."""
+        while not self._is(pos):
+            pos += 1
         return pos
-    while pos < len(text) and is_word_char(text[pos]):
-        pos += 1
-    return pos
+
+    def before(self, pos: int) -> int:
+        """The last boundary at or before ``pos``."""
+        while not self._is(pos):
+            pos -= 1
+        return pos
 
 
-def _word_end(text: str, pos: int, floor: int) -> int:
-    """Move ``pos`` back out of a word it splits, but not before ``floor``."""
+def _word_start(text: str, pos: int, limit: int, bounds: _Graphemes) -> int:
+    """Move ``pos`` forward out of a word it splits, unless the word is long (see above)."""
+    if pos <= 0 or pos >= len(text) or not is_word_char(text[pos - 1]):
+        return pos
+    end = pos
+    stop = min(limit, pos + _MAX_WORD_SHIFT)
+    while end < stop and is_word_char(text[end]):
+        end += 1
+    if end < len(text) and is_word_char(text[end]):
+        return pos  # too long to keep whole: cut between graphemes
+    return bounds.after(end)
+
+
+def _word_end(text: str, pos: int, floor: int, bounds: _Graphemes) -> int:
+    """Move ``pos`` back out of a word it splits, unless the word is long (see above)."""
     if pos >= len(text) or not is_word_char(text[pos]) or not is_word_char(text[pos - 1]):
         return pos
     back = pos
-    while back > floor and is_word_char(text[back - 1]):
+    stop = max(floor, pos - _MAX_WORD_SHIFT)
+    while back > stop and is_word_char(text[back - 1]):
         back -= 1
-    return back if back > floor else pos
+    if back > floor and not is_word_char(text[back - 1]):
+        return bounds.before(back)
+    return pos  # the word is too long, or starts before the match: cut between graphemes
 
 
 def _render(

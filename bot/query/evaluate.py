@@ -11,6 +11,7 @@ slow, independent implementation the tests and the benchmark compare this with.
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Mapping
 
 from bot.core.model import Span
@@ -148,18 +149,52 @@ def _phrase_at(term: Term, index: FieldIndex, words: list[str], first: int) -> b
     return True
 
 
-def near_pairs(node: Near, index: FieldIndex) -> list[tuple[tuple[int, int], tuple[int, int]]]:
-    """Occurrence pairs of the two operands with at most ``distance`` words between them."""
-    pairs = []
-    rights = find_term(node.right, index)
+def near_hits(
+    node: Near, index: FieldIndex, first_only: bool = False
+) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
+    """Occurrences of the left and of the right operand that have a partner within reach.
+
+    Two occurrences are within reach when at most ``distance`` words lie between them (or
+    they overlap). Each occurrence looks up its nearest partners by binary search, so the
+    cost is O((L + R) log R), not L × R: one summary of 98,000 characters that repeats both
+    words took 10 s with the pairwise loop. ``first_only`` stops at the first left hit.
+    """
+    lefts = find_term(node.left, index)
+    rights = find_term(node.right, index) if lefts else []
     if not rights:
-        return []
-    for left in find_term(node.left, index):
-        for right in rights:
-            between = max(right[0] - left[1], left[0] - right[1]) - 1
-            if between <= node.distance:
-                pairs.append((left, right))
-    return pairs
+        return [], []
+    good_lefts = _within_reach(lefts, rights, node.distance, first_only)
+    if first_only or not good_lefts:
+        return good_lefts, []
+    return good_lefts, _within_reach(rights, lefts, node.distance, False)
+
+
+def _within_reach(
+    occurrences: list[tuple[int, int]],
+    partners: list[tuple[int, int]],
+    distance: int,
+    first_only: bool,
+) -> list[tuple[int, int]]:
+    """The ``occurrences`` that have a partner with at most ``distance`` words between them.
+
+    ``partners`` are sorted by first word. A partner (p0, p1) is in reach of (a0, a1) when
+    p0 <= a1 + distance + 1 and p1 >= a0 - distance - 1. Among the partners that start early
+    enough (a prefix of the list), the one reaching furthest right decides.
+    """
+    starts = [p0 for p0, _ in partners]
+    furthest: list[int] = []  # furthest[i]: the largest p1 among partners[: i + 1]
+    reach = -1
+    for _, p1 in partners:
+        reach = max(reach, p1)
+        furthest.append(reach)
+    out = []
+    for a0, a1 in occurrences:
+        i = bisect_right(starts, a1 + distance + 1) - 1
+        if i >= 0 and furthest[i] >= a0 - distance - 1:
+            out.append((a0, a1))
+            if first_only:
+                break
+    return out
 
 
 def regex_spans(node: Regex, view: DocView, field: str, limit: int) -> list[tuple[int, int]]:
@@ -204,7 +239,7 @@ def leaf_matches(node: Term | Regex | Near, view: DocView) -> bool:
         return any(regex_spans(node, view, f, 1) for f in node.fields)
     if _absent(node.left, view) or _absent(node.right, view):
         return False
-    return any(near_pairs(node, view.index(f)) for f in node.fields)
+    return any(near_hits(node, view.index(f), first_only=True)[0] for f in node.fields)
 
 
 def evaluate(node: Node, view: DocView) -> bool:
@@ -232,9 +267,9 @@ def leaf_spans(node: Term | Regex | Near, view: DocView) -> list[Span]:
                 (node, occ) for occ in find_term(node, index)
             ]
         else:
-            occurrences = []
-            for left, right in near_pairs(node, index):
-                occurrences += [(node.left, left), (node.right, right)]
+            lefts, rights = near_hits(node, index)
+            occurrences = [(node.left, occ) for occ in lefts]
+            occurrences += [(node.right, occ) for occ in rights]
         for term, (first, last) in occurrences:
             spans.append(Span(field, index.starts[first], index.ends[last], term.label))
     return sorted(set(spans), key=span_order)[:MAX_SPANS_PER_LEAF]

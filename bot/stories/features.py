@@ -8,6 +8,10 @@ and explainable:
 * words are lower-cased, ``U.S.`` becomes ``us``, possessive ``'s`` is dropped, stop words and
   newsroom filler (``says``, ``report``, ``video``) are removed and the rest is Snowball-stemmed,
   so ``raises``/``raised`` and ``rate``/``rates`` agree;
+* a word is what the matcher calls a word (``bot.query.words``): letters, digits and
+  combining marks, so a Hindi or Thai word is not split at its vowel signs; runs of
+  scripts written without spaces (Chinese, Japanese, Thai, Lao, Khmer, Myanmar) are cut
+  into words by ``unspaced_words``, so two identical Chinese headlines share many words;
 * numbers are kept apart (``1,000`` → ``1000``): two headlines that both carry numbers must
   share one, because "3 dead" and "30 dead" are different news;
 * words that name the direction of an event (raise/hold/cut, win/lose, approve/reject …) are
@@ -21,13 +25,16 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
+from itertools import pairwise
 
+import regex
 import snowballstemmer
 
 from bot.core.text import html_to_text
 from bot.core.urls import normalise_link
+from bot.query.words import MARKS
 
-__all__ = ["Features", "canonical_link", "clean_headline", "extract_features"]
+__all__ = ["Features", "canonical_link", "clean_headline", "extract_features", "unspaced_words"]
 
 _STEMMER = snowballstemmer.stemmer("english")
 
@@ -44,7 +51,14 @@ _SUFFIX = re.compile(r"\s+(?:[-|–—•:]|::)\s+([^-|–—•]{1,60})$|\s*\((
 _SOURCE_WORD = re.compile(r"^(?:[A-Z0-9][\w.&'’!]*|of|the|and|de|la|le|du|news|online|com)$")
 _ACRONYM = re.compile(r"\b(?:[a-z]\.){2,}")
 _POSSESSIVE = re.compile(r"['’]s\b")
-_TOKEN = re.compile(r"\d+(?:[.,]\d+)*%?(?![^\W_])|[^\W_]+")
+_WORD_CHAR = rf"(?:[^\W_]|[{''.join(re.escape(mark) for mark in sorted(MARKS))}])"
+_TOKEN = re.compile(rf"\d+(?:[.,]\d+)*%?(?!{_WORD_CHAR})|{_WORD_CHAR}+")
+_UNSPACED_CLASS = (r"[\p{scx=Han}\p{scx=Hiragana}\p{scx=Katakana}\p{scx=Thai}\p{scx=Lao}"
+                   r"\p{scx=Khmer}\p{scx=Myanmar}]")
+_UNSPACED = regex.compile(_UNSPACED_CLASS)
+# A run of an unspaced script, with the marks that belong to its letters (Thai vowels).
+_UNSPACED_RUN = regex.compile(rf"{_UNSPACED_CLASS}(?:{_UNSPACED_CLASS}|\p{{M}})*")
+_GRAPHEME = regex.compile(r"\X")
 
 def _set(words: str) -> frozenset[str]:
     return frozenset(words.split())
@@ -132,9 +146,40 @@ def clean_headline(title: str, feed: str = "") -> str:
     return text
 
 
+def unspaced_words(run: str) -> list[str]:
+    """The words of a run of a script written without spaces (Chinese, Japanese, Thai …).
+
+    A seam: issue 19 part A gives the matcher word segmentation for these scripts in
+    ``bot.query.words``; this function should then return the matcher's words for ``run``.
+    Until then it returns overlapping pairs of graphemes (``中国限制`` → ``中国``, ``国限``,
+    ``限制``), the usual stand-in for words in search engines: identical and near-identical
+    headlines share most pairs, unrelated ones few. A run of one grapheme is one word.
+    """
+    graphemes: list[str] = _GRAPHEME.findall(run)
+    if len(graphemes) < 2:
+        return graphemes
+    return [a + b for a, b in pairwise(graphemes)]
+
+
 def _tokens(text: str) -> list[str]:
     lower = _ACRONYM.sub(lambda m: m.group(0).replace(".", ""), text.lower())
-    return _TOKEN.findall(_POSSESSIVE.sub("", lower))
+    tokens = _TOKEN.findall(_POSSESSIVE.sub("", lower))
+    if text.isascii():
+        return tokens
+    out: list[str] = []
+    for token in tokens:
+        if _UNSPACED.search(token) is None:
+            out.append(token)
+            continue
+        pos = 0  # "美国总统trump表示": the Latin word apart, the Han runs cut into words
+        for match in _UNSPACED_RUN.finditer(token):
+            if match.start() > pos:
+                out.append(token[pos : match.start()])
+            out.extend(unspaced_words(match.group()))
+            pos = match.end()
+        if pos < len(token):
+            out.append(token[pos:])
+    return out
 
 
 def _number(token: str) -> str:
@@ -147,6 +192,8 @@ def _split(tokens: list[str]) -> tuple[frozenset[str], frozenset[str]]:
     for token in tokens:
         if token[0].isdigit():
             numbers.add(_number(token))
+        elif _UNSPACED.match(token):
+            words.add(token)  # a word of an unspaced script: no English stop word or stem
         elif token not in _STOP_WORDS and len(token) > 1:
             words.add(_stem(token))
     return frozenset(words), frozenset(numbers)

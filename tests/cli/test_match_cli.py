@@ -184,3 +184,27 @@ def test_bulk_through_a_real_process(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.splitlines() == ['{"matches": [1, 2]}', '{"matches": []}']
+
+
+@pytest.mark.parametrize("separator", ["\u2028", "\u2029", "\u0085"])
+@pytest.mark.parametrize("source", ["file", "stdin"])
+def test_jsonl_strings_may_hold_unicode_line_separators(
+    separator: str,
+    source: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # json.dumps(ensure_ascii=False) writes these raw; only "\n" ends a JSONL line.
+    lines = [
+        json.dumps({"title": f"Copper{separator}rallies"}, ensure_ascii=False),
+        json.dumps({"summary": f"tin{separator}news"}, ensure_ascii=False),
+    ]
+    if source == "file":
+        items = write(tmp_path, "items.jsonl", lines)
+    else:
+        items = "-"
+        monkeypatch.setattr(sys, "stdin", io.StringIO("\n".join(lines) + "\n"))
+    status, out, err = run(["copper", "--jsonl", items], capsys)
+    assert (status, err) == (0, "")
+    assert [json.loads(line)["matched"] for line in out.splitlines()] == [True, False]

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.core.text import html_to_text, normalize_text
+from bot.core.text import finish, html_to_published, html_to_text, normalize_text, published_text
 
 
 @pytest.mark.parametrize(
@@ -82,3 +82,24 @@ def test_output_is_normalised(parts: list[str]) -> None:
     assert " \n" not in out
     assert "\n " not in out
     assert "\t" not in out
+
+
+@pytest.mark.parametrize(
+    ("html", "published", "normal"),
+    [
+        ("CO₂ at 10⁶ ppm™", "CO₂ at 10⁶ ppm™", "CO2 at 106 ppmTM"),
+        ("<p>稀土出口！</p><p>ＡＢＣ，ok</p>", "稀土出口！\nＡＢＣ，ok", "稀土出口!\nABC,ok"),
+        ("soft\u00adhyphen\u00a0 x", "soft\u00adhyphen x", "softhyphen x"),
+        ("a \u200b <br> b", "a \u200b\nb", "a\nb"),
+        ("plain\nlines", "plain lines", "plain lines"),  # no markup: newlines are spaces
+    ],
+)
+def test_published_form_keeps_characters_as_written(html: str, published: str, normal: str) -> None:
+    assert html_to_published(html) == published
+    assert finish(published) == normal == html_to_text(html)
+
+
+def test_plain_published_form() -> None:
+    text = "  Ｒｅｕｔｅｒｓ\n  World\u200b "
+    assert published_text(text) == "Ｒｅｕｔｅｒｓ World\u200b"
+    assert finish(published_text(text)) == normalize_text(text)

@@ -19,6 +19,7 @@ from bot.pipeline.match import (
     document_from_entry,
     document_from_mapping,
 )
+from bot.pipeline.parse import parse_feed
 from bot.query.reference import reference_matches
 
 # (query, item fields, expected) — a plain string is the item's content.
@@ -239,7 +240,7 @@ def test_explain_regex_span_offsets_are_characters() -> None:
 def test_document_from_entry_normalises_every_field() -> None:
     entry = Entry(
         key="k",
-        title="Tin &amp; copper",
+        title="Tin\u00a0&amp;  <copper> \ufb01nal",  # plain text: decoded once, by the parser
         link="https://example.com/x",
         summary="<p>First&nbsp;para</p><p>Second</p>",
         content="<div>Body <script>evil()</script>text</div>",
@@ -249,7 +250,7 @@ def test_document_from_entry_normalises_every_field() -> None:
     )
     doc = document_from_entry(entry, "Reuters ﬁnance")
     assert dict(doc.fields) == {
-        "title": "Tin & copper",
+        "title": "Tin &amp; <copper> final",
         "summary": "First para\nSecond",
         "content": "Body text",
         "body": "Article text, first para.\nSecond para <b>.",  # plain text: lines kept
@@ -259,6 +260,38 @@ def test_document_from_entry_normalises_every_field() -> None:
         "link": "https://example.com/x",
     }
     assert doc.tags == ("Mining", "Metals")
+
+
+def _rss(title: str, description: str = "") -> bytes:
+    return (
+        '<?xml version="1.0"?><rss version="2.0"><channel><title>Wire</title><item>'
+        f"<title>{title}</title><link>https://example.com/a</link>"
+        f"<description>{description}</description></item></channel></rss>"
+    ).encode()
+
+
+@pytest.mark.parametrize(
+    ("body", "query", "shown", "expected"),
+    [
+        # Escaped markup in an RSS title is text: the alert shows it and title: finds it.
+        (_rss("Shares of Tesla fall 5% &lt;TSLA.O&gt;"), "title:TSLA",
+         "Shares of Tesla fall 5% <TSLA.O>", True),
+        (_rss("&lt;script&gt; tags in WordPress"), "title:script",
+         "<script> tags in WordPress", True),
+        # An Atom html title's markup is markup: stripped once, by the parser.
+        (b'<feed xmlns="http://www.w3.org/2005/Atom"><title>W</title><entry><id>a</id>'
+         b'<title type="html">&lt;b&gt;Tariffs&lt;/b&gt; rise</title></entry></feed>',
+         "title:b", "Tariffs rise", False),
+    ],
+)
+def test_titles_are_decoded_once(body: bytes, query: str, shown: str, expected: bool) -> None:
+    headers = {"content-type": "application/xml"}
+    (entry,) = parse_feed(body, headers, "https://example.com/f").entries
+    assert entry.title == shown
+    doc = document_from_entry(entry, "Wire")
+    assert doc.fields["title"] == shown
+    assert compile_query(query).matches(doc) is expected
+    assert WatchMatcher([(1, compile_query(query))]).match(doc) == ([1] if expected else [])
 
 
 @pytest.mark.parametrize(

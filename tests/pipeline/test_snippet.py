@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import unicodedata
+
 import pytest
+import regex
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -167,3 +170,120 @@ def test_snippet_invariants(parts: list[str], max_chars: int) -> None:
         previous_end = end
     if spans:
         assert snippet.bold  # the first match is always visible
+
+
+# --- text that is never mangled (issue 19) -------------------------------------------------
+
+_FLAGS = "🇨🇳🇺🇸" * 150  # regional-indicator pairs: a cut between two halves makes other flags
+_THUMBS = "👍🏽" * 150  # an emoji with its skin tone
+_ELLIPSIS_CHARS = "…"
+
+
+@pytest.mark.parametrize("pad", range(4))
+@pytest.mark.parametrize("filler", [_FLAGS, _THUMBS, "e\u0301" * 300])
+def test_cuts_fall_between_graphemes(pad: int, filler: str) -> None:
+    text = "x" * pad + filler + " tariffs " + filler
+    snippet = snip("tariffs", {"summary": text})
+    assert bolded(snippet) == ["tariffs"]
+    inner = snippet.text.strip(_ELLIPSIS_CHARS)
+    assert inner in text
+    whole = set(regex.findall(r"\X", text))
+    assert set(regex.findall(r"\X", inner)) <= whole  # no half flag, no lone skin tone
+
+
+@pytest.mark.parametrize(
+    ("summary", "query"),
+    [
+        ("稀土" * 2_500, "/稀土/"),  # one unspaced run; the match in its middle
+        ("短句。" + "中国限制稀土出口" * 400 + "稀土", "/稀土$/"),
+        ("Intro. " + "ก" * 3_000 + "tariffs" + "ข" * 3_000, "/tariffs/"),
+    ],
+)
+def test_a_match_inside_a_long_unspaced_run_is_shown(summary: str, query: str) -> None:
+    snippet = snip(query, {"summary": summary})
+    assert snippet.text.strip(_ELLIPSIS_CHARS)
+    assert len(snippet.bold) >= 1
+    assert len(snippet.text) <= 300
+
+
+@pytest.mark.parametrize(
+    ("summary", "query", "text", "bold"),
+    [
+        ("CO₂ rose to 10⁶ tonnes™ as tariffs bit.", "tariffs OR co2",
+         "CO₂ rose to 10⁶ tonnes™ as tariffs bit.", ["CO₂", "tariffs"]),
+        ("<p>ＴＡＲＩＦＦＳ　ｒｉｓｅ！　Ｍａｒｋｅｔｓ ｆａｌｌ。</p>", "tariffs",
+         "ＴＡＲＩＦＦＳ ｒｉｓｅ！ Ｍａｒｋｅｔｓ ｆａｌｌ。", ["ＴＡＲＩＦＦＳ"]),
+        ("ﬁnance: the 1st ½ of tariffs", "finance OR tariffs",
+         "ﬁnance: the 1st ½ of tariffs", ["ﬁnance", "tariffs"]),
+        ("soft\u00adhyphen tar\u00adiffs", "tariffs", "soft\u00adhyphen tar\u00adiffs",
+         ["tar\u00adiffs"]),
+    ],
+)
+def test_text_is_shown_as_published(summary: str, query: str, text: str, bold: list[str]) -> None:
+    snippet = snip(query, {"summary": summary})
+    assert snippet.text == text
+    assert bolded(snippet) == bold
+
+
+_LONG_ZH = "甲" * 290 + "。"
+_TAIL_ZH = "丁" * 300 + "！"
+
+
+@pytest.mark.parametrize(
+    ("summary", "expected"),
+    [
+        (_LONG_ZH + "乙乙 tariffs 丙丙。" + _TAIL_ZH, "乙乙 tariffs 丙丙。"),
+        (_LONG_ZH + "乙乙 tariffs 丙丙！" + _TAIL_ZH, "乙乙 tariffs 丙丙！"),
+        (_LONG_ZH + "乙乙 tariffs 丙丙？" + _TAIL_ZH, "乙乙 tariffs 丙丙？"),
+        (_LONG_ZH + "「乙乙 tariffs 丙丙。」" + _TAIL_ZH, "「乙乙 tariffs 丙丙。」"),
+        (" ".join(["पहला वाक्य"] * 40) + "। दूसरा tariffs वाक्य। " + " ".join(["तीसरा"] * 80),
+         "दूसरा tariffs वाक्य।"),
+    ],
+)
+def test_sentences_end_at_cjk_and_devanagari_stops(summary: str, expected: str) -> None:
+    snippet = snip("tariffs", {"summary": summary})
+    assert snippet.text == expected
+    assert bolded(snippet) == ["tariffs"]
+
+
+_LONG_EN = " ".join([_FILLER] * 6)
+
+
+@pytest.mark.parametrize(
+    "item",
+    [
+        {"body": f"{_LONG_EN} in the U.S.\nTariffs rise next week.\n{_LONG_EN}."},
+        {"body": f"{_LONG_EN} said Mr.\nTariffs rise next week.\n{_LONG_EN}."},
+        {"summary": f"<p>{_LONG_EN} in the U.S.</p><p>Tariffs rise next week.</p><p>{_LONG_EN}."},
+    ],
+)
+def test_a_paragraph_break_ends_a_sentence_even_after_an_abbreviation(
+    item: dict[str, object],
+) -> None:
+    snippet = snip("tariffs", item)
+    assert snippet.text == "Tariffs rise next week."
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.sampled_from(["copper", "ＣＯＰＰＥＲ", "tin", "稀土出口", "🇨🇳", "👍🏽", "e\u0301",
+                         "。", "！", "। ", ". ", " ", "\n", "<p>", "U.S.", "CO₂", "\u200b"]),
+        max_size=150,
+    ),
+    st.integers(20, 300),
+)
+def test_snippet_invariants_in_any_script(parts: list[str], max_chars: int) -> None:
+    doc = document_from_mapping({"summary": "".join(parts)})
+    spans = compile_query("copper OR tin").explain(doc).spans
+    snippet = make_snippet(doc, spans, max_chars)
+    assert len(snippet.text) <= max_chars
+    assert "\n" not in snippet.text and snippet.text == snippet.text.strip()
+    published = doc.published["summary"]
+    inner = snippet.text.strip("…")
+    assert set(regex.findall(r"\X", inner)) <= set(regex.findall(r"\X", published)) | {" "}
+    for start, end in snippet.bold:
+        assert unicodedata.normalize("NFKC", snippet.text[start:end]).casefold() in (
+            "copper", "tin")
+    if spans:
+        assert snippet.bold

@@ -183,3 +183,40 @@ def test_several_members_sharing_only_names_do_not_vote_an_item_in() -> None:
     dinner = "Trump and Xi to meet for dinner at G20"
     other = grouper.assign(StoryItem("d", dinner, lead.format(dinner), feed="f0"))
     assert len(stories) == 1 and other.story not in stories
+
+
+# Unspaced scripts and combining marks (issue 19): words as the matcher sees them.
+FOLD_UNSPACED = [
+    ("中国限制稀土出口", "中国限制稀土出口"),
+    ("中国限制稀土出口", "快讯：中国限制稀土出口"),
+    ("日本の輸出規制が強化される", "日本の輸出規制が強化される"),
+    ("ไทยขึ้นภาษีนำเข้ารถยนต์", "ไทยขึ้นภาษีนำเข้ารถยนต์"),
+    ("美国总统Trump宣布加征关税", "美国总统Trump宣布加征关税"),
+]
+APART_UNSPACED = [
+    ("中国限制稀土出口", "日本央行维持利率不变"),
+    ("中国限制稀土出口", "中国足球队赢得亚洲杯"),
+]
+
+
+@pytest.mark.parametrize(("first", "second"), FOLD_UNSPACED)
+def test_headlines_in_unspaced_scripts_fold(first: str, second: str) -> None:
+    assert _pair(first, second)
+
+
+@pytest.mark.parametrize(("first", "second"), APART_UNSPACED)
+def test_different_headlines_in_unspaced_scripts_stay_apart(first: str, second: str) -> None:
+    assert not _pair(first, second)
+
+
+@pytest.mark.parametrize(
+    ("title", "words"),
+    [
+        ("भारत ने शुल्क बढ़ाया", {"भारत", "शुल्क", "बढ़ाया"}),  # vowel signs are part of words
+        ("مُحَمَّد يزور الرياض", {"مُحَمَّد", "الرياض"}),  # vowel marks too
+        ("中国限制稀土出口", {"中国", "稀土", "出口"}),
+        ("美国总统Trump表示", {"trump", "美国", "总统"}),
+    ],
+)
+def test_words_keep_their_marks_and_unspaced_runs_are_cut(title: str, words: set[str]) -> None:
+    assert words <= extract_features(title).words
