@@ -25,6 +25,7 @@ def feed_from_row(row: RowLike) -> FeedRow:
         primed=bool(row["primed"]), error_count=row["error_count"],
         last_error=row["last_error"], last_success=row["last_success"],
         next_check=row["next_check"], paused=bool(row["paused"]),
+        lease_token=int(row["lease_token"] or 0),
     )
 
 

@@ -29,6 +29,9 @@ class FeedRow:
     last_success: float | None
     next_check: float
     paused: bool
+    # The fencing token of the claim this row was read under (issue 20): a poll's writes
+    # name it, and change nothing once a later claim has taken the feed.
+    lease_token: int = 0
 
 
 @dataclass(frozen=True, slots=True)
