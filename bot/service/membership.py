@@ -80,7 +80,8 @@ class Leases(Protocol):
     """The store's lease methods (see ``bot.store``)."""
 
     async def acquire_lease(self, name: str, owner: str, ttl_s: float) -> int | None: ...
-    async def release_lease(self, name: str, owner: str) -> None: ...
+    async def release_lease(self, name: str, owner: str,
+                            token: int | None = None) -> None: ...
 
 
 @runtime_checkable
@@ -295,9 +296,10 @@ class GatewayElection:
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(stop.wait(), timeout=wait)
         if self.held is not None:
+            token = self.held.token
             await self._lose()
             try:
-                await asyncio.wait_for(self.leases.release_lease(self.name, self.owner),
+                await asyncio.wait_for(self.leases.release_lease(self.name, self.owner, token),
                                        self.deadline_s)
             except Exception as exc:  # it expires by itself
                 log.warning("gateway %s: lease not released: %s", self.name, exc)

@@ -162,12 +162,14 @@ class Cluster(Database):
             return None if token is None else int(token)
         return await self.write(query)
 
-    async def release_lease(self, name: str, owner: str) -> None:
-        """Give lease ``name`` up, if this owner still holds it (the row stays: its token
-        must keep growing)."""
-        await self.write(lambda conn: conn.execute(update(leases).where(
-            leases.c.name == name, leases.c.owner == owner, leases.c.expires_at > 0)
-            .values(expires_at=0)))
+    async def release_lease(self, name: str, owner: str, token: int | None = None) -> None:
+        """Give lease ``name`` up, if this owner still holds it (with ``token``: the same
+        holding, not a later one). The row stays: its token must keep growing."""
+        statement = update(leases).where(leases.c.name == name, leases.c.owner == owner,
+                                         leases.c.expires_at > 0)
+        if token is not None:
+            statement = statement.where(leases.c.token == token)
+        await self.write(lambda conn: conn.execute(statement.values(expires_at=0)))
 
     async def adopt_config(self, config: Config, config_hash: str, ttl_s: float,
                            now: float) -> str | None:

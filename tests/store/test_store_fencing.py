@@ -31,7 +31,9 @@ async def test_a_lease_token_stays_while_renewed_and_grows_with_each_new_holding
     await asyncio.sleep(TTL + 0.1)
     second = await store.acquire_lease("gateway:0/1", "B", TTL)
     assert second is not None and second > first
-    await store.release_lease("gateway:0/1", "B")
+    await store.release_lease("gateway:0/1", "B", first)  # an old holding's: refused
+    assert await store.acquire_lease("gateway:0/1", "A", TTL) is None
+    await store.release_lease("gateway:0/1", "B", second)
     third = await store.acquire_lease("gateway:0/1", "A", TTL)  # released, not forgotten
     assert third is not None and third > second
     await asyncio.sleep(TTL + 0.1)  # A's own lease lapsed: taking it again is a new holding
