@@ -28,8 +28,8 @@ from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from bot.core.errors import MessageGone, PermanentDelivery, RetryableDelivery, TargetGone
-from bot.delivery import claims, fence
-from bot.delivery.claims import Claim
+from bot.delivery import fence
+from bot.delivery.claims import Claim, ClaimTimes
 from bot.store.base import Store
 from bot.store.rows import Delivery
 
@@ -105,6 +105,7 @@ class OutboxSender:
         # With several processes: this process's id. A lane then claims its target in the
         # database (one sender per target) and every update is guarded by owner and status.
         self.owner: str | None = None
+        self.claim_times = ClaimTimes()  # scaled by WIREWATCH_CLUSTER_TIME_SCALE
         self._left: set[str] = set()
         self._discord = discord
         self._console = console
@@ -176,7 +177,7 @@ class OutboxSender:
                 held.add(target)  # let go unfinished while we read, or not due yet
                 continue
             if lane is None:
-                lane = self._lanes[target] = Lane(target)
+                lane = self._lanes[target] = Lane(target, claim=Claim(self.claim_times))
                 lane.task = asyncio.create_task(self._run_lane(lane),
                                                 name=f"outbox {delivery.id}")
             lane.add(delivery, next_attempt)
@@ -263,7 +264,7 @@ class OutboxSender:
             if not await self._attempt(delivery, now, token):
                 return False
             deadline = lane.claim.send_deadline()
-            if deadline - time.monotonic() < claims.CLAIM_MARGIN_S:
+            if deadline - time.monotonic() < lane.claim.times.margin_s:
                 # Paused (or slow) since the claim was checked: another process may hold the
                 # target by now. The row stays pending for whoever holds it.
                 log.warning("watch %r: delivery %d not sent: the target's claim ran out",

@@ -50,6 +50,12 @@ class DbLimits:
     keepalive_interval_s: int = 5
     keepalive_count: int = 3
 
+    def scaled(self, scale: float) -> DbLimits:
+        """These limits with every timeout multiplied by ``scale`` (keepalives stay)."""
+        return DbLimits(self.statement_s * scale, self.lock_s * scale,
+                        self.idle_in_transaction_s * scale, self.keepalive_idle_s,
+                        self.keepalive_interval_s, self.keepalive_count)
+
     def session_options(self) -> dict[str, str]:
         """The server settings, in milliseconds."""
         return {"statement_timeout": str(int(self.statement_s * 1000)),

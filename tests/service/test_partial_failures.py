@@ -20,7 +20,7 @@ import aiohttp
 import pytest
 from sqlalchemy import Connection, select
 
-from bot.delivery import claims
+from bot.delivery.claims import ClaimTimes
 from bot.delivery.console import ConsoleSender
 from bot.delivery.discord_rest import DiscordSender
 from bot.delivery.outbox import OutboxSender
@@ -114,20 +114,18 @@ class PausedAfterAttempt(SqlStore):
         return started
 
 
-def sender(store: SqlStore, owner: str, session: aiohttp.ClientSession,
-           fake: FakeDiscord) -> OutboxSender:
+def sender(store: SqlStore, owner: str, session: aiohttp.ClientSession, fake: FakeDiscord,
+           claim_s: float) -> OutboxSender:
     outbox = OutboxSender(store, console=ConsoleSender(), clock=time.time,
                           discord=DiscordSender(session, fake.api_base, BOT_TOKEN, time.time))
     outbox.owner = owner
+    outbox.claim_times = ClaimTimes(ttl_s=claim_s, budget_s=claim_s / 2, margin_s=claim_s / 10)
     return outbox
 
 
 async def test_case1_a_sender_paused_past_its_claim_never_posts(
-        postgres_backend: PostgresBackend, monkeypatch: pytest.MonkeyPatch) -> None:
+        postgres_backend: PostgresBackend) -> None:
     claim = 1.0
-    monkeypatch.setattr(claims, "TARGET_TTL_S", claim)
-    monkeypatch.setattr(claims, "SEND_BUDGET_S", 0.5)
-    monkeypatch.setattr(claims, "CLAIM_MARGIN_S", 0.1)
     url = postgres_backend.url
     async with process(url, PausedAfterAttempt, "A") as a, process(url, name="B") as b, \
             FakeDiscord() as fake, aiohttp.ClientSession() as session:
@@ -137,9 +135,9 @@ async def test_case1_a_sender_paused_past_its_claim_never_posts(
                                   time.time())
         await queue(b, watch, 3)
         a.pause_s = claim * 1.6
-        paused = asyncio.create_task(sender(a, "A", session, fake).drain_once())
+        paused = asyncio.create_task(sender(a, "A", session, fake, claim).drain_once())
         await asyncio.sleep(claim * 1.2)  # A's claim ran out; B takes the target over
-        assert await sender(b, "B", session, fake).drain_once() == 3
+        assert await sender(b, "B", session, fake, claim).drain_once() == 3
         await paused  # A wakes up after B sent everything
         await asyncio.sleep(0.3)
     titles = [m["embeds"][0]["title"] for m in fake.webhook_messages(WEBHOOK_ID)]
