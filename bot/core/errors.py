@@ -7,6 +7,7 @@
     │   ├── FetchError             network, HTTP status, limits, SSRF refusal
     │   └── ParseError             not a feed, hostile body, parser crash or timeout
     ├── StoreError                 the database refused or is unreachable
+    │   └── LeaseLost              a later claim took the feed: this poll's result is dropped
     └── DeliveryError              a send failed
         ├── RetryableDelivery      429, 5xx, network: try again later (has .retry_after)
         └── PermanentDelivery      400: the payload is wrong; never retried
@@ -64,6 +65,11 @@ class ParseError(FeedError):
 
 class StoreError(WirewatchError):
     """The database failed."""
+
+
+class LeaseLost(StoreError):
+    """The feed was claimed again since this poll's claim (its process paused or stalled):
+    the poll's writes are refused, and the newer claim's poll records its own result."""
 
 
 class DeliveryError(WirewatchError):

@@ -25,6 +25,7 @@ from bot.core.errors import (
     TargetGone,
 )
 from bot.core.model import Alert
+from bot.delivery import fence
 from bot.delivery.digests import digest_body
 from bot.delivery.embed import alert_to_message, delivery_marker, footer_marker
 from bot.store.rows import Delivery
@@ -166,6 +167,8 @@ class DiscordSender:
                        what: str, auth: bool = True) -> dict[str, Any]:
         route = path.split("?", 1)[0]
         await self._wait_for_route(route)
+        if method != "GET" and fence.expired():  # checked last thing before a side effect
+            raise RetryableDelivery(f"{what}: the target's claim ran out before the request")
         headers = {"User-Agent": f"DiscordBot (https://github.com/wirewatch, {__version__})"}
         if auth and self._token:
             headers["Authorization"] = f"Bot {self._token}"

@@ -8,6 +8,11 @@ once visible (a deterministic nonce, and a marker found in history; see ``discor
 Pacing follows Discord's per-route rate-limit headers (see ``discord_rest``).
 Failures by class: transient → retry with backoff and jitter honouring ``retry_after``;
 a bad payload → failed with the reason; a gone target → failed, watch paused, guild told once.
+
+Fencing (issue 20): a lane's claim (``claims.Claim``) carries the lease's token and this
+process's own deadline for it. A send is checked against that deadline once more right after
+its attempt is recorded, and its whole HTTP exchange ends before the claim does. Attempts and
+marks name the token, so a sender paused past its claim changes nothing another did meanwhile.
 """
 
 from __future__ import annotations
@@ -23,6 +28,8 @@ from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from bot.core.errors import MessageGone, PermanentDelivery, RetryableDelivery, TargetGone
+from bot.delivery import fence
+from bot.delivery.claims import Claim, ClaimTimes
 from bot.store.base import Store
 from bot.store.rows import Delivery
 
@@ -30,7 +37,6 @@ log = logging.getLogger(__name__)
 
 BATCH = 500
 MAX_RETRY_DELAY_S = 300.0
-TARGET_TTL_S = 30.0  # a target's claim; renewed while its lane sends
 _WEBHOOK_ID = re.compile(r"/webhooks/(\d+)/")
 
 
@@ -74,7 +80,7 @@ class Lane:
     queue: deque[tuple[Delivery, float]] = field(default_factory=deque)
     ids: set[int] = field(default_factory=set)
     task: asyncio.Task[None] | None = None
-    claimed: float | None = None  # monotonic time the target's claim was last renewed
+    claim: Claim = field(default_factory=Claim)  # the target's claim (several processes)
 
     def add(self, delivery: Delivery, next_attempt: float) -> None:
         """Queue one more row behind the ones already queued."""
@@ -99,6 +105,7 @@ class OutboxSender:
         # With several processes: this process's id. A lane then claims its target in the
         # database (one sender per target) and every update is guarded by owner and status.
         self.owner: str | None = None
+        self.claim_times = ClaimTimes()  # scaled by WIREWATCH_CLUSTER_TIME_SCALE
         self._left: set[str] = set()
         self._discord = discord
         self._console = console
@@ -170,7 +177,7 @@ class OutboxSender:
                 held.add(target)  # let go unfinished while we read, or not due yet
                 continue
             if lane is None:
-                lane = self._lanes[target] = Lane(target)
+                lane = self._lanes[target] = Lane(target, claim=Claim(self.claim_times))
                 lane.task = asyncio.create_task(self._run_lane(lane),
                                                 name=f"outbox {delivery.id}")
             lane.add(delivery, next_attempt)
@@ -195,16 +202,16 @@ class OutboxSender:
             self._release(lane)
 
     async def _claim(self, lane: Lane) -> bool:
-        """Hold the lane's target (renewing a third into the claim); True without an owner."""
+        """Hold the lane's target with enough life left for a whole send; True without an
+        owner. False: another process sends this target; the rows stay pending."""
         if self.owner is None:
             return True
-        if lane.claimed is not None and time.monotonic() - lane.claimed < TARGET_TTL_S / 3:
-            return True
-        if not await self._store.acquire_lease(target_lease(lane.target), self.owner,
-                                               TARGET_TTL_S):
-            return False  # another process sends this target; the rows stay pending
-        lane.claimed = time.monotonic()
-        return True
+        return await lane.claim.ensure(self._store, target_lease(lane.target), self.owner)
+
+    def forget_claims(self) -> None:
+        """This process was forgotten by the others: no claim it had counts any more."""
+        for lane in self._lanes.values():
+            lane.claim.drop()
 
     async def _drain_lane(self, lane: Lane) -> None:
         while lane.queue:
@@ -212,7 +219,7 @@ class OutboxSender:
             if place is None:
                 return
             delivery, _ = lane.queue[place]
-            if not await self._claim(lane) or not await self._send_one(delivery):
+            if not await self._claim(lane) or not await self._send_one(delivery, lane):
                 return
             del lane.queue[place]
             self._forget(lane, delivery.id, finished=True)
@@ -246,22 +253,29 @@ class OutboxSender:
         if self._stale is not None:
             self._stale[delivery_id] = finished
 
-    async def _send_one(self, delivery: Delivery) -> bool:
+    async def _send_one(self, delivery: Delivery, lane: Lane) -> bool:
         """Send and mark; False when the target's queue must wait (a retry is scheduled)."""
         context = {"watch": delivery.watch_name, "guild": delivery.guild_id}
         sender = self._console if delivery.target == "console" else self._discord
-        now = self._clock()
+        now, token = self._clock(), lane.claim.token
         try:
             if sender is None:
                 raise PermanentDelivery("Discord delivery needs DISCORD_TOKEN or a webhook")
-            if not await self._attempt(delivery, now):
+            if not await self._attempt(delivery, now, token):
                 return False
-            message_id = await (sender.send(delivery) if delivery.edit_of is None
-                                else self._edit(sender, delivery))
+            deadline = lane.claim.send_deadline()
+            if deadline - time.monotonic() < lane.claim.times.margin_s:
+                # Paused (or slow) since the claim was checked: another process may hold the
+                # target by now. The row stays pending for whoever holds it.
+                log.warning("watch %r: delivery %d not sent: the target's claim ran out",
+                            delivery.watch_name, delivery.id, extra=context)
+                lane.claim.drop()
+                return False
+            message_id = await self._within(deadline, sender, delivery)
         except MessageGone as exc:
             # The story's message was deleted: nothing to edit any more; the watch is fine.
             await self._store.mark_failed(delivery.id, str(exc), self._clock(),
-                                          owner=self.owner)
+                                          owner=self.owner, token=token)
             log.info("watch %r: the message of delivery %d is gone; edit dropped",
                      delivery.watch_name, delivery.edit_of, extra=context)
             self.outcomes["gone"] += 1
@@ -269,36 +283,47 @@ class OutboxSender:
         except RetryableDelivery as exc:
             delay = retry_delay(delivery.attempts, exc.retry_after, self._rng)
             await self._store.mark_retry(delivery.id, str(exc), self._clock() + delay, now,
-                                         owner=self.owner)
+                                         owner=self.owner, token=token)
             log.warning("watch %r: delivery %d will retry in %.1fs: %s", delivery.watch_name,
                         delivery.id, delay, exc, extra=context)
             self.outcomes["retry"] += 1
             return False
         except TargetGone as exc:
-            await self._target_gone(delivery, str(exc))
+            await self._target_gone(delivery, str(exc), token)
             return False
         except PermanentDelivery as exc:
             await self._store.mark_failed(delivery.id, str(exc), self._clock(),
-                                          owner=self.owner)
+                                          owner=self.owner, token=token)
             log.error("watch %r: delivery %d failed: %s", delivery.watch_name, delivery.id, exc,
                       extra=context)
             self.outcomes["failed"] += 1
             self.failed_by_feed[delivery.feed_id] += 1
             return True
-        await self._store.mark_sent(delivery.id, message_id, self._clock(), owner=self.owner)
+        await self._store.mark_sent(delivery.id, message_id, self._clock(), owner=self.owner,
+                                    token=token)
         self.sent_total += 1
         self.sent_by_feed[delivery.feed_id] += 1
         self.outcomes["sent"] += 1
         return True
 
-    async def _attempt(self, delivery: Delivery, now: float) -> bool:
+    async def _attempt(self, delivery: Delivery, now: float, token: int | None) -> bool:
         """Note the attempt; with an owner, only if the row is still pending and ours to send
-        (a read may be stale: another process may have sent it since)."""
+        under this very claim (a read may be stale: another process may have sent it since)."""
         if self.owner is None:
             await self._store.mark_attempt(delivery.id, now)
             return True
         return await self._store.start_attempt(delivery.id, self.owner,
-                                               target_lease(delivery.target), now)
+                                               target_lease(delivery.target), now, token)
+
+    async def _within(self, deadline: float, sender: Sender, delivery: Delivery) -> str | None:
+        """Send (or edit) so that every request is over by ``deadline`` (monotonic)."""
+        try:
+            with fence.send_deadline(deadline):
+                async with asyncio.timeout(deadline - time.monotonic()):
+                    return await (sender.send(delivery) if delivery.edit_of is None
+                                  else self._edit(sender, delivery))
+        except TimeoutError:
+            raise RetryableDelivery("no answer before the target's claim ran out") from None
 
     async def _edit(self, sender: Sender, delivery: Delivery) -> str | None:
         """A story edit: the edited message's id once it is posted (an edit waits for it)."""
@@ -313,8 +338,9 @@ class OutboxSender:
                           delivery.edit_message_id)
         return delivery.edit_message_id
 
-    async def _target_gone(self, delivery: Delivery, reason: str) -> None:
-        await self._store.mark_failed(delivery.id, reason, self._clock(), owner=self.owner)
+    async def _target_gone(self, delivery: Delivery, reason: str, token: int | None) -> None:
+        await self._store.mark_failed(delivery.id, reason, self._clock(), owner=self.owner,
+                                      token=token)
         await self._store.set_watch_paused(delivery.guild_id, delivery.watch_name, True, reason)
         log.error("watch %r paused: %s", delivery.watch_name, reason,
                   extra={"watch": delivery.watch_name, "guild": delivery.guild_id})

@@ -2,7 +2,10 @@
 
 fetch → not modified? stop → same body? stop → only known items? stop → parse (isolated)
 → store, learning what is new, and in the same transaction match + render + queue alerts
-→ schedule the next check. A failure at any step is recorded on the feed, never raised.
+→ schedule the next check. A failure at any step is recorded on the feed, never raised:
+a database error too (a deadlock, a lock wait past its bound). Every write names the claim's
+fencing token (``FeedRow.lease_token``): a poll whose claim passed to another (it paused or
+stalled past its lease) writes nothing, and says so.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 
 from bot.core import metrics
-from bot.core.errors import FeedError, FetchError, StoreError
+from bot.core.errors import FeedError, FetchError, LeaseLost, StoreError
 from bot.core.model import Entry
 from bot.pipeline.article import ArticleFetcher
 from bot.pipeline.fetch import Fetcher, NotModified
@@ -106,6 +109,11 @@ async def poll_feed(feed: FeedRow, deps: PollDeps) -> PollResult:
         result = await _poll(feed, deps)
     except FeedError as exc:
         result = await _record_failure(feed, deps, exc)
+    except LeaseLost as exc:
+        log.warning("feed %r: result dropped: %s", feed.name, exc, extra={"feed": feed.name})
+        result = PollResult(Outcome.FAILED, error=str(exc))
+    except StoreError as exc:
+        result = await _record_store_error(feed, deps, exc)
     deps.on_result(feed, result)
     return result
 
@@ -119,16 +127,16 @@ async def _poll(feed: FeedRow, deps: PollDeps) -> PollResult:
     interval = feed_interval(feed, now, deps.interval_bounds, response.max_age_s)
     next_check = next_check_in_force(now, interval, response.max_age_s, deps.rng)
     if isinstance(response, NotModified):
-        await store.record_unchanged(feed.id, now, next_check)
+        await store.record_unchanged(feed.id, now, next_check, lease=feed.lease_token)
         return PollResult(Outcome.NOT_MODIFIED)
     body_hash = hashlib.sha256(response.body).hexdigest()
     if feed.primed and body_hash == feed.body_hash:
         await store.record_unchanged(feed.id, now, next_check, response.etag,
-                                     response.last_modified)
+                                     response.last_modified, lease=feed.lease_token)
         return PollResult(Outcome.UNCHANGED)
     if feed.primed and await _all_known(feed, response.body, response.headers, store, now):
         await store.record_unchanged(feed.id, now, next_check, response.etag,
-                                     response.last_modified, body_hash)
+                                     response.last_modified, body_hash, lease=feed.lease_token)
         return PollResult(Outcome.KNOWN)
     started = time.perf_counter()
     parsed = await deps.parser.parse(response.body, response.headers, response.final_url)
@@ -153,7 +161,7 @@ async def _poll(feed: FeedRow, deps: PollDeps) -> PollResult:
     result = await store.ingest(
         feed.id, entries, now=now, next_check=next_check, title=parsed.title or None,
         etag=response.etag, last_modified=response.last_modified, body_hash=body_hash,
-        plan=plan, publishing=publishing)
+        plan=plan, publishing=publishing, lease=feed.lease_token)
     metrics.count_items(result.new_items)
     metrics.count_matches(result.deliveries)
     if result.new_items:
@@ -225,13 +233,15 @@ async def _record_failure(feed: FeedRow, deps: PollDeps, exc: FeedError) -> Poll
                                           retry_after, deps.rng)
     if feed.paused:
         next_check = max(next_check, now + PAUSED_PROBE_S)
-    count = await deps.store.record_failure(feed.id, now, str(exc), next_check)
+    count = await deps.store.record_failure(feed.id, now, str(exc), next_check,
+                                            lease=feed.lease_token)
     level = deps.failure_level(exc)
     log.log(level, "feed %r failed (%d in a row): %s; next try in %.0fs",
             feed.name, count, exc, next_check - now, extra={"feed": feed.name})
     # Below WARNING: this machine is offline, which is no reason to give up on the feed.
     if count >= deps.pause_after and level >= logging.WARNING \
-            and await deps.store.pause_feed(feed.id, now + PAUSED_PROBE_S):
+            and await deps.store.pause_feed(feed.id, now + PAUSED_PROBE_S,
+                                            lease=feed.lease_token):
         log.error("feed %r paused after %d failures in a row: %s", feed.name, count, exc,
                   extra={"feed": feed.name})
         if deps.on_feed_paused is not None:
@@ -241,3 +251,19 @@ async def _record_failure(feed: FeedRow, deps: PollDeps, exc: FeedError) -> Poll
                 log.exception("feed %r: could not tell its guilds it was paused", feed.name)
     return PollResult(Outcome.FAILED, error=str(exc),
                       unreachable=isinstance(exc, FetchError) and exc.unreachable)
+
+
+async def _record_store_error(feed: FeedRow, deps: PollDeps, exc: StoreError) -> PollResult:
+    """A database error (a deadlock, a lock wait past its bound): written on the feed row
+    like any failure, retried soon, never a reason to pause the feed."""
+    now = deps.clock()
+    next_check = next_check_after_failure(now, feed.interval_s, 1, None, deps.rng)
+    log.warning("feed %r: poll failed on the database: %s; next try in %.0fs", feed.name,
+                exc, next_check - now, extra={"feed": feed.name})
+    try:
+        await deps.store.record_failure(feed.id, now, str(exc), next_check,
+                                        lease=feed.lease_token)
+    except StoreError as again:  # the database is away: the claim expires, the feed is due
+        log.warning("feed %r: the failure could not be recorded either: %s", feed.name, again,
+                    extra={"feed": feed.name})
+    return PollResult(Outcome.FAILED, error=str(exc))

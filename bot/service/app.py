@@ -16,6 +16,7 @@ import aiohttp
 from bot.config.file import Config
 from bot.core.errors import ConfigError
 from bot.core.settings import Settings
+from bot.delivery.claims import ClaimTimes
 from bot.delivery.console import ConsoleSender
 from bot.delivery.digests import flush_digests
 from bot.delivery.discord_rest import DiscordSender
@@ -28,7 +29,9 @@ from bot.pipeline.netguard import AddressGuard
 from bot.pipeline.poll import PollDeps
 from bot.service.dispatcher import ClusterSchedule, Dispatcher
 from bot.service.membership import (
+    HEARTBEAT_S,
     PROCESS_TTL_S,
+    RENEW_DEADLINE_S,
     ClusterStore,
     DbClock,
     Membership,
@@ -40,6 +43,7 @@ from bot.service.roles import ALL_ROLES, Role
 from bot.service.runtime import App, wall_clock
 from bot.store import open_store as store_at
 from bot.store.base import Store
+from bot.store.database import DbLimits
 from bot.store.rows import CONFIG_GUILD
 
 log = logging.getLogger(__name__)
@@ -50,7 +54,8 @@ CLUSTER_IDLE_S = 5.0  # the store names the next due time; look anyway (feeds ot
 
 async def open_store(settings: Settings) -> Store:
     """Open the configured database (SQLite file or PostgreSQL URL) and apply migrations."""
-    return await store_at(settings.database_url)
+    return await store_at(settings.database_url,
+                          limits=DbLimits().scaled(settings.cluster_time_scale))
 
 
 @asynccontextmanager
@@ -86,6 +91,7 @@ async def build_app(settings: Settings, config: Config,
             poller.schedule = ClusterSchedule(store, membership.me.id, clock)
             poller.idle_s = CLUSTER_IDLE_S
             outbox.owner = membership.me.id
+            outbox.claim_times = ClaimTimes().scaled(settings.cluster_time_scale)
         yield App(settings, config, store, poller, outbox, roles, membership,
                   reporter=reporter)
 
@@ -103,13 +109,16 @@ async def _join(store: Store, settings: Settings, config: Config, roles: frozens
         await store.release_leases()
         return None
     digest = config_hash(config)
-    in_force = await store.adopt_config(config, digest, PROCESS_TTL_S, wall_clock())
+    scale = settings.cluster_time_scale
+    in_force = await store.adopt_config(config, digest, PROCESS_TTL_S * scale, wall_clock())
     if in_force is not None:
         raise ConfigError(
             f"{settings.config_path}: this config (hash {digest}) differs from the one the "
             f"running processes use (hash {in_force}); give every replica the same file, or "
             "stop them all before changing it")
-    return Membership(store, ProcessInfo.mine(roles, wall_clock()), digest, clock)
+    return Membership(store, ProcessInfo.mine(roles, wall_clock()), digest, clock,
+                      every_s=HEARTBEAT_S * scale, ttl_s=PROCESS_TTL_S * scale,
+                      deadline_s=RENEW_DEADLINE_S * scale)
 
 
 async def run_once(settings: Settings, config: Config) -> int:

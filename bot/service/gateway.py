@@ -13,7 +13,15 @@ import functools
 import logging
 from typing import TYPE_CHECKING
 
-from bot.service.membership import GatewayElection, Leases, gateway_lease
+from bot.service.membership import (
+    GATEWAY_GIVE_UP_S,
+    GATEWAY_TTL_S,
+    HEARTBEAT_S,
+    RENEW_DEADLINE_S,
+    GatewayElection,
+    Leases,
+    gateway_lease,
+)
 from bot.store.rows import Delivery, FeedRow
 
 if TYPE_CHECKING:
@@ -73,9 +81,13 @@ class GatewayHub:
 
     def elections(self, leases: Leases, owner: str) -> list[GatewayElection]:
         """One election per shard, each starting and stopping its shard."""
+        scale = self.app.settings.cluster_time_scale
         return [GatewayElection(leases, owner, gateway_lease(shard, self.count),
                                 functools.partial(self.start_shard, shard),
-                                functools.partial(self.stop_shard, shard))
+                                functools.partial(self.stop_shard, shard),
+                                ttl_s=GATEWAY_TTL_S * scale, every_s=HEARTBEAT_S * scale,
+                                give_up_s=GATEWAY_GIVE_UP_S * scale,
+                                deadline_s=RENEW_DEADLINE_S * scale)
                 for shard in range(self.count)]
 
     async def close(self) -> None:

@@ -24,7 +24,7 @@ from bot.service.app import SHUTDOWN_BUDGET_S, build_app
 from bot.service.gateway import GatewayHub
 from bot.service.http import start_web
 from bot.service.jobs import DispatchLoop, start_scheduler
-from bot.service.membership import ClusterStore, GatewayElection
+from bot.service.membership import ClusterStore, GatewayElection, Membership
 from bot.service.roles import ALL_ROLES, Role, describe
 from bot.service.runtime import App
 
@@ -77,6 +77,8 @@ async def _run(settings: Settings, config: Config, roles: frozenset[Role]) -> in
             stack.push_async_callback(membership.leave)  # after everything below stopped
             background.append(asyncio.create_task(membership.run(stop), name="heartbeat"))
         hub = await _start_gateway(app, stop, background)
+        if membership is not None:
+            _drop_on_forgotten(app, membership)
         dispatching = DispatchLoop(app.poller, stop) if Role.POLL in roles else None
         scheduler = start_scheduler(app.poller.deps, dispatching, config.bot.public_url)
         sender = asyncio.create_task(
@@ -121,6 +123,16 @@ async def _start_gateway(app: App, stop: asyncio.Event,
     for election in app.elections:
         background.append(asyncio.create_task(election.run(stop), name=election.name))
     return hub
+
+
+def _drop_on_forgotten(app: App, membership: Membership) -> None:
+    """What this process drops when the others forgot it, before it acts again (issue 20):
+    the gateway shards it held and its outbox claims (their tokens are stale by then)."""
+    async def forget_claims() -> None:
+        app.outbox.forget_claims()
+
+    membership.on_forgotten.append(forget_claims)
+    membership.on_forgotten.extend(election.forget for election in app.elections)
 
 
 def holdings(elections: list[GatewayElection]) -> list[str]:

@@ -35,7 +35,7 @@ from bot.core.errors import ConfigError, StoreError
 from bot.core.settings import redact_url
 from bot.store.articles import Articles
 from bot.store.config_sync import ConfigSync
-from bot.store.database import sqlite_events
+from bot.store.database import DbLimits, sqlite_events
 from bot.store.digests import Digests
 from bot.store.feeds import Feeds
 from bot.store.items import Items
@@ -56,10 +56,12 @@ class SqlStore(ConfigSync, Feeds, Items, Watches, Outbox, Retention, Articles, D
 S = TypeVar("S", bound=SqlStore)
 
 
-async def open_store(url: str, kind: type[S] = SqlStore) -> S:  # type: ignore[assignment]
+async def open_store(url: str, kind: type[S] = SqlStore,  # type: ignore[assignment]
+                     limits: DbLimits | None = None) -> S:
     """Open ``sqlite:///path`` or ``postgresql://…``, applying migrations; close() after.
 
-    ``kind`` lets a test wrap one method of the real store in a subclass.
+    ``kind`` lets a test wrap one method of the real store in a subclass; ``limits`` bound
+    every PostgreSQL session (tests shorten them).
     """
     if url.startswith("sqlite:///"):
         path = Path(url.removeprefix("sqlite:///"))
@@ -73,7 +75,7 @@ async def open_store(url: str, kind: type[S] = SqlStore) -> S:  # type: ignore[a
                                              "isolation_level": None})
         sqlite_events(engine)
     elif url.startswith(("postgresql://", "postgres://")):
-        engine = _postgres_engine(url)
+        engine = _postgres_engine(url, limits or DbLimits())
     else:
         raise ConfigError("WIREWATCH_DATABASE_URL: expected sqlite:///path or postgresql://…")
     store = kind(engine, url)
@@ -81,7 +83,7 @@ async def open_store(url: str, kind: type[S] = SqlStore) -> S:  # type: ignore[a
     return store
 
 
-def _postgres_engine(url: str) -> Engine:
+def _postgres_engine(url: str, limits: DbLimits) -> Engine:
     try:
         import psycopg  # noqa: F401 - an optional extra that SQLite users never install
     except ModuleNotFoundError as exc:
@@ -95,9 +97,16 @@ def _postgres_engine(url: str) -> Engine:
         raise StoreError(f"cannot connect to PostgreSQL at {redact_url(url)}: not a valid"
                          " URL") from None
     # libpq waits forever by default; a dead host should fail start-up, not hang it.
-    args = {key: value for key, value in (("connect_timeout", _CONNECT_TIMEOUT_S),
-                                          ("application_name", "wirewatch"))
-            if key not in parsed.query}
+    defaults: dict[str, object] = {"connect_timeout": _CONNECT_TIMEOUT_S,
+                                   "application_name": "wirewatch", **limits.socket_options()}
+    args = {key: value for key, value in defaults.items() if key not in parsed.query}
+    # Server-side bounds (issue 20) go into libpq's ``options``, after any the URL names.
+    given = parsed.query.get("options", "")
+    given = given if isinstance(given, str) else " ".join(given)
+    extra = [f"-c {name}={value}" for name, value in limits.session_options().items()
+             if name not in given]
+    if extra:
+        args["options"] = " ".join(filter(None, (given, *extra)))
     # No pre-ping (a round trip before every call): a connection the server dropped
     # (restart, failover) fails the call that meets it; SQLAlchemy then invalidates the
     # pool, so the calls after it reconnect.

@@ -14,6 +14,7 @@ import sqlite3
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -29,6 +30,45 @@ log = logging.getLogger(__name__)
 
 R = TypeVar("R")
 WAL_RETRIES = 100
+
+
+@dataclass(frozen=True, slots=True)
+class DbLimits:
+    """Bounds on every PostgreSQL session, so a stalled peer or path never stalls us for long.
+
+    A statement runs at most ``statement_s``; a lock is waited for at most ``lock_s``; a
+    transaction left idle (its process paused or its path frozen mid-transaction) is ended by
+    the server after ``idle_in_transaction_s``, freeing its row and advisory locks. TCP
+    keepalives (and ``tcp_user_timeout``) notice a dead path to the server. An operator's own
+    settings in the URL (``options=-c lock_timeout=…``, ``keepalives_idle=…``) win.
+    """
+
+    statement_s: float = 30.0
+    lock_s: float = 5.0
+    idle_in_transaction_s: float = 15.0
+    keepalive_idle_s: int = 10
+    keepalive_interval_s: int = 5
+    keepalive_count: int = 3
+
+    def scaled(self, scale: float) -> DbLimits:
+        """These limits with every timeout multiplied by ``scale`` (keepalives stay)."""
+        return DbLimits(self.statement_s * scale, self.lock_s * scale,
+                        self.idle_in_transaction_s * scale, self.keepalive_idle_s,
+                        self.keepalive_interval_s, self.keepalive_count)
+
+    def session_options(self) -> dict[str, str]:
+        """The server settings, in milliseconds."""
+        return {"statement_timeout": str(int(self.statement_s * 1000)),
+                "lock_timeout": str(int(self.lock_s * 1000)),
+                "idle_in_transaction_session_timeout":
+                    str(int(self.idle_in_transaction_s * 1000))}
+
+    def socket_options(self) -> dict[str, int]:
+        """libpq's keepalive parameters."""
+        total = self.keepalive_idle_s + self.keepalive_interval_s * self.keepalive_count
+        return {"keepalives": 1, "keepalives_idle": self.keepalive_idle_s,
+                "keepalives_interval": self.keepalive_interval_s,
+                "keepalives_count": self.keepalive_count, "tcp_user_timeout": total * 1000}
 
 
 def sqlite_events(engine: Engine) -> None:

@@ -34,12 +34,24 @@ def stored_text(conn: Connection, value: str) -> str:
     return pg_text(value) if is_postgres(conn) else value
 
 
+def patient(conn: Connection, *, lock_s: float, statement_s: float) -> None:
+    """Give this transaction longer lock waits and statements than the session's defaults.
+
+    Every PostgreSQL session is bounded (``bot.store.database.DbLimits``); start-up work
+    (migrations, adopting the config) and the daily prune may need more, but still a bound.
+    """
+    if is_postgres(conn):
+        conn.execute(text(f"SET LOCAL lock_timeout = {int(lock_s * 1000)}"))
+        conn.execute(text(f"SET LOCAL statement_timeout = {int(statement_s * 1000)}"))
+
+
 def lock_migrations(conn: Connection) -> None:
     """Serialise schema upgrades of concurrent starts until the transaction ends.
 
     SQLite needs nothing more: the migration runs inside BEGIN IMMEDIATE, one writer at a time.
     """
     if is_postgres(conn):
+        patient(conn, lock_s=300.0, statement_s=3600.0)
         conn.execute(select(func.pg_advisory_xact_lock(_LOCK_CLASS,
                                                        func.hashtext(func.current_schema()))))
 
@@ -58,7 +70,21 @@ def db_now(conn: Connection) -> Any:
 def lock_config(conn: Connection) -> None:
     """Serialise config-file syncs of concurrent starts until the transaction ends."""
     if is_postgres(conn):
+        patient(conn, lock_s=60.0, statement_s=300.0)
         conn.execute(select(func.pg_advisory_xact_lock(_LOCK_CLASS + 1,
+                                                       func.hashtext(func.current_schema()))))
+
+
+def lock_story_window(conn: Connection) -> None:
+    """Serialise story assignment of this deployment until the transaction ends (PostgreSQL).
+
+    Story decisions replay in sequence (``bot.store.stories``), so one lock per schema: two
+    deployments (or two test schemas) on one server never wait for each other. The wait is
+    bounded by the session's ``lock_timeout``; a holder stopped inside its transaction is
+    ended by ``idle_in_transaction_session_timeout``.
+    """
+    if is_postgres(conn):
+        conn.execute(select(func.pg_advisory_xact_lock(_LOCK_CLASS + 2,
                                                        func.hashtext(func.current_schema()))))
 
 

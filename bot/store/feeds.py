@@ -5,7 +5,19 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Select, bindparam, delete, false, func, select, true, update
+from sqlalchemy import (
+    Connection,
+    Integer,
+    Select,
+    bindparam,
+    delete,
+    false,
+    func,
+    or_,
+    select,
+    true,
+    update,
+)
 
 from bot.core.durations import AUTO_INTERVAL_S
 from bot.core.errors import StoreError
@@ -13,7 +25,7 @@ from bot.store.database import Database, Prepared
 from bot.store.dialect import db_now, relaxed_commit, upsert
 from bot.store.mapping import feed_from_row
 from bot.store.rows import FeedRow, Subscription
-from bot.store.schema import feeds, subscriptions, websub_subscriptions
+from bot.store.schema import feeds, processes, subscriptions, websub_subscriptions
 from bot.store.types import StoredText
 
 _sub = subscriptions.alias("first_sub")
@@ -34,8 +46,22 @@ FEED_COLUMNS = (
 )
 
 
+
+def held_by(lease: int | None) -> Any:
+    """The guard of a poll's feed-row writes: the row is still under the poll's claim.
+
+    ``lease`` is the claim's fencing token (``FeedRow.lease_token``); None writes unguarded
+    (a command, not a poll). A newer claim (another process took the feed after this one's
+    lease ran out) has a greater token, so a paused or stalled poll's late write is refused.
+    """
+    return true() if lease is None else feeds.c.lease_token == lease
+
+
+# The poll's own claim: either no token (unguarded) or the one it was claimed with.
+_LEASE_HELD = or_(bindparam("p_lease", type_=Integer).is_(None),
+                  feeds.c.lease_token == bindparam("p_lease", type_=Integer))
 # The 304 path of most polls: built and compiled once, one UPDATE per call.
-_UNCHANGED = Prepared(update(feeds).where(feeds.c.id == bindparam("p_id")).values(
+_UNCHANGED = Prepared(update(feeds).where(feeds.c.id == bindparam("p_id"), _LEASE_HELD).values(
     error_count=0, last_error=None, last_success=bindparam("p_now"),
     last_polled=bindparam("p_now"), next_check=bindparam("p_next"), lease_until=0,
     paused=false(), etag=func.coalesce(bindparam("p_etag", type_=StoredText), feeds.c.etag),
@@ -148,7 +174,9 @@ class Feeds(Database):
 
         def query(conn: Connection) -> list[FeedRow]:
             ids = conn.execute(update(feeds).where(feeds.c.id.in_(due))
-                               .values(lease_until=now + lease_s).returning(feeds.c.id))
+                               .values(lease_until=now + lease_s,
+                                       lease_token=feeds.c.lease_token + 1)
+                               .returning(feeds.c.id))
             return feed_rows(conn, ids.scalars().all())
         return await self.write(query)
 
@@ -159,16 +187,21 @@ class Feeds(Database):
         Returns them, the database's now, and the earliest due time of the feeds left
         unleased (the dispatcher sleeps until then), all from one transaction. Due and lease
         times are the database's clock. SKIP LOCKED: a feed another process is claiming
-        right now is passed over, not waited for.
+        right now is passed over, not waited for. Each claim takes the feed's next fencing
+        token. A process the others forgot (no process row) claims nothing.
         """
         def query(conn: Connection) -> tuple[list[FeedRow], float, float | None]:
             relaxed_commit(conn)
             now = conn.execute(select(db_now(conn))).scalar_one()
+            if not conn.execute(select(select(processes.c.id)
+                                       .where(processes.c.id == owner).exists())).scalar():
+                return [], float(now), None
             due = (select(feeds.c.id)
                    .where(feeds.c.next_check <= now, feeds.c.lease_until <= now)
                    .order_by(feeds.c.next_check).limit(limit).with_for_update(skip_locked=True))
             ids = conn.execute(update(feeds).where(feeds.c.id.in_(due))
-                               .values(lease_until=now + lease_s, lease_owner=owner)
+                               .values(lease_until=now + lease_s, lease_owner=owner,
+                                       lease_token=feeds.c.lease_token + 1)
                                .returning(feeds.c.id)).scalars().all()
             following = conn.execute(select(func.min(feeds.c.next_check))
                                      .where(feeds.c.lease_until <= now)).scalar()
@@ -193,27 +226,34 @@ class Feeds(Database):
 
     async def record_unchanged(self, feed_id: int, now: float, next_check: float,
                                etag: str | None = None, last_modified: str | None = None,
-                               body_hash: str | None = None) -> None:
-        """A successful poll that found nothing new (304, same body, or only known items)."""
+                               body_hash: str | None = None, *,
+                               lease: int | None = None) -> None:
+        """A successful poll that found nothing new (304, same body, or only known items).
+
+        With ``lease`` (the claim's token) nothing changes once a later claim took the feed.
+        """
         params = {"p_id": feed_id, "p_now": now, "p_next": next_check, "p_etag": etag,
-                  "p_modified": last_modified, "p_hash": body_hash}
+                  "p_modified": last_modified, "p_hash": body_hash, "p_lease": lease}
         def query(conn: Connection) -> None:
             relaxed_commit(conn)  # PostgreSQL only; SQLite keeps the prepared fast path
             _UNCHANGED.execute(conn, params)
         await self.write(query)
 
     async def record_failure(self, feed_id: int, now: float, error: str,
-                             next_check: float) -> int:
-        """Record a failed poll; returns the consecutive error count."""
-        statement = update(feeds).where(feeds.c.id == feed_id).values(
+                             next_check: float, *, lease: int | None = None) -> int:
+        """Record a failed poll; returns the consecutive error count (0 when ``lease`` is
+        stale: a later claim took the feed and records its own result)."""
+        statement = update(feeds).where(feeds.c.id == feed_id, held_by(lease)).values(
             error_count=feeds.c.error_count + 1, last_error=error[:500], last_error_at=now,
             last_polled=now, next_check=next_check, lease_until=0).returning(feeds.c.error_count)
         count = await self.write(lambda conn: conn.execute(statement).scalar())
         return int(count or 0)
 
-    async def pause_feed(self, feed_id: int, next_check: float) -> bool:
+    async def pause_feed(self, feed_id: int, next_check: float, *,
+                         lease: int | None = None) -> bool:
         """Pause a failing feed (probed at ``next_check``); True if it was running until now."""
-        statement = (update(feeds).where(feeds.c.id == feed_id, feeds.c.paused == false())
+        statement = (update(feeds).where(feeds.c.id == feed_id, feeds.c.paused == false(),
+                                         held_by(lease))
                      .values(paused=true(), next_check=next_check, lease_until=0))
         return await self.write(lambda conn: conn.execute(statement).rowcount > 0)
 

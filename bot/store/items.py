@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, Executable, bindparam, func, select, true, update
 
+from bot.core.errors import LeaseLost
 from bot.core.model import Entry
 from bot.store.base import PlanDeliveries
 from bot.store.codec import alert_to_json, entry_from_json, entry_to_json
@@ -15,6 +16,7 @@ from bot.store.corrections import apply_corrections, changed_entries
 from bot.store.database import Database
 from bot.store.dialect import stored_text, upsert
 from bot.store.digests import hold_in
+from bot.store.feeds import held_by
 from bot.store.rows import DeliveryDraft, IngestResult, PublishingSeen, StoredItem
 from bot.store.schema import deliveries, feeds, items, subscriptions
 from bot.store.stories import assign as assign_stories
@@ -31,7 +33,6 @@ RECENT_ITEMS_LIMIT = 1000
 _KNOWN = select(items.c.key).where(items.c.feed_id == bindparam("p_feed"),
                                    items.c.key.in_(bindparam("p_keys", expanding=True)))
 _PRIMED = select(feeds.c.primed).where(feeds.c.id == bindparam("p_feed"))
-_PRIMED_LOCKED = _PRIMED.with_for_update()
 _SUCCESS = update(feeds).where(feeds.c.id == bindparam("p_id")).values(
     primed=true(), error_count=0, last_error=None, paused=False,
     last_success=bindparam("p_now"), last_polled=bindparam("p_now"),
@@ -73,6 +74,7 @@ class Poll:
     body_hash: str | None
     keys: tuple[str, ...] = ()  # every item key in the body (the prune keeps them)
     publishing: PublishingSeen | None = None  # None keeps what the feed row had
+    lease: int | None = None  # the claim's fencing token (None: unguarded)
 
 
 def record(conn: Connection, poll: Poll, candidates: Sequence[Entry],
@@ -84,8 +86,14 @@ def record(conn: Connection, poll: Poll, candidates: Sequence[Entry],
     None back: the feed became primed meanwhile, so the caller plans and calls again.
     """
     # FOR UPDATE (PostgreSQL): two ingests of one feed take turns; SQLite's BEGIN IMMEDIATE
-    # already did that. A feed never goes from primed back to silent.
-    primed = bool(conn.execute(_PRIMED_LOCKED, {"p_feed": poll.feed_id}).scalar())
+    # already did that. A feed never goes from primed back to silent. The wait is bounded by
+    # the session's lock_timeout, the hold by this short transaction (and, should this
+    # process stop inside it, by the server's idle-in-transaction timeout).
+    primed_now = conn.execute(select(feeds.c.primed).where(
+        feeds.c.id == poll.feed_id, held_by(poll.lease)).with_for_update()).first()
+    if primed_now is None:
+        raise LeaseLost(f"feed {poll.feed_id} was claimed again since this poll started")
+    primed = bool(primed_now[0])
     if primed and drafts is None:
         return None
     new_keys = _insert_items(conn, poll.feed_id, candidates, poll.now)
@@ -107,6 +115,7 @@ def record(conn: Connection, poll: Poll, candidates: Sequence[Entry],
             {"watch_id": draft.watch_id, "feed_id": poll.feed_id, "item_key": draft.item_key,
              "nonce": draft.nonce, "payload": alert_to_json(draft.alert),
              "next_attempt": poll.now, "created_at": poll.now} for draft in fresh])
+    # Under the row lock taken above: the claim is still this poll's.
     conn.execute(_SUCCESS, {
         "p_id": poll.feed_id, "p_now": poll.now, "p_next": poll.next_check,
         "p_title": poll.title, "p_etag": poll.etag, "p_modified": poll.last_modified,
@@ -174,7 +183,7 @@ class Items(Database):
     async def ingest(self, feed_id: int, entries: Sequence[Entry], *, now: float,
                      next_check: float, title: str | None, etag: str | None,
                      last_modified: str | None, body_hash: str | None,
-                     plan: PlanDeliveries,
+                     plan: PlanDeliveries, lease: int | None = None,
                      publishing: PublishingSeen | None = None) -> IngestResult:
         """Record items and, for a primed feed, queue deliveries for the new ones: atomically.
 
@@ -182,9 +191,11 @@ class Items(Database):
         primed, ``plan`` (match and render, pure CPU) runs on a worker thread holding no
         lock, and one short transaction writes the items with the deliveries of exactly those
         that came back new. Items and their deliveries commit together or not at all.
+        With ``lease`` (the claim's fencing token) it raises LeaseLost and writes nothing
+        once a later claim has taken the feed.
         """
         poll = Poll(feed_id, now, next_check, title, etag, last_modified, body_hash,
-                    tuple(entry.key for entry in entries), publishing)
+                    tuple(entry.key for entry in entries), publishing, lease)
 
         def look(conn: Connection) -> tuple[bool, set[str], list[Entry]]:
             primed = bool(conn.execute(_PRIMED, {"p_feed": feed_id}).scalar())

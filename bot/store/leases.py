@@ -3,13 +3,20 @@
 Times here are the DATABASE clock (``dialect.db_now``): hosts' clocks may disagree, the
 database's does not. A process row is live while its heartbeat is younger than the TTL the
 caller names; a lease is held while ``expires_at`` is in the future.
+
+Fencing (issue 20): each lease row carries a token that grows whenever a new holding starts
+(another owner, or the same owner after the lease lapsed); a renewal keeps it. Lease rows are
+expired, never deleted, so a token never repeats. Only a process whose row exists may take a
+lease or claim feeds: one the others forgot must join again first (``register_process``), and
+joining drops whatever it held before. Clean-ups skip rows another transaction has locked
+(``SKIP LOCKED``): a process stopped inside a transaction never stalls another's heartbeat.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, delete, or_, select, update
+from sqlalchemy import Connection, case, delete, exists, or_, select, update
 
 from bot.config.file import Config
 from bot.store.config_sync import sync_in
@@ -18,57 +25,89 @@ from bot.store.dialect import db_now, lock_config, upsert
 from bot.store.rows import ProcessRow
 from bot.store.schema import cluster_config, feeds, leases, processes
 
+FORGET_AFTER_TTLS = 10  # a process silent this many TTLs is forgotten: its row is deleted
+
 
 def _live(now: Any, ttl_s: float) -> Any:
     return processes.c.heartbeat_at > now - ttl_s
+
+
+def _known(owner: str) -> Any:
+    """True while ``owner`` has a process row (it was not forgotten)."""
+    return exists().where(processes.c.id == owner)
+
+
+def _drop_holdings(conn: Connection, owner: str) -> None:
+    """End every lease and feed claim ``owner`` has: the next holding takes a new token."""
+    conn.execute(update(feeds).where(feeds.c.lease_owner == owner)
+                 .values(lease_until=0, lease_owner=None))
+    conn.execute(update(leases).where(leases.c.owner == owner, leases.c.expires_at > 0)
+                 .values(expires_at=0))
 
 
 class Cluster(Database):
     """Process identity rows, named leases, feed-lease clean-up and the config hash."""
 
     async def register_process(self, process_id: str, host: str, pid: int, roles: str,
-                               config_hash: str) -> float:
-        """Insert this process's row; returns the database time (for the clock offset)."""
-        def query(conn: Connection) -> float:
-            now = conn.execute(select(db_now(conn))).scalar_one()
-            conn.execute(upsert(conn, processes).values(
-                id=process_id, host=host, pid=pid, roles=roles, config_hash=config_hash,
-                started_at=now, heartbeat_at=now).on_conflict_do_nothing(index_elements=["id"]))
-            return float(now)
-        return await self.write(query)
+                               config_hash: str, generation: int = 1) -> float:
+        """Insert this process's row; returns the database time (for the clock offset).
 
-    async def heartbeat(self, process_id: str, ttl_s: float) -> float:
-        """Renew this process's row and free what dead processes held; returns database time.
-
-        A process killed mid-poll leaves leases that name it: once its heartbeat is older than
-        ``ttl_s`` they are freed, so its feeds are polled again without waiting for the
-        lease to run out, and its lease rows (gateway, targets) can be taken.
+        Whatever leases and feed claims the id still had are dropped in the same
+        transaction: a process joining again (``generation`` > 1, after the others forgot
+        it) starts with nothing, and every lease it takes next has a new fencing token.
         """
         def query(conn: Connection) -> float:
             now = conn.execute(select(db_now(conn))).scalar_one()
-            conn.execute(update(processes).where(processes.c.id == process_id)
-                         .values(heartbeat_at=now))
+            insert = upsert(conn, processes).values(
+                id=process_id, host=host, pid=pid, roles=roles, config_hash=config_hash,
+                started_at=now, heartbeat_at=now, generation=generation)
+            conn.execute(insert.on_conflict_do_update(
+                index_elements=["id"], set_={"heartbeat_at": insert.excluded.heartbeat_at,
+                                             "generation": insert.excluded.generation}))
+            _drop_holdings(conn, process_id)
+            return float(now)
+        return await self.write(query)
+
+    async def heartbeat(self, process_id: str, ttl_s: float) -> float | None:
+        """Renew this process's row and free what dead processes held; returns database time.
+
+        None when the row is gone: the others forgot this process (it was silent for
+        ``FORGET_AFTER_TTLS`` TTLs); it must drop what it holds and register again.
+        A process killed mid-poll leaves feed claims that name it: once its heartbeat is
+        older than ``ttl_s`` they are freed, so its feeds are polled again without waiting
+        for the claim to run out (a late write of the dead poll is fenced by its token).
+        Named leases are not freed early: they expire, so a paused holder's own deadline
+        (its lease, not its heartbeat) stays the one that counts.
+        """
+        def query(conn: Connection) -> float | None:
+            now = conn.execute(select(db_now(conn))).scalar_one()
+            mine = conn.execute(update(processes).where(processes.c.id == process_id)
+                                .values(heartbeat_at=now)).rowcount
+            if not mine:
+                return None
             live = select(processes.c.id).where(_live(now, ttl_s))
-            conn.execute(update(feeds).where(feeds.c.lease_until > 0,
-                                             feeds.c.lease_owner.is_not(None),
-                                             feeds.c.lease_owner.not_in(live))
+            orphaned = (select(feeds.c.id)
+                        .where(feeds.c.lease_until > 0, feeds.c.lease_owner.is_not(None),
+                               feeds.c.lease_owner.not_in(live))
+                        .with_for_update(skip_locked=True))
+            conn.execute(update(feeds).where(feeds.c.id.in_(orphaned))
                          .values(lease_until=0, lease_owner=None))
-            conn.execute(delete(leases).where(leases.c.owner.not_in(live)))
-            conn.execute(delete(processes).where(processes.c.heartbeat_at < now - 10 * ttl_s))
+            forgotten = (select(processes.c.id)
+                         .where(processes.c.heartbeat_at < now - FORGET_AFTER_TTLS * ttl_s)
+                         .with_for_update(skip_locked=True))
+            conn.execute(delete(processes).where(processes.c.id.in_(forgotten)))
             return float(now)
         return await self.write(query)
 
     async def deregister_process(self, process_id: str) -> None:
         """A clean stop: free this process's feed leases and lease rows, drop its row."""
         def query(conn: Connection) -> None:
-            conn.execute(update(feeds).where(feeds.c.lease_owner == process_id)
-                         .values(lease_until=0, lease_owner=None))
-            conn.execute(delete(leases).where(leases.c.owner == process_id))
+            _drop_holdings(conn, process_id)
             conn.execute(delete(processes).where(processes.c.id == process_id))
         await self.write(query)
 
     async def forget_processes(self) -> None:
-        """Drop every process row and lease, and free every feed lease.
+        """Drop every process row, end every lease, and free every feed lease.
 
         Only for a database one process may use (SQLite, whose lock file proves the others
         dead): a restart after SIGKILL then sends and polls at once instead of waiting for
@@ -77,7 +116,7 @@ class Cluster(Database):
         def query(conn: Connection) -> None:
             conn.execute(update(feeds).where(feeds.c.lease_until > 0)
                          .values(lease_until=0, lease_owner=None))
-            conn.execute(delete(leases))
+            conn.execute(update(leases).where(leases.c.expires_at > 0).values(expires_at=0))
             conn.execute(delete(processes))
         await self.write(query)
 
@@ -97,25 +136,40 @@ class Cluster(Database):
                                tuple(held.get(r["id"], ()))) for r in rows]
         return await self.read(query)
 
-    async def acquire_lease(self, name: str, owner: str, ttl_s: float) -> bool:
-        """Take or renew lease ``name`` until database now + ``ttl_s``; False if another
-        owner holds it unexpired. One statement: the row lock decides between racers."""
-        def query(conn: Connection) -> bool:
+    async def acquire_lease(self, name: str, owner: str, ttl_s: float) -> int | None:
+        """Take or renew lease ``name`` until database now + ``ttl_s``: its fencing token, or
+        None if another owner holds it unexpired or ``owner`` has no process row (forgotten,
+        or never registered). One statement: the row lock decides between racers.
+
+        The token stays the same while one holding is renewed in time, and grows when a new
+        holding starts, so a side effect that names a token is refused once it is stale.
+        """
+        def query(conn: Connection) -> int | None:
             now = db_now(conn)
-            insert = upsert(conn, leases).values(name=name, owner=owner,
+            if not conn.execute(select(_known(owner))).scalar():
+                return None
+            insert = upsert(conn, leases).values(name=name, owner=owner, token=1,
                                                  expires_at=now + ttl_s, acquired_at=now)
+            renewal = (leases.c.owner == owner) & (leases.c.expires_at > now)
             statement = insert.on_conflict_do_update(
                 index_elements=["name"],
                 set_={"owner": insert.excluded.owner, "expires_at": insert.excluded.expires_at,
-                      "acquired_at": insert.excluded.acquired_at},
+                      "acquired_at": case((renewal, leases.c.acquired_at),
+                                          else_=insert.excluded.acquired_at),
+                      "token": case((renewal, leases.c.token), else_=leases.c.token + 1)},
                 where=or_(leases.c.owner == owner, leases.c.expires_at <= now))
-            return conn.execute(statement.returning(leases.c.owner)).first() is not None
+            token = conn.execute(statement.returning(leases.c.token)).scalar()
+            return None if token is None else int(token)
         return await self.write(query)
 
-    async def release_lease(self, name: str, owner: str) -> None:
-        """Give lease ``name`` up, if this owner still holds it."""
-        await self.write(lambda conn: conn.execute(delete(leases).where(
-            leases.c.name == name, leases.c.owner == owner)))
+    async def release_lease(self, name: str, owner: str, token: int | None = None) -> None:
+        """Give lease ``name`` up, if this owner still holds it (with ``token``: the same
+        holding, not a later one). The row stays: its token must keep growing."""
+        statement = update(leases).where(leases.c.name == name, leases.c.owner == owner,
+                                         leases.c.expires_at > 0)
+        if token is not None:
+            statement = statement.where(leases.c.token == token)
+        await self.write(lambda conn: conn.execute(statement.values(expires_at=0)))
 
     async def adopt_config(self, config: Config, config_hash: str, ttl_s: float,
                            now: float) -> str | None:

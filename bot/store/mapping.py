@@ -32,6 +32,7 @@ def feed_from_row(row: RowLike) -> FeedRow:
         auto_interval=bool(row["sub_auto"]), fixed_interval_s=row["sub_interval"],
         item_gap_s=row["item_gap_s"], newest_item_at=row["newest_item_at"], ttl_s=row["ttl_s"],
         pushed_until=row["pushed_until"],
+        lease_token=int(row["lease_token"] or 0),
     )
 
 

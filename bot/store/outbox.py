@@ -35,13 +35,18 @@ _queued = (select(deliveries, watches.c.name.label("watch_name"), watches.c.guil
            .subquery("queued"))
 
 
-def _update(delivery_id: int, owner: str | None = None, **values: Any) -> Any:
-    # Guarded: only a pending row changes (a sent row never takes a failure), and with an
-    # owner only the row that owner is sending.
+def _update(delivery_id: int, owner: str | None = None, token: int | None = None,
+            **values: Any) -> Any:
+    # Guarded: only a pending row changes (a sent row never takes a failure), with an owner
+    # only the row that owner is sending, and with a token only under the target claim the
+    # attempt started with: a sender that paused while another took the row over and
+    # started its own attempt (a newer token) changes nothing.
     guard = update(deliveries).where(deliveries.c.id == delivery_id,
                                      deliveries.c.status == "pending")
     if owner is not None:
         guard = guard.where(deliveries.c.claimed_by == owner)
+    if token is not None:
+        guard = guard.where(deliveries.c.claim_token == token)
     return guard.values(**values)
 
 
@@ -67,20 +72,26 @@ class Outbox(Database):
         """Note that a send is about to start (for the nonce window check after a crash)."""
         await self._execute(_update(delivery_id, first_attempt=_first_attempt(now)))
 
-    async def start_attempt(self, delivery_id: int, owner: str, lease: str, now: float) -> bool:
-        """Take a pending delivery for sending, if ``owner`` holds its target's ``lease``.
+    async def start_attempt(self, delivery_id: int, owner: str, lease: str, now: float,
+                            token: int | None = None) -> bool:
+        """Take a pending delivery for sending, if ``owner`` holds its target's ``lease``
+        (with fencing ``token``, when given: the same holding, not a later one).
 
         False when it is no longer pending (another process sent it meanwhile) or the lease
         was lost: the caller must not send it. Read fresh, under the row lock of the update.
+        The token is recorded on the row; the marks that follow name it.
         """
         def query(conn: Connection) -> bool:
             held = select(leases.c.name).where(leases.c.name == lease, leases.c.owner == owner,
                                                leases.c.expires_at > db_now(conn))
+            if token is not None:
+                held = held.where(leases.c.token == token)
             return conn.execute(
                 update(deliveries)
                 .where(deliveries.c.id == delivery_id, deliveries.c.status == "pending",
                        held.exists())
-                .values(claimed_by=owner, first_attempt=_first_attempt(now))).rowcount > 0
+                .values(claimed_by=owner, claim_token=token,
+                        first_attempt=_first_attempt(now))).rowcount > 0
         return await self.write(query)
 
     async def delivery_alert(self, delivery_id: int) -> Alert | None:
@@ -94,28 +105,29 @@ class Outbox(Database):
         return None if payload is None else alert_from_json(payload)
 
     async def mark_sent(self, delivery_id: int, message_id: str | None, now: float, *,
-                        owner: str | None = None) -> None:
+                        owner: str | None = None, token: int | None = None) -> None:
         """The alert is in Discord (or printed): never send it again."""
         def write(conn: Connection) -> None:
             marked = conn.execute(_update(
-                delivery_id, owner, status="sent", message_id=message_id, sent_at=now,
+                delivery_id, owner, token, status="sent", message_id=message_id, sent_at=now,
                 attempts=deliveries.c.attempts + 1, first_attempt=_first_attempt(now)))
             if marked.rowcount:  # not a stale sender's: the row is its to mark
                 edit_sent(conn, delivery_id, now)  # nothing when it was not a story edit
         await self.write(write)
 
     async def mark_retry(self, delivery_id: int, error: str, next_attempt: float,
-                         now: float, *, owner: str | None = None) -> None:
+                         now: float, *, owner: str | None = None,
+                         token: int | None = None) -> None:
         """A transient failure: try again at ``next_attempt``."""
         await self._execute(_update(
-            delivery_id, owner, attempts=deliveries.c.attempts + 1, last_error=error[:500],
+            delivery_id, owner, token, attempts=deliveries.c.attempts + 1, last_error=error[:500],
             next_attempt=next_attempt, first_attempt=_first_attempt(now)))
 
     async def mark_failed(self, delivery_id: int, error: str, now: float, *,
-                          owner: str | None = None) -> None:
+                          owner: str | None = None, token: int | None = None) -> None:
         """A permanent failure: keep the reason, never retry."""
         await self._execute(_update(
-            delivery_id, owner, status="failed", attempts=deliveries.c.attempts + 1,
+            delivery_id, owner, token, status="failed", attempts=deliveries.c.attempts + 1,
             last_error=error[:500], first_attempt=_first_attempt(now)))
 
     async def prune_deliveries(self, before: float) -> int:

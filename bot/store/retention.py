@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from sqlalchemy import Connection, delete, exists, select, update
 
 from bot.store.database import Database
-from bot.store.dialect import stored_text
+from bot.store.dialect import patient, stored_text
 from bot.store.rows import PruneResult
 from bot.store.schema import feeds, items
 
@@ -28,9 +28,13 @@ class Retention(Database):
     async def prune_items(self, keys_before: float, bodies_before: float) -> PruneResult:
         """Drop bodies first seen before ``bodies_before`` and keys first seen before
         ``keys_before``, keeping every key still in its feed's latest body."""
-        bodies = await self.write(lambda conn: int(conn.execute(
-            update(items).where(items.c.first_seen < bodies_before, items.c.data != "")
-            .values(data="")).rowcount))
+        def drop_bodies(conn: Connection) -> int:
+            patient(conn, lock_s=30.0, statement_s=600.0)  # one statement over the table
+            return int(conn.execute(
+                update(items).where(items.c.first_seen < bodies_before, items.c.data != "")
+                .values(data="")).rowcount)
+
+        bodies = await self.write(drop_bodies)
         old = (select(feeds.c.id, feeds.c.latest_keys)
                .where(feeds.c.latest_keys.is_not(None),
                       exists().where(items.c.feed_id == feeds.c.id,

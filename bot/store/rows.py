@@ -29,6 +29,9 @@ class FeedRow:
     last_success: float | None
     next_check: float
     paused: bool
+    # The fencing token of the claim this row was read under (issue 20): a poll's writes
+    # name it, and change nothing once a later claim has taken the feed.
+    lease_token: int = 0
     # Adaptive intervals: any subscription asked for "auto"; the shortest fixed interval asked
     # (None: every subscription is auto); what the last parse learnt (bot.pipeline.next_check).
     auto_interval: bool = False

@@ -65,6 +65,9 @@ feeds = Table(
     # The WebSub hub the feed advertises (rel="hub") and its topic (rel="self"), as parsed.
     Column("websub_hub", StoredText),
     Column("websub_topic", StoredText),
+    # Fencing (issue 20): each claim of the feed takes the next token; a poll's writes name
+    # the token of its claim and change nothing once a later claim has taken the feed.
+    Column("lease_token", Integer, nullable=False, server_default=text("0")),
     Index("feeds_due", "next_check"),
     # AUTOINCREMENT: a poll still running for a removed feed must never write to a new one.
     sqlite_autoincrement=True,
@@ -151,6 +154,7 @@ deliveries = Table(
     # An edit of the message another delivery posted (issue 14); NULL for a new message.
     Column("edit_of", Id),
     Column("claimed_by", StoredText),  # the process sending it (holds its target's lease)
+    Column("claim_token", Integer),  # that lease's fencing token when the attempt started
     UniqueConstraint("watch_id", "feed_id", "item_key"),
     Index("deliveries_pending", "id", sqlite_where=text("status = 'pending'"),
           postgresql_where=text("status = 'pending'")),
@@ -253,6 +257,8 @@ processes = Table(
     Column("config_hash", StoredText, nullable=False),
     Column("started_at", Time, nullable=False),
     Column("heartbeat_at", Time, nullable=False),
+    # A process forgotten by the others (its row deleted) joins again as the next generation.
+    Column("generation", Integer, nullable=False, server_default=text("1")),
 )
 
 # Singular work held by one process at a time: gateway shards, delivery targets.
@@ -262,6 +268,9 @@ leases = Table(
     Column("owner", StoredText, nullable=False),
     Column("expires_at", Time, nullable=False),
     Column("acquired_at", Time, nullable=False),
+    # Fencing token: +1 whenever the lease starts a new holding (a new owner, or the same
+    # owner after it expired); a renewal keeps it. Rows are never deleted, so it only grows.
+    Column("token", Integer, nullable=False, server_default=text("0")),
 )
 
 # The config file in force (one row): replicas must run the same one.

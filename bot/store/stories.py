@@ -2,10 +2,11 @@
 and target, edited as more sources report it.
 
 Everything here runs inside the ingest transaction. Story assignment takes the story lock
-first (a transaction-scoped advisory lock on PostgreSQL; SQLite's BEGIN IMMEDIATE already
-serialises writers), replays what other processes decided since this process last looked,
-decides, and records its decisions with the next sequence numbers: every process decides as
-one process would, and the decisions commit with the items or not at all.
+first (a transaction-scoped advisory lock of this schema on PostgreSQL, waited for at most the
+session's ``lock_timeout``; SQLite's BEGIN IMMEDIATE already serialises writers), replays what
+other processes decided since this process last looked, decides, and records its decisions
+with the next sequence numbers: every process decides as one process would, and the
+decisions commit with the items or not at all.
 
 A draft of a "group" watch whose story already has a message on the draft's target does not
 post: it adds its source to that message's story post and queues (or refreshes) one pending
@@ -20,15 +21,15 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, insert, select, text, update
+from sqlalchemy import Connection, delete, func, insert, select, update
 
 from bot.core.model import Alert, Entry, Source
 from bot.store.codec import alert_from_json, alert_to_json
+from bot.store.dialect import lock_story_window
 from bot.store.rows import DeliveryDraft
 from bot.store.schema import deliveries, story_items, story_posts, watches
 from bot.stories.book import StoryBook, StoryRow, content_hash, story_item
 
-STORY_LOCK = 0x5757_5354  # "WWST": the advisory lock key of story assignment
 EDIT_GAP_S = 10.0
 PRUNE_EVERY = 1024  # decisions between two prunings of old story_items
 KEEP_S = 2 * 24 * 3600.0
@@ -36,8 +37,7 @@ KEEP_S = 2 * 24 * 3600.0
 
 def lock_stories(conn: Connection) -> None:
     """Take the story lock until the transaction ends (PostgreSQL; SQLite holds the db)."""
-    if conn.dialect.name == "postgresql":
-        conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": STORY_LOCK})
+    lock_story_window(conn)
 
 
 def catch_up(conn: Connection, book: StoryBook, now: float) -> None:

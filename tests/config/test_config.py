@@ -137,6 +137,9 @@ def test_settings_defaults_and_validation() -> None:
     ("WIREWATCH_LOG_FORMAT", "xml"),
     ("WIREWATCH_LOG_LEVEL", "verbose"),
     ("WIREWATCH_LOG_LEVEL", "INF"),
+    ("WIREWATCH_CLUSTER_TIME_SCALE", "fast"),
+    ("WIREWATCH_CLUSTER_TIME_SCALE", "0"),
+    ("WIREWATCH_CLUSTER_TIME_SCALE", "nan"),
 ])
 def test_bad_settings_name_the_variable(name: str, value: str) -> None:
     with pytest.raises(ConfigError, match=name):
@@ -171,6 +174,11 @@ def test_a_bad_log_level_exits_2_naming_the_variable(
     assert main(["check-config"]) == 2
     assert "WIREWATCH_LOG_LEVEL: expected one of DEBUG, INFO, WARNING, ERROR, CRITICAL, " \
            "got 'LOUD'" in capsys.readouterr().err
+
+
+def test_the_cluster_time_scale_defaults_to_one() -> None:
+    assert load_settings({}).cluster_time_scale == 1.0
+    assert load_settings({"WIREWATCH_CLUSTER_TIME_SCALE": " 0.25 "}).cluster_time_scale == 0.25
 
 
 def test_log_level_is_case_insensitive_and_defaults_to_info() -> None:

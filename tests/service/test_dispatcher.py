@@ -160,6 +160,7 @@ async def test_a_feed_polled_now_is_polled_again_one_interval_later(rig: Rig) ->
     # A 1 s feed and a 60 s idle: only the bound kept for the poll in flight (its next due
     # time cannot be known before it ends) wakes the dispatcher in time.
     await sync(rig, 1, interval=1.0)
+    await rig.store.register_process("p1", "host", 1, "poll", "h1")  # only members claim
     dispatcher = Dispatcher(rig.deps, concurrency=4, idle_s=60.0,
                             schedule=ClusterSchedule(rig.store, "p1", DbClock()))
     stop = asyncio.Event()

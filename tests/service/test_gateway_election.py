@@ -19,6 +19,8 @@ TTL = 0.6
 @pytest.fixture
 async def store(tmp_path: Path) -> AsyncIterator[SqlStore]:
     opened = await open_store(f"sqlite:///{tmp_path / 'ww.db'}")
+    for owner in ("p1", "p2"):  # only a registered process may hold a lease
+        await opened.register_process(owner, "host", 1, "all", "h1")
     yield opened
     await opened.close()
 

@@ -37,7 +37,9 @@ async def test_prepared_update_equals_sqlalchemys_execution(tmp_path: Path,
     fast, reference = await opened(tmp_path / "fast.db"), await opened(tmp_path / "ref.db")
     try:
         for step, (now, next_check) in enumerate([(NOW + 1, NOW + 300), (NOW + 2, 7)]):
-            params = {"p_id": 1, "p_now": now, "p_next": next_check, **case}
+            # The claim above took token 1; the second step writes unguarded (a command).
+            params = {"p_id": 1, "p_now": now, "p_next": next_check,
+                      "p_lease": None if step else 1, **case}
             await fast.write(lambda conn, params=params: _UNCHANGED.execute(conn, params))
             await reference.write(
                 lambda conn, params=params: conn.execute(_UNCHANGED.statement, params))
