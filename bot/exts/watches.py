@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 
 import discord
@@ -107,6 +108,8 @@ def describe(watch: WatchRow) -> str:
         flags.append("every item")
     if watch.cadence != SEND_NOW:
         flags.append(plain(watch.cadence.describe(), 300))
+    with contextlib.suppress(QueryError):  # a stored query now refused: shown as it is
+        flags.append(compile_query(watch.query).language)
     extra = f" ({'; '.join(flags)})" if flags else ""
     query = watch.query[:200].replace("`", "'")
     return f"• **{plain(watch.name, 100)}** → {target}{extra}: `{query}`"

@@ -66,17 +66,19 @@ Errors
 
 from __future__ import annotations
 
-import unicodedata
 from itertools import pairwise
 
 from bot.core.errors import QueryError
 from bot.query.ast import DEFAULT_SCOPE, And, Near, Node, Not, Or, Regex, Term
 from bot.query.common_words import is_common, probe_length
+from bot.query.fold import fold
+from bot.query.lang import WordRule, check_language, detect_language, word_rule
 from bot.query.lexer import Kind, Tok, lex
 from bot.query.regex import compile_regex
+from bot.query.symbols import check_symbols, normalize_query
 from bot.query.words import APOSTROPHES, DASHES, forms, tokenize
 
-__all__ = ["MAX_DEPTH", "parse"]
+__all__ = ["MAX_DEPTH", "build_term", "parse", "parse_with_language"]
 
 MAX_DEPTH = 32
 _TERM_STARTS = frozenset({Kind.WORD, Kind.PHRASE, Kind.REGEX, Kind.FIELD, Kind.LPAREN, Kind.NOT})
@@ -87,26 +89,49 @@ _SOFT_GAP = frozenset(DASHES) | frozenset(APOSTROPHES)
 
 def parse(query: str) -> Node:
     """Parse ``query`` into a tree; raises ``QueryError`` (message, 0-based position)."""
+    return parse_with_language(query)[0]
+
+
+def parse_with_language(query: str) -> tuple[Node, str, bool]:
+    """Parse ``query``: (tree, language code, whether the language was detected).
+
+    The language is ``lang:xx`` when the query says it, else detected from its words
+    (``bot.query.lang.detect_language``).
+    """
     tokens = lex(query)
+    lang, detected = _language(tokens)
+    tokens = [tok for tok in tokens if tok.kind is not Kind.LANG]
     if not tokens:
         raise QueryError("empty query", 0)
-    parser = _Parser(tokens, len(query))
+    parser = _Parser(tokens, len(query), lang)
     node = parser.parse_or(DEFAULT_SCOPE, 0)
     if parser.pos < len(tokens):
         tok = tokens[parser.pos]
         if tok.kind is Kind.RPAREN:
             raise QueryError("unbalanced ')': no '(' to close", tok.position)
         raise QueryError(f"'{tok.text}' has no term on its left", tok.position)
-    return node
+    return node, lang, detected
+
+
+def _language(tokens: list[Tok]) -> tuple[str, bool]:
+    """The query's ``lang:`` (at most one), else the language of its words, detected."""
+    given = [tok for tok in tokens if tok.kind is Kind.LANG]
+    if len(given) > 1:
+        raise QueryError("a query has one language: lang: is given twice", given[1].position)
+    if given:
+        return check_language(given[0].text, given[0].position), False
+    words = [tok.text for tok in tokens if tok.kind in (Kind.WORD, Kind.PHRASE)]
+    return detect_language(words), True
 
 
 class _Parser:
     """Recursive descent over the token list, with an explicit nesting limit."""
 
-    def __init__(self, tokens: list[Tok], length: int) -> None:
+    def __init__(self, tokens: list[Tok], length: int, lang: str) -> None:
         self.tokens = tokens
         self.pos = 0
         self.length = length
+        self.lang = lang
 
     def peek(self) -> Tok | None:
         return self.tokens[self.pos] if self.pos < len(self.tokens) else None
@@ -184,11 +209,13 @@ class _Parser:
         if tok.kind is Kind.LPAREN:
             return self._group(tok, scope, depth)
         if tok.kind is Kind.REGEX:
-            key, compiled = compile_regex(tok.text, tok.ignore_case, tok.position)
+            key, compiled = compile_regex(
+                normalize_query(tok.text), tok.ignore_case, tok.position
+            )
             label = _scoped(f"/{tok.text}/" + ("i" if tok.ignore_case else ""), scope)
             return Regex(key, scope, label, tok.position, compiled)
         if tok.kind in (Kind.WORD, Kind.PHRASE):
-            return build_term(tok, scope)
+            return build_term(tok, scope, self.lang)
         if tok.kind is Kind.RPAREN:
             if depth == 0:
                 raise QueryError("unbalanced ')': no '(' to close", tok.position)
@@ -217,9 +244,13 @@ class _Parser:
             raise QueryError(f"'{op.text}' has no term on its right", op.position)
 
 
-def build_term(tok: Tok, scope: tuple[str, ...]) -> Term:
-    """Turn a word chunk or phrase body into a ``Term`` (words, gaps, forms, probes)."""
-    text = unicodedata.normalize("NFKC", tok.text)
+def build_term(tok: Tok, scope: tuple[str, ...], lang: str = "en") -> Term:
+    """Turn a word chunk or phrase body into a ``Term`` (words, gaps, forms, probes).
+
+    The query text gets exactly the normalisation documents get (NFKC, soft hyphens and
+    zero-width characters removed); symbols at a word's edge are refused (``check_symbols``).
+    """
+    text = normalize_query(tok.text)
     prefix = text.endswith("*")
     if prefix:
         text = text[:-1]
@@ -234,15 +265,19 @@ def build_term(tok: Tok, scope: tuple[str, ...]) -> Term:
         raise QueryError(f"{what} has no letters or digits to match", tok.position)
     if prefix and (tokens[-1].end != len(text) or tokens[-1].word != text[tokens[-1].start :]):
         raise QueryError("'*' must directly follow a letter or digit", tok.position)
+    check_symbols(text, tokens, tok)
     gaps = tuple(_verbatim_gap(text[a.end : b.start]) for a, b in pairwise(tokens))
-    words = tuple(t.word if tok.case_sensitive else t.word.casefold() for t in tokens)
+    raw = [t.word for t in tokens]
+    folded = [fold(w) for w in raw]
+    if not all(folded):
+        raise QueryError(f"{tok.text!r} has no letters or digits to match", tok.position)
+    words = tuple(raw if tok.case_sensitive else folded)
     last_forms = frozenset() if prefix else forms(words[-1])
-    searches = (
-        *(frozenset({w.casefold()}) for w in words[:-1]),
-        frozenset(f.casefold() for f in last_forms),
+    rules = tuple(
+        word_rule(w, f, lang, forms(f), k == 0, k == len(raw) - 1)
+        for k, (w, f) in enumerate(zip(raw, folded, strict=True))
     )
-    probes = tuple("|".join(sorted(s)) for s in searches[:-1])
-    probes += (words[-1].casefold() + "*" if prefix else "|".join(sorted(searches[-1])),)
+    probes, searches = _probes(words, rules, prefix, tok.case_sensitive, last_forms)
     return Term(
         words=words,
         gaps=gaps,
@@ -255,7 +290,41 @@ def build_term(tok: Tok, scope: tuple[str, ...]) -> Term:
         probe=max(probes, key=probe_preference),
         probes=probes,
         searches=searches,
+        lang=lang,
+        rules=rules,
     )
+
+
+def _probes(
+    words: tuple[str, ...],
+    rules: tuple[WordRule, ...],
+    prefix: bool,
+    case_sensitive: bool,
+    last_forms: frozenset[str],
+) -> tuple[tuple[str, ...], tuple[frozenset[str], ...]]:
+    """Each word's prefilter probe and whole-word searches (see ``Term``), all folded.
+
+    A word matched by its stem is searched as a prefix (its ``anchor``): every word with
+    that stem starts with it.
+    """
+    probes: list[str] = []
+    searches: list[frozenset[str]] = []
+    last = len(words) - 1
+    for k, (word, rule) in enumerate(zip(words, rules, strict=True)):
+        if k == last and prefix:
+            probes.append(fold(word) + "*")
+            searches.append(frozenset())
+        elif case_sensitive:
+            found = frozenset(fold(f) for f in (last_forms if k == last else {word}))
+            probes.append("|".join(sorted(found)))
+            searches.append(found)
+        elif rule.stem:
+            probes.append(rule.anchor + "*")
+            searches.append(frozenset())
+        else:
+            probes.append("|".join(sorted(rule.forms)))
+            searches.append(rule.forms)
+    return tuple(probes), tuple(searches)
 
 
 def probe_preference(probe: str) -> tuple[bool, int]:
