@@ -34,21 +34,30 @@ _RANGES = (
     (0xF900, 0xFAFF),  # Han compatibility
     (0x20000, 0x3FFFF),  # Han extensions B…
 )
+# Two searches, not one class: sre compiles a class of BMP ranges to a fast bitmap, and a
+# range above the BMP would turn it into a slow list.
 UNSPACED = re.compile(
-    "[" + "".join(f"{re.escape(chr(a))}-{re.escape(chr(b))}" for a, b in _RANGES) + "]"
+    "["
+    + "".join(f"{re.escape(chr(a))}-{re.escape(chr(b))}" for a, b in _RANGES if b < 0x10000)
+    + "]"
 )
+_UNSPACED_HIGH = re.compile("[\U00020000-\U0003ffff]")
 _ABOVE_BMP = re.compile("[\U00010000-\U0010ffff]")
+
+
+_BMP_UNSPACED = frozenset(chr(c) for a, b in _RANGES if b < 0x10000 for c in range(a, b + 1))
 
 
 def is_unspaced_char(char: str) -> bool:
     """Whether ``char`` belongs to a script written without spaces between words."""
-    code = ord(char)
-    return any(a <= code <= b for a, b in _RANGES)
+    return char in _BMP_UNSPACED or "\U00020000" <= char <= "\U0003ffff"
 
 
 def has_unspaced(text: str) -> bool:
     """Whether ``text`` has a character of a script written without spaces."""
-    return not text.isascii() and UNSPACED.search(text) is not None
+    return not text.isascii() and (
+        UNSPACED.search(text) is not None or _UNSPACED_HIGH.search(text) is not None
+    )
 
 
 def split_run(run: str) -> tuple[tuple[int, int], ...]:
@@ -66,18 +75,33 @@ def _split_cached(run: str) -> tuple[tuple[int, int], ...]:
 
 
 def _split(run: str) -> tuple[tuple[int, int], ...]:
-    spans = WordBreaker(run, "root").segments()
-    if _ABOVE_BMP.search(run) is None:
-        return tuple((a, b) for a, b in spans if b > a)
+    """ICU's boundaries that touch an unspaced-script character; others are not boundaries.
+
+    So ``동결했고es`` stays one word as in spaced text, while ``Trump表示`` splits: the
+    prefilter (``bot.query.fast``) can then tell a possible boundary from two characters.
+    """
+    ends = [b for _, b in WordBreaker(run, "root").segments()]
+    if _ABOVE_BMP.search(run) is not None:
+        ends = _code_points(run, ends)
+    out: list[tuple[int, int]] = []
+    start = 0
+    for end in ends:
+        if end >= len(run) or (
+            end > start and (is_unspaced_char(run[end - 1]) or is_unspaced_char(run[end]))
+        ):
+            out.append((start, len(run) if end >= len(run) else end))
+            start = end
+            if end >= len(run):
+                break
+    return tuple(out)
+
+
+def _code_points(run: str, units: list[int]) -> list[int]:
+    """ICU's UTF-16 offsets as code-point offsets into ``run``."""
     index: dict[int, int] = {}
     unit = 0
     for i, char in enumerate(run):
         index[unit] = i
         unit += 2 if ord(char) > 0xFFFF else 1
     index[unit] = len(run)
-    out = []
-    for a, b in spans:
-        start, end = index.get(a), index.get(b)
-        if start is not None and end is not None and end > start:
-            out.append((start, end))
-    return tuple(out)
+    return [index[u] for u in units if u in index]
