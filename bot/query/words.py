@@ -195,10 +195,10 @@ def _bare_s_plural(singular: str) -> bool:
 def _takes_es(word: str) -> bool:
     """A word of 4+ letters ending in a single ``-s`` (bias, lens, atlas): plural in ``-es``.
 
-    ``stem`` reads such a word as a plural (``bias`` → ``bia``, like ``ideas`` → ``idea``),
-    so its own ``-es`` plural (``biases`` → ``bias``) lands in another class; ``same_word``
-    joins the two directly. Words ending in ss, us, is are singular for ``stem`` already
-    (glass/glasses, virus/viruses work through it).
+    ``stem`` may read such a word as a plural (``lenses`` → ``lens``, but ``atlas`` →
+    ``atla`` like ``ideas`` → ``idea``), so its own ``-es`` plural can land in another
+    class; ``same_word`` joins the two directly. Words ending in ss, us, is are singular
+    for ``stem`` already (glass/glasses, virus/viruses work through it).
     """
     return (
         len(word) >= 4
