@@ -180,12 +180,14 @@ def _describe(
 ) -> str:
     """Human-readable explanation of one decision."""
     lines = [f"{'MATCH' if explanation.matched else 'NO MATCH'}: {query.source}"]
+    lines.append(f"language: {query.language}")
     if explanation.terms:
         lines.append("terms found: " + ", ".join(explanation.terms))
     else:
         lines.append("terms found: none")
     for span in explanation.spans:
         found = doc.fields.get(span.field, "")[span.start : span.end]
+        # Which form in the text matched which word of the query (Zölle <- Zoll).
         lines.append(f"  {span.field}[{span.start}:{span.end}] {found!r} <- {span.term}")
     if explanation.excluded:
         lines.append("excluded terms present: " + ", ".join(explanation.excluded))

@@ -31,7 +31,8 @@ import re
 import unicodedata
 
 __all__ = [
-    "INVISIBLE", "finish", "html_to_published", "html_to_text", "normalize_text", "published_text",
+    "INVISIBLE", "finish", "html_to_published", "html_to_text", "normalize_query",
+    "normalize_text", "published_text",
 ]
 
 _BLOCK_TAGS = frozenset({
@@ -171,3 +172,12 @@ def _skip_markup(src: str, match: re.Match[str], out: list[tuple[str, str]]) -> 
         after = src.find(">", end_tag.end())
         return len(src) if after < 0 else after + 1
     return close + 1
+
+
+def normalize_query(text: str) -> str:
+    """What a query's words and regexes get of ``normalize_text``: NFKC, invisibles removed.
+
+    Whitespace is left alone (a regex may mean its spaces). Queries and documents must be
+    normalised alike, or a query typed with a soft hyphen or a ligature never matches.
+    """
+    return unicodedata.normalize("NFKC", text).translate(_INVISIBLE)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 
 import discord
@@ -109,20 +110,26 @@ def describe(watch: WatchRow) -> str:
         flags.append(plain(watch.cadence.describe(), 300))
     extra = f" ({'; '.join(flags)})" if flags else ""
     query = watch.query[:200].replace("`", "'")
-    return f"• **{plain(watch.name, 100)}** → {target}{extra}: `{query}`"
+    language = ""
+    with contextlib.suppress(QueryError):  # a stored query now refused: shown as it is
+        language = f" · {compile_query(watch.query).language}"
+    return f"• **{plain(watch.name, 100)}** → {target}{extra}: `{query}`{language}"
 
 
 def explain_text(compiled: CompiledQuery, text: str) -> str:
     """/watch test with text: the decision, the terms that matched and the snippet."""
     doc = document_from_mapping({"content": text})
     explanation = compiled.explain(doc)
+    language = f"Language: {compiled.language}."
     if not explanation.matched:
         blocked = (f" Excluded by: {plain(', '.join(explanation.excluded), 300)}."
                    if explanation.excluded else "")
-        return f"❌ No match.{blocked}"
+        return f"❌ No match.{blocked} {language}"
     snippet = render_snippet(make_snippet(doc, explanation.spans), 1200)
-    terms = plain(", ".join(explanation.terms), 300) or "—"
-    return f"✅ Match on: {terms}\n> {snippet}"
+    # Which form in the text matched which query word: 'Zölle' ← Zoll.
+    forms = [f"{doc.fields[s.field][s.start:s.end]} ← {s.term}" for s in explanation.spans[:8]]
+    terms = plain(", ".join(dict.fromkeys(forms)), 300) or "—"
+    return f"✅ Match on: {terms}. {language}\n> {snippet}"
 
 
 def recent_matches(compiled: CompiledQuery, items: list[StoredItem]) -> list[StoredItem]:

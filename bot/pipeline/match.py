@@ -18,7 +18,8 @@ from bot.core.text import finish, html_to_published, normalize_text, published_t
 from bot.query.ast import Node
 from bot.query.evaluate import DocView, collect, evaluate
 from bot.query.fast import MultiMatcher
-from bot.query.parser import parse
+from bot.query.lang import language_name
+from bot.query.parser import parse_with_language
 
 __all__ = [
     "CompiledQuery",
@@ -165,6 +166,14 @@ class CompiledQuery:
 
     source: str
     node: Node
+    lang: str = "en"  # the watch's language (bot.query.lang): lang:xx or detected
+    lang_detected: bool = True
+
+    @property
+    def language(self) -> str:
+        """``German (de), detected`` or ``German (de), from lang:``: for lists and explain."""
+        how = "detected from the query's words" if self.lang_detected else "from lang:"
+        return f"{language_name(self.lang)}, {how}"
 
     def matches(self, doc: Document) -> bool:
         """Whether the query matches ``doc``."""
@@ -184,7 +193,8 @@ class CompiledQuery:
 
 def compile_query(text: str) -> CompiledQuery:
     """Parse and compile a watch query; raises ``QueryError`` (message, position)."""
-    return CompiledQuery(text, parse(text))
+    node, lang, detected = parse_with_language(text)
+    return CompiledQuery(text, node, lang, detected)
 
 
 class WatchMatcher(Generic[K]):

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from bot.query.lang import WordRule
+
 __all__ = [
     "DEFAULT_SCOPE",
     "FIELDS",
@@ -42,6 +44,10 @@ class Term:
     is the casefolded prefix plus ``*`` (``tariff*``), searched at a word start.
     ``searches[k]`` are those whole words (empty for a prefix). ``probe`` is the one the
     prefilter anchors the term on (uncommon and long preferred).
+
+    ``lang`` is the watch's language (``bot.query.lang``) and ``rules[k]`` says which folded
+    text words ``words[k]`` matches in it (unused for a prefix and for ``case_sensitive``
+    terms, which compare the words as written with the English plural rules).
     """
 
     words: tuple[str, ...]
@@ -55,6 +61,8 @@ class Term:
     probe: str
     probes: tuple[str, ...] = ()
     searches: tuple[frozenset[str], ...] = ()
+    lang: str = "en"
+    rules: tuple[WordRule, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

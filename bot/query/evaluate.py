@@ -16,6 +16,8 @@ from collections.abc import Mapping
 
 from bot.core.model import Span
 from bot.query.ast import FIELDS, And, Near, Node, Not, Or, Regex, Term, iter_terms
+from bot.query.fold import fold
+from bot.query.lang import WordRule
 from bot.query.words import gap_allows, word_list, word_offsets
 
 __all__ = ["MAX_SPANS_PER_LEAF", "DocView", "FieldIndex", "collect", "evaluate", "find_term"]
@@ -37,9 +39,9 @@ class FieldIndex:
     def __init__(self, text: str) -> None:
         self.text = text
         self.words = word_list(text)
-        # casefold works character by character, so one call over the joined words equals
-        # casefolding each word ("\x00" is never part of a word nor produced by casefold).
-        self.folded = "\x00".join(self.words).casefold().split("\x00") if self.words else []
+        # fold works character by character, so one call over the joined words equals
+        # folding each word ("\x00" is never part of a word nor produced by fold).
+        self.folded = fold("\x00".join(self.words)).split("\x00") if self.words else []
         self.folded_set = frozenset(self.folded)
         self._offsets: tuple[list[int], list[int]] | None = None
         self._by_folded: dict[str, list[int]] | None = None
@@ -113,8 +115,10 @@ def find_term(term: Term, index: FieldIndex) -> list[tuple[int, int]]:
     last = term.words[-1]
     if term.prefix:
         hits = [i for word, pos in lookup.items() if word.startswith(last) for i in pos]
-    else:
+    elif term.case_sensitive:
         hits = [i for form in term.last_forms for i in lookup.get(form, ())]
+    else:
+        hits = _hits(term.rules[-1], index, lookup)
     if len(term.words) == 1:
         return [(i, i) for i in sorted(hits)]
     out: list[tuple[int, int]] = []
@@ -126,14 +130,37 @@ def find_term(term: Term, index: FieldIndex) -> list[tuple[int, int]]:
     return out
 
 
+def _hits(rule: WordRule, index: FieldIndex, lookup: dict[str, list[int]]) -> list[int]:
+    """Positions of the folded words ``rule`` accepts (stems checked on the words as written)."""
+    hits = [i for form in rule.forms for i in lookup.get(form, ())]
+    if rule.stem:
+        raw = index.words
+        hits += [
+            i
+            for word, pos in lookup.items()
+            if word not in rule.forms and word.startswith(rule.anchor)
+            for i in pos
+            if rule.accepts(word, raw[i])
+        ]
+    return hits
+
+
 def _missing_word(term: Term, present: frozenset[str]) -> bool:
     """The common case, decided without positions: some word of the term is not there."""
-    if any(w not in present for w in term.words[:-1]):
-        return True
-    last = term.words[-1]
-    if term.prefix:
-        return not any(w.startswith(last) for w in present)
-    return term.last_forms.isdisjoint(present)
+    last = len(term.words) - 1
+    for k, rule in enumerate(term.rules):
+        if k == last and term.prefix:
+            word = term.words[-1]
+            if not any(w.startswith(word) for w in present):
+                return True
+        elif rule.stem:
+            if rule.forms.isdisjoint(present) and not any(
+                w.startswith(rule.anchor) for w in present
+            ):
+                return True
+        elif rule.forms.isdisjoint(present):
+            return True
+    return False
 
 
 def _phrase_at(term: Term, index: FieldIndex, words: list[str], first: int) -> bool:
@@ -141,7 +168,10 @@ def _phrase_at(term: Term, index: FieldIndex, words: list[str], first: int) -> b
     text, starts, ends = index.text, index.starts, index.ends
     for k, expected in enumerate(term.words[:-1]):
         i = first + k
-        if words[i] != expected:
+        if term.case_sensitive:
+            if words[i] != expected:
+                return False
+        elif not term.rules[k].accepts(words[i], index.words[i]):
             return False
         gap = text[ends[i] : starts[i + 1]]
         if not gap_allows(gap, index.words[i], term.gaps[k]):

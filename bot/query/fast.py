@@ -40,6 +40,8 @@ import re2
 from bot.query.ast import FIELDS, And, Near, Node, Or, Regex, Term, iter_terms
 from bot.query.common_words import is_common, probe_length
 from bot.query.evaluate import DocView, evaluate
+from bot.query.fold import fold
+from bot.query.segment import is_unspaced_char
 from bot.query.words import MARKS
 
 __all__ = ["REGEX_MARK", "MultiMatcher", "required_probes"]
@@ -49,6 +51,16 @@ log = logging.getLogger(__name__)
 _SET_CHUNK = 200  # patterns per RE2 set: keeps each set's DFA comfortably inside max_mem
 _SET_MAX_MEM = 64 << 20
 REGEX_MARK = "\x00re:"  # pseudo-probe prefix; never part of a word probe
+_NOT_WORD = frozenset("_\u02bc")  # word characters to Unicode, not to the tokenizer
+
+
+def _segmented(left: str, right: str) -> bool:
+    """Whether ICU may put a word boundary between two word characters (unspaced scripts).
+
+    A superset of the boundaries ``bot.query.segment`` finds: a probe hit there may be a
+    word, and evaluation decides.
+    """
+    return is_unspaced_char(left) or is_unspaced_char(right)
 
 
 def required_probes(node: Node) -> frozenset[str] | None:
@@ -188,12 +200,14 @@ class MultiMatcher:
 
         A whole-word key counts only between two word boundaries, a prefix key only at a
         word start (the same word characters as the tokenizer, so ``Xi`` is not in ``taxi``
-        nor, as a whole word, in ``Xinjiang``).
+        nor, as a whole word, in ``Xinjiang``). Next to a character of a script written
+        without spaces any position may be a boundary (ICU decides), so a hit there counts.
+        The text is folded (``bot.query.fold``) as the probes are.
         """
         if self._automaton is None:
             return frozenset()
         # Every field in one text; a line break keeps words of two fields apart.
-        text = "\n".join(fields.values()).casefold()
+        text = fold("\n".join(fields.values()))
         last = len(text) - 1
         found: set[str] = set()
         marks = MARKS
@@ -204,11 +218,19 @@ class MultiMatcher:
                 before = end - size  # the character before the hit, if any
                 if before >= 0:
                     char = text[before]
-                    if char != "_" and (char.isalnum() or char in marks):
+                    if (
+                        char not in _NOT_WORD
+                        and (char.isalnum() or char in marks)
+                        and not _segmented(char, text[before + 1])
+                    ):
                         continue
                 if whole_word and end < last:
                     char = text[end + 1]
-                    if char != "_" and (char.isalnum() or char in marks):
+                    if (
+                        char not in _NOT_WORD
+                        and (char.isalnum() or char in marks)
+                        and not _segmented(text[end], char)
+                    ):
                         continue
                 found.add(probe)
         return frozenset(found)

@@ -28,6 +28,7 @@ class Kind(Enum):
     WORD = "word"  # a bare word chunk, e.g. tariff, rare-earth, tariff*
     PHRASE = "phrase"  # "…"
     REGEX = "regex"  # /…/ or /…/i
+    LANG = "lang"  # lang:xx, the watch's language
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +44,7 @@ class Tok:
 
 
 _FIELD = re.compile(rf"({'|'.join(FIELDS)}):")
+_LANG = re.compile(r"lang:([A-Za-z]+)(?=[\s()]|$)")
 _NEAR = re.compile(r"NEAR(?:/(\d+))?$")
 _DELIMS = frozenset('()"')
 _NOT_AFTER_MINUS = frozenset(" \t\n\r\f\v)")
@@ -67,6 +69,9 @@ def lex(query: str) -> list[Tok]:
         elif char == "-" and pos + 1 < length and query[pos + 1] not in _NOT_AFTER_MINUS:
             tokens.append(Tok(Kind.NOT, "-", pos))
             pos += 1
+        elif lang := _LANG.match(query, pos):
+            tokens.append(Tok(Kind.LANG, lang.group(1), pos))
+            pos = lang.end()
         elif field := _FIELD.match(query, pos):
             tokens.append(Tok(Kind.FIELD, field.group(1), pos))
             pos = field.end()

@@ -1,7 +1,17 @@
 """Parse a watch query into a tree (``bot.query.ast``). The language, as implemented:
 
 Text is HTML-stripped (script/style dropped), entities decoded, NFKC-normalised and
-compared case-insensitively (``str.casefold``) unless a term starts with ``=``.
+compared folded (``bot.query.fold``: case, accents, Arabic and Hebrew marks) unless a term
+starts with ``=``. Query words and regexes get the same normalisation as text (NFKC, soft
+hyphens and zero-width characters removed). Words of unspaced scripts are split by ICU
+(``bot.query.segment``).
+
+Language
+  ``lang:de`` anywhere in the query sets the watch's language; without it the language is
+  detected from the query's words (``bot.query.lang``). English words inflect as below; in
+  a language with a Snowball stemmer every word of a term matches the words with its stem
+  (anchored, never chaining); Korean nouns take particles, Hebrew and Arabic words their
+  prefixes.
 
 Terms
   ``tariff``
@@ -23,7 +33,9 @@ Terms
       word does not (``"U.S. tariffs"`` matches ``U.S. tariffs``).
   ``rare-earth``, ``U.S.``, ``1,000``, ``AT&T``
       a bare word with inner punctuation is a phrase of its words; text with exactly the
-      punctuation the query wrote also matches (``1,000`` matches ``1,000``).
+      punctuation the query wrote also matches (``1,000`` matches ``1,000``). A symbol
+      before the first word or after the last (``C++``, ``10%``, ``.NET``, ``$TSLA``,
+      ``#Cop30``) is refused with the regex to write instead (``bot.query.symbols``).
   ``O'Brien``
       an apostrophe splits words (``O`` ``Brien``), except a final possessive ``'s``.
   ``tariff*``, ``"rare earth*"``
@@ -66,47 +78,67 @@ Errors
 
 from __future__ import annotations
 
-import unicodedata
-from itertools import pairwise
-
 from bot.core.errors import QueryError
 from bot.query.ast import DEFAULT_SCOPE, And, Near, Node, Not, Or, Regex, Term
-from bot.query.common_words import is_common, probe_length
+from bot.query.lang import check_language, detect_language
 from bot.query.lexer import Kind, Tok, lex
 from bot.query.regex import compile_regex
-from bot.query.words import APOSTROPHES, DASHES, forms, tokenize
+from bot.query.symbols import normalize_query
+from bot.query.terms import build_term, scoped
 
-__all__ = ["MAX_DEPTH", "parse"]
+__all__ = ["MAX_DEPTH", "build_term", "parse", "parse_with_language"]
 
 MAX_DEPTH = 32
 _TERM_STARTS = frozenset({Kind.WORD, Kind.PHRASE, Kind.REGEX, Kind.FIELD, Kind.LPAREN, Kind.NOT})
 _SCOPABLE = frozenset({Kind.WORD, Kind.PHRASE, Kind.REGEX, Kind.LPAREN, Kind.FIELD})
 _AND_STARTS = _TERM_STARTS | {Kind.AND}
-_SOFT_GAP = frozenset(DASHES) | frozenset(APOSTROPHES)
 
 
 def parse(query: str) -> Node:
     """Parse ``query`` into a tree; raises ``QueryError`` (message, 0-based position)."""
+    return parse_with_language(query)[0]
+
+
+def parse_with_language(query: str) -> tuple[Node, str, bool]:
+    """Parse ``query``: (tree, language code, whether the language was detected).
+
+    The language is ``lang:xx`` when the query says it, else detected from its words
+    (``bot.query.lang.detect_language``).
+    """
     tokens = lex(query)
+    lang, detected = _language(tokens)
+    tokens = [tok for tok in tokens if tok.kind is not Kind.LANG]
     if not tokens:
         raise QueryError("empty query", 0)
-    parser = _Parser(tokens, len(query))
+    parser = _Parser(tokens, len(query), lang)
     node = parser.parse_or(DEFAULT_SCOPE, 0)
     if parser.pos < len(tokens):
         tok = tokens[parser.pos]
         if tok.kind is Kind.RPAREN:
             raise QueryError("unbalanced ')': no '(' to close", tok.position)
         raise QueryError(f"'{tok.text}' has no term on its left", tok.position)
-    return node
+    return node, lang, detected
+
+
+def _language(tokens: list[Tok]) -> tuple[str, bool]:
+    """The query's ``lang:`` (at most one), else the language of its words, detected."""
+    given = [tok for tok in tokens if tok.kind is Kind.LANG]
+    if len(given) > 1:
+        raise QueryError("a query has one language: lang: is given twice", given[1].position)
+    if given:
+        return check_language(given[0].text, given[0].position), False
+    words = [tok.text for tok in tokens if tok.kind in (Kind.WORD, Kind.PHRASE)]
+    return detect_language(words), True
 
 
 class _Parser:
     """Recursive descent over the token list, with an explicit nesting limit."""
 
-    def __init__(self, tokens: list[Tok], length: int) -> None:
+    def __init__(self, tokens: list[Tok], length: int, lang: str) -> None:
         self.tokens = tokens
         self.pos = 0
         self.length = length
+        self.lang = lang
 
     def peek(self) -> Tok | None:
         return self.tokens[self.pos] if self.pos < len(self.tokens) else None
@@ -184,11 +216,13 @@ class _Parser:
         if tok.kind is Kind.LPAREN:
             return self._group(tok, scope, depth)
         if tok.kind is Kind.REGEX:
-            key, compiled = compile_regex(tok.text, tok.ignore_case, tok.position)
-            label = _scoped(f"/{tok.text}/" + ("i" if tok.ignore_case else ""), scope)
+            key, compiled = compile_regex(
+                normalize_query(tok.text), tok.ignore_case, tok.position
+            )
+            label = scoped(f"/{tok.text}/" + ("i" if tok.ignore_case else ""), scope)
             return Regex(key, scope, label, tok.position, compiled)
         if tok.kind in (Kind.WORD, Kind.PHRASE):
-            return build_term(tok, scope)
+            return build_term(tok, scope, self.lang)
         if tok.kind is Kind.RPAREN:
             if depth == 0:
                 raise QueryError("unbalanced ')': no '(' to close", tok.position)
@@ -215,61 +249,3 @@ class _Parser:
         nxt = self.peek()
         if nxt is None or nxt.kind not in _TERM_STARTS:
             raise QueryError(f"'{op.text}' has no term on its right", op.position)
-
-
-def build_term(tok: Tok, scope: tuple[str, ...]) -> Term:
-    """Turn a word chunk or phrase body into a ``Term`` (words, gaps, forms, probes)."""
-    text = unicodedata.normalize("NFKC", tok.text)
-    prefix = text.endswith("*")
-    if prefix:
-        text = text[:-1]
-    if "*" in text:
-        raise QueryError("'*' is only allowed at the end of a word (prefix search)", tok.position)
-    label = ("=" if tok.case_sensitive else "") + (
-        f'"{tok.text}"' if tok.kind is Kind.PHRASE else tok.text
-    )
-    tokens = list(tokenize(text))
-    if not tokens:
-        what = "phrase" if tok.kind is Kind.PHRASE else repr(tok.text)
-        raise QueryError(f"{what} has no letters or digits to match", tok.position)
-    if prefix and (tokens[-1].end != len(text) or tokens[-1].word != text[tokens[-1].start :]):
-        raise QueryError("'*' must directly follow a letter or digit", tok.position)
-    gaps = tuple(_verbatim_gap(text[a.end : b.start]) for a, b in pairwise(tokens))
-    words = tuple(t.word if tok.case_sensitive else t.word.casefold() for t in tokens)
-    last_forms = frozenset() if prefix else forms(words[-1])
-    searches = (
-        *(frozenset({w.casefold()}) for w in words[:-1]),
-        frozenset(f.casefold() for f in last_forms),
-    )
-    probes = tuple("|".join(sorted(s)) for s in searches[:-1])
-    probes += (words[-1].casefold() + "*" if prefix else "|".join(sorted(searches[-1])),)
-    return Term(
-        words=words,
-        gaps=gaps,
-        prefix=prefix,
-        case_sensitive=tok.case_sensitive,
-        fields=scope,
-        label=_scoped(label, scope),
-        position=tok.position,
-        last_forms=last_forms,
-        probe=max(probes, key=probe_preference),
-        probes=probes,
-        searches=searches,
-    )
-
-
-def probe_preference(probe: str) -> tuple[bool, int]:
-    """Prefilter preference: a probe that is not a common word, then a longer one."""
-    return (not is_common(probe), probe_length(probe))
-
-
-def _scoped(label: str, scope: tuple[str, ...]) -> str:
-    """Labels name their field when it is not the default scope (``title:tariff``)."""
-    return label if scope == DEFAULT_SCOPE else f"{scope[0]}:{label}"
-
-
-def _verbatim_gap(gap: str) -> str | None:
-    """The query's own punctuation between two words, or None when it is a plain separator."""
-    if all(c in _SOFT_GAP or c.isspace() for c in gap):
-        return None
-    return gap

@@ -1,6 +1,7 @@
 """A deliberately simple second implementation of query evaluation, for cross-checking.
 
-It shares only the definitions (``tokenize``, ``same_word``, ``gap_allows``) with the production
+It shares only the definitions (``tokenize``, ``fold``, ``same_word``, ``gap_allows``, a
+language's ``WordRule``) with the production
 evaluator and none of its shortcuts: no word index, no inverse stemming (``forms``), no
 probes, no prefilter. Every field is tokenised in full and every position is tried. The
 tests and ``bench/match_bench.py`` require both to agree exactly.
@@ -11,23 +12,28 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from bot.query.ast import And, Near, Node, Not, Or, Regex, Term
+from bot.query.fold import fold
 from bot.query.words import Token, gap_allows, same_word, tokenize
 
 __all__ = ["reference_matches", "reference_occurrences"]
 
 
 def _key(word: str, case_sensitive: bool) -> str:
-    return word if case_sensitive else word.casefold()
+    return word if case_sensitive else fold(word)
 
 
 def _word_matches(term: Term, k: int, token: Token) -> bool:
     word = _key(token.word, term.case_sensitive)
     expected = term.words[k]
-    if k < len(term.words) - 1:
-        return word == expected
-    if term.prefix:
+    last = k == len(term.words) - 1
+    if last and term.prefix:
         return word.startswith(expected)
-    return same_word(expected, word)
+    rule = term.rules[k]
+    if term.case_sensitive or rule.kind == "english":
+        return same_word(expected, word) if last else word == expected
+    if rule.kind == "exact":
+        return word == expected
+    return rule.accepts(word, token.word)  # a stem or an affix list of the language
 
 
 def reference_occurrences(term: Term, text: str) -> list[tuple[int, int]]:

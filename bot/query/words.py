@@ -21,6 +21,8 @@ from collections.abc import Iterator
 from functools import lru_cache
 from typing import NamedTuple
 
+from bot.query.segment import has_unspaced, split_run
+
 __all__ = [
     "APOSTROPHES",
     "DASHES",
@@ -36,7 +38,8 @@ __all__ = [
     "word_offsets",
 ]
 
-APOSTROPHES = "'\u2019"
+# U+02BC (modifier letter apostrophe) is a letter to Unicode but an apostrophe to writers.
+APOSTROPHES = "'\u2019\u02bc"
 
 
 def _scan_categories() -> tuple[frozenset[str], frozenset[str], frozenset[str]]:
@@ -86,34 +89,57 @@ class Token(NamedTuple):
 
 def is_word_char(char: str) -> bool:
     """True for letters, digits and combining marks (the characters words are made of)."""
-    return (char.isalnum() or char in MARKS) and char != "_"
+    return (char.isalnum() or char in MARKS) and char not in "_\u02bc"
 
 
 def _prepare(text: str) -> tuple[str, re.Pattern[str]]:
     if "_" in text:
         # \w includes "_": blank it out (same length, so offsets stay valid).
         text = text.replace("_", " ")
-    pattern = _TOKEN_ALL if not text.isascii() and _ABOVE_BMP.search(text) else _TOKEN_BMP
+    if text.isascii():
+        return text, _TOKEN_BMP
+    if "\u02bc" in text:
+        text = text.replace("\u02bc", "\u2019")  # an apostrophe, not a letter (Xiʼs)
+    pattern = _TOKEN_ALL if _ABOVE_BMP.search(text) else _TOKEN_BMP
     return text, pattern
 
 
 def tokenize(text: str) -> Iterator[Token]:
-    """Yield the words of ``text`` in order (see the module docstring for what a word is)."""
+    """Yield the words of ``text`` in order (see the module docstring for what a word is).
+
+    A run of word characters that contains a script written without spaces (Chinese,
+    Japanese, Thai, Lao, Khmer, Myanmar) is split into words by ``bot.query.segment``; a
+    possessive ``'s`` stays with the run's last word.
+    """
     text, pattern = _prepare(text)
+    split = has_unspaced(text)
     for match in pattern.finditer(text):
-        yield Token(match.start(), match.end(), match.group(1))
+        word = match.group(1)
+        if not split or not has_unspaced(word):
+            yield Token(match.start(), match.end(), word)
+            continue
+        base = match.start()
+        pieces = split_run(word)
+        for k, (a, b) in enumerate(pieces):
+            end = match.end() if k == len(pieces) - 1 else base + b
+            yield Token(base + a, end, word[a:b])
 
 
 def word_list(text: str) -> list[str]:
     """The words of ``text`` (as ``Token.word``), without offsets: the fast path."""
-    text, pattern = _prepare(text)
-    return pattern.findall(text)
+    prepared, pattern = _prepare(text)
+    if has_unspaced(prepared):
+        return [token.word for token in tokenize(text)]
+    return pattern.findall(prepared)
 
 
 def word_offsets(text: str) -> tuple[list[int], list[int]]:
     """Start and end offsets of the words of ``text`` (as ``Token.start``/``Token.end``)."""
-    text, pattern = _prepare(text)
-    spans = [match.span() for match in pattern.finditer(text)]
+    prepared, pattern = _prepare(text)
+    if has_unspaced(prepared):
+        tokens = list(tokenize(text))
+        return [t.start for t in tokens], [t.end for t in tokens]
+    spans = [match.span() for match in pattern.finditer(prepared)]
     return [s for s, _ in spans], [e for _, e in spans]
 
 
@@ -132,7 +158,8 @@ def stem(word: str) -> str:
     1. ``-ies`` → ``-y`` (economies → economy);
     2. ``-es`` after s, x, z, ch, sh is dropped (taxes → tax, churches → church);
     3. a final ``-s`` is dropped unless the word ends in ss, us or is (tariffs → tariff;
-       glass, virus, Paris stay);
+       glass, virus, Paris stay), and only when 4+ letters remain or they are an acronym
+       (words under four letters do not inflect: Mars is not Mar's plural; CEOs → CEO);
     4. then, singular spelling: ``-ie`` → ``-y`` (movie → movy, like movies) and a final
        ``-e`` after s, x, z, ch, sh is dropped (horse → hors, like horses → hors).
 
@@ -147,7 +174,7 @@ def stem(word: str) -> str:
         return word[:-3] + "y"
     if word.endswith("es") and len(word) >= 5 and word[:-2].endswith(_SIBILANT):
         return word[:-2]
-    if word.endswith("s") and not word.endswith(_KEEPS_S):
+    if word.endswith("s") and not word.endswith(_KEEPS_S) and _bare_s_plural(word[:-1]):
         word = word[:-1]
     if len(word) >= 4 and word.endswith("ie"):
         return word[:-2] + "y"
@@ -156,13 +183,22 @@ def stem(word: str) -> str:
     return word
 
 
+def _bare_s_plural(singular: str) -> bool:
+    """Whether ``singular`` + ``s`` may be its plural: 4+ letters, or an acronym (CEOs).
+
+    Words under four letters do not inflect, so *Mars* is not the plural of *Mar*
+    (Mar-a-Lago, "Mar 3 (Reuters)") nor *bias* that of *bia*.
+    """
+    return len(singular) >= 4 or (len(singular) >= 2 and singular.isupper())
+
+
 def _takes_es(word: str) -> bool:
     """A word of 4+ letters ending in a single ``-s`` (bias, lens, atlas): plural in ``-es``.
 
-    ``stem`` reads such a word as a plural (``bias`` → ``bia``, like ``ideas`` → ``idea``),
-    so its own ``-es`` plural (``biases`` → ``bias``) lands in another class; ``same_word``
-    joins the two directly. Words ending in ss, us, is are singular for ``stem`` already
-    (glass/glasses, virus/viruses work through it).
+    ``stem`` may read such a word as a plural (``lenses`` → ``lens``, but ``atlas`` →
+    ``atla`` like ``ideas`` → ``idea``), so its own ``-es`` plural can land in another
+    class; ``same_word`` joins the two directly. Words ending in ss, us, is are singular
+    for ``stem`` already (glass/glasses, virus/viruses work through it).
     """
     return (
         len(word) >= 4
@@ -195,8 +231,8 @@ def same_word(a: str, b: str) -> bool:
 
     Equal stems (``stem``), or one of the two ``-es`` plurals a stem cannot express:
     ``bias``/``biases``, ``lens``/``lenses``, ``crisis``/``crises``. Not transitive on
-    purpose: ``biases`` matches ``bias``, ``bias`` matches ``bia`` (as ``ideas`` matches
-    ``idea``), but ``biases`` never matches ``bia``; a chain would join ``these`` to ``the``.
+    purpose: ``theses`` matches ``thesis`` and ``thesis`` would match ``thesi`` if that were
+    a plural, but a chain would join ``these`` to ``the``.
     """
     return stem(a) == stem(b) or b in _es_partners(a)
 

@@ -52,6 +52,7 @@ async def test_add_list_pause_resume_remove(bot: Bot) -> None:
     listed = await bot.answer("watch", subcommand="list")
     assert "**china\\-trade** →" in listed and "**chips** →" in listed
     assert '`"rare earths" OR tariffs`' in listed
+    assert "English (en), detected from the query's words" in listed  # the watch's language
 
     assert "paused" in await bot.answer("watch", {"name": "chips"}, subcommand="pause")
     assert "paused: paused by a moderator" in await bot.answer("watch", subcommand="list")
@@ -152,8 +153,11 @@ async def test_watch_names_autocomplete(bot: Bot, typed: str, permissions: int |
 
 
 @pytest.mark.parametrize(("query", "text", "expected"), [
-    ("tariffs", "China curbs exports as tariffs bite.", "✅ Match on: tariffs\n> China curbs "
-     "exports as **tariffs** bite."),
+    ("tariffs", "China curbs exports as tariffs bite.", "✅ Match on: tariffs ← tariffs. Language: "
+     "English (en), detected from the query's words.\n> China curbs exports as **tariffs** bite."),
+    ("Zoll lang:de", "Neue Zölle auf Stahl.", "✅ Match on: Zölle ← Zoll. Language: German (de),"
+     " from lang:."),
+    ("пошлины", "Введение пошлин отложено.", "Language: Russian (ru), detected"),
     ('"rare earths" OR Xi', "Xi meets traders about rare earths.", "**rare earths**"),
     ("tariffs", "Markets were calm.", "❌ No match."),
     ("tariffs -opinion", "Opinion: tariffs are bad.", "❌ No match. Excluded by: opinion."),

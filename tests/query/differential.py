@@ -32,6 +32,8 @@ from bot.pipeline.match import (
 )
 from bot.query.evaluate import DocView, evaluate
 from bot.query.reference import reference_matches
+from bot.query.segment import has_unspaced
+from bot.query.words import tokenize
 
 # Written for these tests (not taken from any feed): news-like sentences rich in common words,
 # plural pairs, words that are prefixes of other words, acronyms and possessives.
@@ -60,13 +62,38 @@ Bitcoin traders said the crypto marketplace was fined by regulators in Binance's
 The minister's statement on trade, tariffs and the tariff's effect was read in parliament.
 Energy prices fell; the energies of the team were spent on the deal, he said.
 """.strip().splitlines()
+# The same kind of news in the scripts and languages issue 19 covers: unspaced runs, Latin
+# words touching Han, particles, inflection, accents and capitals without them, marks.
+BUNDLED_WORLD = """
+中国限制稀土出口，美国总统Trump表示将对中国加征关税。
+发展中国家的稀土出口增加，关税和出口管制成为市场焦点。
+米国が関税を引き上げ、トランプ大統領は日本の輸出について発表した。
+東京株式市場で日経平均が反落、日銀は利上げを決定した。
+미국이 관세를 부과했다. 관세가 오르자 반도체 수출이 급증했다.
+한국은행은 기준금리를 동결했고 관세청은 수출 통계를 발표했다.
+สหรัฐขึ้นภาษีนำเข้าจีน ราคาทองคำพุ่งสูงสุดเป็นประวัติการณ์
+Введение пошлин отложено; США пригрозили пошлинами, цены на нефть выросли.
+Путину доложили о переговорах по пошлине на нефть.
+China stoppt den Export Seltener Erden; neue Zölle auf Stahl, der Zoll steigt.
+Kritik an der BUNDESREGIERUNG wächst, die Bundesregierung plant Zölle.
+L'ELYSEE dément toute rumeur; l'Élysée parle des élections et des grèves.
+Nuevos aranceles al acero: caen las exportaciones de soja de ESPANA y España.
+İstanbul'da protesto; ISTANBUL borsası yükseldi, gümrük vergileri artırıldı.
+ΑΘΗΝΑ: νέα μέτρα για την ακρίβεια, διαδήλωση στην Αθήνα, η κυβέρνηση ανακοίνωσε.
+السعـودية تعلن خفض الإنتاج؛ مُحَمَّد بن سلمان يستقبل الرئيس والسعودية ترفع أسعار النفط.
+भारत ने अमेरिका पर शुल्क लगाया, बिहार में चुनावों की तारीख घोषित, प्रधानमंत्री मोदी ने कहा।
+Bão đổ bộ DA NANG; Mỹ áp thuế đối với hàng Việt Nam, xuất khẩu của VIỆT NAM tăng mạnh.
+הממשלה בישראל החליטה; הפגנה גדולה בירושלים, שָׁלוֹם עכשיו.
+President Xiʼs C++ team said the 10% tariffs on Mar-a-Lago and Mars were a market risk.
+""".strip().splitlines()
+LANG_OPTIONS = ("de", "fr", "es", "ru", "tr", "el", "ko", "he", "ar", "hi", "en", "zh")
 BUNDLED_AUTHORS = ["Jane Doe", "J. Smith", "Reuters Staff", "Ana María López"]
 BUNDLED_FEEDS = ["World News", "Markets Wire", "BBC Business", "Local County Herald"]
 BUNDLED_TAGS = ["markets", "Market", "politics", "US", "rare earths", "crisis", "the economy"]
 
 FIELD_NAMES = ("title", "summary", "content", "body", "author", "tag", "feed", "link")
 _WORD = re.compile(r"\w+(?:['’]\w+)?")
-_SEPARATORS = [" ", " ", " ", " ", ", ", ". ", "-", " – ", "’s ", "\n", " <b>", "</b> ", "'"]
+_SEPARATORS = [" ", " ", " ", " ", ", ", ". ", "-", " – ", "’s ", "\n", " <b>", "</b> ", "'", ""]
 
 
 @dataclass
@@ -84,15 +111,18 @@ def vocabulary_from_sentences(sentences: Sequence[str]) -> Vocabulary:
     words: list[str] = []
     pairs: list[tuple[str, str]] = []
     for sentence in sentences:
-        tokens = _WORD.findall(sentence)
+        if has_unspaced(sentence):  # words as the matcher splits them (稀土, not a sentence)
+            tokens = [token.word for token in tokenize(sentence)]
+        else:
+            tokens = _WORD.findall(sentence)
         words += tokens
         pairs += list(itertools.pairwise(tokens))
     return Vocabulary(words, pairs, list(sentences))
 
 
 def bundled_vocabulary() -> Vocabulary:
-    """The vocabulary written for these tests."""
-    return vocabulary_from_sentences(BUNDLED_SENTENCES)
+    """The vocabulary written for these tests (English news and the world's scripts)."""
+    return vocabulary_from_sentences(BUNDLED_SENTENCES + BUNDLED_WORLD)
 
 
 def vocabulary_from_entries(entries: Iterable[tuple[Entry, str]]) -> Vocabulary:
@@ -220,6 +250,8 @@ class RuleMaker:
     def rule(self, depth: int = 0) -> str:
         """One random rule (may rarely be invalid; ``compile_rules`` drops those)."""
         rng = self.rng
+        if depth == 0 and rng.random() < 0.15:  # a watch language given, not detected
+            return f"lang:{rng.choice(LANG_OPTIONS)} {self.rule(1)}"
         roll = rng.random() if depth < 2 else 0.0
         if roll < 0.45:
             return self.leaf()

@@ -26,7 +26,7 @@ from bot.query.reference import reference_matches, reference_occurrences
         ("tariff*", {"tariff*"}),  # a prefix is its own probe, never a word's
         ("=Xi", {"xi"}),
         ("copper tin", {"copper|coppers"}),  # AND: one child suffices, the most selective
-        ("copper OR tin", {"copper|coppers", "tin|tins"}),
+        ("copper OR tin", {"copper|coppers", "tin"}),  # under 4 letters: no plural
         ("copper -tin", {"copper|coppers"}),
         ("a NEAR/3 copper", {"copper|coppers"}),
         ("-tin", None),  # NOT only: always checked

@@ -62,7 +62,6 @@ def shape(node: Node) -> str:
         ("/cop+er/i", "re[(?i)cop+er]"),
         ("content:/a b/", "content:re[a b]"),
         ("NEARBY", "nearby"),
-        ("#hashtag", "hashtag"),
     ],
 )
 def test_shapes(query: str, expected: str) -> None:
@@ -136,6 +135,17 @@ def test_labels_name_the_term_as_written() -> None:
         ("(" * 40 + "a" + ")" * 40, 32, "nested too deeply"),
         ("a " + "-" * 40 + "b", 34, "nested too deeply"),
         ("a" * 2001, 2000, "too long"),
+        # symbols that matter are refused, never dropped (issue 19)
+        ("C++", 0, "the symbol '+' is not part of a word"),
+        ("vitamin C++", 8, "regex such as /C\\+\\+/i"),
+        ("kills 10%", 6, "the symbol '%'"),
+        (".NET", 0, "the symbol '.'"),
+        ("$TSLA", 0, "the symbol '$'"),
+        ("#Cop30", 0, "the symbol '#'"),
+        ('"up 10%"', 0, "the symbol '%'"),
+        ("lang:xx tariffs", 0, "unknown language 'xx'"),
+        ("lang:de lang:fr Zoll", 8, "lang: is given twice"),
+        ("lang:de", 0, "empty query"),
     ],
 )
 def test_refusals(query: str, position: int, words: str) -> None:
