@@ -66,6 +66,13 @@ def _snowflake(value: Any) -> int:
 Snowflake = Annotated[int, BeforeValidator(_snowflake)]
 
 
+def _role(value: Any) -> str:
+    text = " ".join(str(value).split())
+    if not 1 <= len(text) <= 100 or isinstance(value, bool):
+        raise ValueError(f"expected a role id or a role name, got {value!r}")
+    return text
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
 
@@ -101,6 +108,9 @@ class WatchConfig(_Strict):
     collapse_after: int | None = Field(default=None, ge=1, le=100)
     # "group": later items of an alerted story edit its message; "every-item": one each.
     stories: Literal["group", "every-item"] = "group"
+    # What a story's later sources do (issue 22): "edit" its message ("Also reported by"),
+    # "thread": also post each into a thread on that message (a forum: into its post), "off".
+    follow_ups: Literal["edit", "thread", "off"] = "edit"
     # When matches go out (bot.config.cadence): digests, quiet hours, urgent exceptions.
     deliver: str = "instant"
     timezone: str = "UTC"
@@ -169,6 +179,9 @@ class BotConfig(_Strict):
     shards: int = Field(default=1, ge=1, le=1024)
     # Items are grouped into stories with the items seen in this window (issue 14).
     story_window: Duration = Field(default=24 * 3600.0, ge=60.0, le=7 * 24 * 3600.0)
+    # Members with this role (its id, or its name) may use an alert's Mute and Pause
+    # controls without Manage Server (issue 22).
+    manager_role: Annotated[str, BeforeValidator(_role)] | None = None
 
 
     @field_validator("first_poll_silent")

@@ -20,12 +20,12 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, insert, select, text, update
+from sqlalchemy import Connection, delete, false, func, insert, select, text, update
 
 from bot.core.model import Alert, Entry, Source
 from bot.store.codec import alert_from_json, alert_to_json
 from bot.store.rows import DeliveryDraft
-from bot.store.schema import deliveries, story_items, story_posts, watches
+from bot.store.schema import deliveries, story_items, story_mutes, story_posts, watches
 from bot.stories.book import StoryBook, StoryRow, content_hash, story_item
 
 STORY_LOCK = 0x5757_5354  # "WWST": the advisory lock key of story assignment
@@ -97,24 +97,38 @@ def target_key(channel_id: int | None, webhook_url: str | None) -> str:
     return "console"
 
 
-def _watch_modes(conn: Connection, ids: set[int]) -> dict[int, tuple[str, str]]:
+def _watch_modes(conn: Connection, ids: set[int]) -> dict[int, tuple[str, str, str]]:
     query = select(watches.c.id, watches.c.stories, watches.c.channel_id,
-                   watches.c.webhook_url).where(watches.c.id.in_(sorted(ids)))
-    return {row.id: (row.stories, target_key(row.channel_id, row.webhook_url))
+                   watches.c.webhook_url, watches.c.follow_ups).where(
+        watches.c.id.in_(sorted(ids)))
+    return {row.id: (row.stories, target_key(row.channel_id, row.webhook_url), row.follow_ups)
             for row in conn.execute(query)}
+
+
+def muted_stories(conn: Connection, story_ids: set[str]) -> set[tuple[str, str]]:
+    """Which (story, target) pairs among these stories are muted (issue 22)."""
+    if not story_ids:
+        return set()
+    rows = conn.execute(select(story_mutes.c.story_id, story_mutes.c.target).where(
+        story_mutes.c.story_id.in_(sorted(story_ids))))
+    return {(str(story), str(target)) for story, target in rows}
 
 
 def place_drafts(conn: Connection, feed_id: int, drafts: Sequence[DeliveryDraft],
                  stories: dict[str, str], now: float) -> list[DeliveryDraft]:
     """Post or edit for each draft of a "group" watch; return the drafts to post as usual.
 
-    Drafts of "every-item" watches and items without a story come back untouched.
+    Drafts of "every-item" watches and items without a story come back untouched; drafts
+    of a story muted on their target are dropped, whatever the watch's mode.
     """
     modes = _watch_modes(conn, {draft.watch_id for draft in drafts})
+    muted = muted_stories(conn, set(stories.values()))
     plain = []
     for draft in drafts:
-        mode, target = modes.get(draft.watch_id, ("every-item", ""))
+        mode, target, follow_ups = modes.get(draft.watch_id, ("every-item", "", "edit"))
         story = stories.get(draft.item_key)
+        if story is not None and (story, target) in muted:
+            continue
         if mode != "group" or story is None:
             plain.append(draft)
             continue
@@ -127,14 +141,14 @@ def place_drafts(conn: Connection, feed_id: int, drafts: Sequence[DeliveryDraft]
                 conn.execute(insert(story_posts).values(
                     story_id=story, target=target, delivery_id=delivery_id, sources="[]",
                     created_at=now))
-        else:
-            _add_source(conn, post, draft.alert, now)
+        elif follow_ups != "off":
+            _add_source(conn, post, draft, now, feed_id if follow_ups == "thread" else None)
     return plain
 
 
 def _insert_delivery(conn: Connection, watch_id: int, feed_id: int, item_key: str,
                      nonce: str, alert: Alert, next_attempt: float,
-                     edit_of: int | None = None) -> int | None:
+                     edit_of: int | None = None, in_thread: bool = False) -> int | None:
     found = conn.execute(select(deliveries.c.id).where(
         deliveries.c.watch_id == watch_id, deliveries.c.feed_id == feed_id,
         deliveries.c.item_key == item_key)).scalar()
@@ -143,11 +157,15 @@ def _insert_delivery(conn: Connection, watch_id: int, feed_id: int, item_key: st
     return int(conn.execute(insert(deliveries).values(
         watch_id=watch_id, feed_id=feed_id, item_key=item_key, nonce=nonce,
         payload=alert_to_json(alert), next_attempt=next_attempt, created_at=next_attempt,
-        edit_of=edit_of).returning(deliveries.c.id)).scalar_one())
+        edit_of=edit_of, in_thread=in_thread).returning(deliveries.c.id)).scalar_one())
 
 
-def _add_source(conn: Connection, post: Any, alert: Alert, now: float) -> None:
-    """Add the draft's source to the story post and queue the edit that shows it."""
+def _add_source(conn: Connection, post: Any, draft: DeliveryDraft, now: float,
+                thread_feed: int | None) -> None:
+    """Add the draft's source to the story post and queue the edit that shows it; with
+    ``thread_feed`` (the draft's feed), also post the draft's alert into the story
+    message's thread (once: a source already listed is not added again)."""
+    alert = draft.alert
     original = conn.execute(select(deliveries).where(
         deliveries.c.id == post.delivery_id)).first()
     if original is None:
@@ -163,6 +181,11 @@ def _add_source(conn: Connection, post: Any, alert: Alert, now: float) -> None:
     rendered = dataclasses.replace(
         base, also_reported=tuple(Source(name, link) for name, link in sources))
     queue_edit(conn, original, rendered, f"{len(sources)}", now, post)
+    if thread_feed is not None:
+        # Nobody is pinged in the thread: the story message did that.
+        quiet = dataclasses.replace(alert, role_id=None)
+        _insert_delivery(conn, draft.watch_id, thread_feed, draft.item_key, draft.nonce,
+                         quiet, now, edit_of=original.id, in_thread=True)
 
 
 def queue_edit(conn: Connection, original: Any, alert: Alert, tag: str, now: float,
@@ -191,7 +214,8 @@ def queue_edit(conn: Connection, original: Any, alert: Alert, tag: str, now: flo
 
 def edit_sent(conn: Connection, delivery_id: int, now: float) -> None:
     """An edit reached Discord: the next one of that message waits ``EDIT_GAP_S``."""
-    original = select(deliveries.c.edit_of).where(deliveries.c.id == delivery_id)
+    original = select(deliveries.c.edit_of).where(deliveries.c.id == delivery_id,
+                                                  deliveries.c.in_thread == false())
     conn.execute(update(story_posts).where(story_posts.c.delivery_id == original.scalar_subquery())
                  .values(last_edit_at=now))
     conn.execute(update(story_posts).where(story_posts.c.edit_id == delivery_id).values(
