@@ -114,6 +114,19 @@ def muted_stories(conn: Connection, story_ids: set[str]) -> set[tuple[str, str]]
     return {(str(story), str(target)) for story, target in rows}
 
 
+def edits_muted(conn: Connection, original: Any) -> bool:
+    """Whether the story of a posted alert (a deliveries row) is muted where it was posted."""
+    found = conn.execute(
+        select(story_items.c.story_id, watches.c.channel_id, watches.c.webhook_url)
+        .join_from(story_items, watches, watches.c.id == original.watch_id)
+        .where(story_items.c.feed_id == original.feed_id,
+               story_items.c.item_key == original.item_key)).first()
+    if found is None:
+        return False
+    target = target_key(found.channel_id, found.webhook_url)
+    return (str(found.story_id), target) in muted_stories(conn, {str(found.story_id)})
+
+
 def place_drafts(conn: Connection, feed_id: int, drafts: Sequence[DeliveryDraft],
                  stories: dict[str, str], now: float) -> list[DeliveryDraft]:
     """Post or edit for each draft of a "group" watch; return the drafts to post as usual.

@@ -155,3 +155,20 @@ async def test_the_first_follow_role_recorded_is_kept(backend: Backend) -> None:
     await one.forget_follow_role(watch.id, kept[0])  # type: ignore[arg-type]
     assert (await two.watch_by_id(watch.id)).follow_role_id is None  # type: ignore[union-attr]
     assert await one.claim_follow_role(12345, 1) is None  # no such watch
+
+
+@pytest.mark.parametrize("mute", [False, True])
+async def test_a_corrected_headline_edits_only_an_unmuted_story(store: Store,
+                                                                mute: bool) -> None:
+    watch = await store.add_watch(NewWatch(guild_id=1, name="w", query="trade",
+                                           channel_id=5), NOW)
+    a = await _feed(store, "a")
+    await _publish(store, a, watch, "k1", "Trump and Xi agree to resume trade talks")
+    [(first, _)] = await store.pending_deliveries(10)
+    await _sent_all(store)
+    story = await store.alert_story(first.id)
+    assert story is not None
+    if mute:
+        await store.toggle_story_mute(story, 42, NOW)
+    await _publish(store, a, watch, "k1", "Trump and Xi agree to resume trade talks on Monday")
+    assert [edit for _, edit, _ in await _pending(store)] == ([] if mute else [True])
