@@ -7,7 +7,8 @@ the message id the outbox recorded. A watch with ``follow_ups = "thread"`` opens
 its story message (its id is the message's; 160004 means it exists) and posts each further
 source there.
 
-What a channel is comes from ``GET /channels/{id}``, asked once per channel and process.
+What a channel is comes from ``GET /channels/{id}``, asked once per channel and process (a
+forum's tags: before each post).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from bot.core.errors import DeliveryError, PermanentDelivery, TargetGone
+from bot.core.errors import DeliveryError, PermanentDelivery, RetryableDelivery, TargetGone
 
 log = logging.getLogger(__name__)
 
@@ -64,11 +65,14 @@ class Threads:
     async def channel(self, channel_id: int) -> ChannelInfo:
         """The channel's type (and a forum's tags); a text channel when it cannot be read."""
         known = self._channels.get(channel_id)
-        if known is not None:
-            return known
+        return known if known is not None else await self._read(channel_id)
+
+    async def _read(self, channel_id: int) -> ChannelInfo:
         try:
             data = await self._request("GET", f"/channels/{channel_id}", None,
                                        what=f"channel {channel_id}")
+        except RetryableDelivery:
+            raise  # guessing "text" now could drop a forum post's edit: retry instead
         except DeliveryError:
             return ChannelInfo(0)  # the send itself will say what is wrong; ask again later
         info = _info(data)
@@ -111,8 +115,11 @@ class Threads:
         self._open.add(message_id)
 
     async def _tag(self, forum_id: int, watch_name: str) -> str | None:
-        """The forum's tag for the watch, created when missing; None if it cannot be."""
-        info = await self.channel(forum_id)
+        """The forum's tag for the watch, created when missing; None if it cannot be.
+
+        The tags are read afresh for each post: a tag an admin deleted must not be applied.
+        """
+        info = await self._read(forum_id)
         wanted = tag_name(watch_name)
         found = info.tag_id(wanted)
         if found is not None:

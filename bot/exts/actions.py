@@ -111,7 +111,8 @@ async def _mute(app: App, interaction: discord.Interaction[Any], delivery_id: in
         raise UserError(_refusal("Muting a story", manager_role))
     story = await app.store.alert_story(delivery_id)
     if story is None or not owns(story.watch, interaction):
-        raise UserError("This alert is too old to mute: its story gets no more updates.")
+        raise UserError("This alert has no story to mute any more (a summary, or older than "
+                        "the story window).")
     muted = await app.store.toggle_story_mute(story, interaction.user.id, now())
     where = f"<#{story.watch.channel_id}>" if story.watch.channel_id else "here"
     log.info("guild %s: %s %s story %s on %s", interaction.guild_id, interaction.user.id,

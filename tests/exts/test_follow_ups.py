@@ -122,6 +122,8 @@ async def test_a_forum_channel_gets_one_post_per_story_tagged_with_the_watch(
     [starter] = bot.fake.messages(first)  # later sources edited it (at most one per 10 s)
     assert starter["embeds"][0]["fields"][0]["name"] == "Also reported by (1)"
     assert bot.fake.state.edits[0]["channel_id"] == str(first)
+    # Its type once, then its tags afresh before each of the two posts.
+    assert len(bot.fake.requests_to("GET", f"/channels/{FORUM_ID}")) == 3
     assert {c["label"] for c in starter["components"][0]["components"]} == {
         "Read", "Follow", "Mute story"}
 
@@ -147,3 +149,16 @@ async def test_a_forum_without_manage_channels_gets_untagged_posts(bot: Bot) -> 
     assert await bot.poll_and_deliver() == 1
     [post] = bot.fake.requests_to("POST", f"/channels/{FORUM_ID}/threads")
     assert post.json["applied_tags"] == [] and post.status == 201
+
+
+async def test_a_forum_tag_an_admin_deleted_is_made_again(bot: Bot) -> None:
+    await bot.watch_add("trade", "tariffs", channel_id=FORUM_ID, channel_type=15)
+    publish(bot, "/a.xml", item("a1", HEADLINE))
+    assert await bot.poll_and_deliver() == 1
+    bot.fake.state.forum_tags[FORUM_ID] = []  # deleted in Discord's settings
+    publish(bot, "/a.xml", item("a2", OTHER), item("a1", HEADLINE))
+    assert await bot.poll_and_deliver() == 1
+    first, second = bot.fake.requests_to("POST", f"/channels/{FORUM_ID}/threads")
+    [tag] = bot.fake.state.forum_tags[FORUM_ID]
+    assert second.status == 201 and second.json["applied_tags"] == [tag["id"]]
+    assert first.json["applied_tags"] != [tag["id"]]
