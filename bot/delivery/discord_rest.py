@@ -36,6 +36,7 @@ log = logging.getLogger(__name__)
 
 WEBHOOK_PATH = re.compile(r"/webhooks/(\d+)/([\w.-]+)")
 UNKNOWN_MESSAGE = 10008
+NOT_TEXT = " 50008 "  # "Cannot send messages in a non-text channel", as _classify words it
 NONCE_WINDOW_S = 60.0  # Discord dedupes a nonce for "a few minutes"; past this we look first
 MAX_ROUTE_WAIT_S = 10.0
 REQUEST_TIMEOUT_S = 8.0  # below the 10 s shutdown budget
@@ -89,7 +90,7 @@ class DiscordSender:
         if not message_id:
             raise MessageGone("the message to edit has no id")
         channel_id = delivery.channel_id
-        if channel_id and await self.threads.is_forum(channel_id):
+        if channel_id and await self.threads.is_forum(channel_id, strict=True):
             channel_id = int(message_id)  # a forum post's first message is in its thread
         await self.edit_message(channel_id=channel_id,
                                 webhook_url=delivery.webhook_url, message_id=message_id,
@@ -150,12 +151,19 @@ class DiscordSender:
                                components=alert_components(alert, watch_id=delivery.watch_id,
                                                            delivery_id=delivery.id,
                                                            interactive=True))
-        if forum:  # one post per story (a forum post takes no nonce: see the README)
-            return await self.threads.forum_post(channel_id, alert.title, delivery.watch_name,
-                                                 payload)
-        body = await self._request("POST", f"/channels/{channel_id}/messages", payload,
-                                   what=f"channel {channel_id}")
-        return str(body.get("id")) if body.get("id") else None
+        if not forum:
+            try:
+                body = await self._request("POST", f"/channels/{channel_id}/messages", payload,
+                                           what=f"channel {channel_id}")
+                return str(body.get("id")) if body.get("id") else None
+            except PermanentDelivery as exc:
+                # 50008: not a text channel. The look-up failed earlier; ask again now.
+                if NOT_TEXT not in str(exc) or not await self.threads.is_forum(
+                        channel_id, strict=True):
+                    raise
+        # One post per story (a forum post takes no nonce: see the README).
+        return await self.threads.forum_post(channel_id, alert.title, delivery.watch_name,
+                                             payload)
 
     async def _send_to_webhook(self, delivery: Delivery, webhook_url: str) -> str | None:
         found = WEBHOOK_PATH.search(webhook_url)

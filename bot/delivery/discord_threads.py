@@ -62,26 +62,30 @@ class Threads:
         self._channels: dict[int, ChannelInfo] = {}
         self._open: set[int] = set()  # threads known to exist
 
-    async def channel(self, channel_id: int) -> ChannelInfo:
-        """The channel's type (and a forum's tags); a text channel when it cannot be read."""
+    async def channel(self, channel_id: int, *, strict: bool = False) -> ChannelInfo:
+        """The channel's type (and a forum's tags). When it cannot be read: a text channel
+        (not remembered), or with ``strict`` a transient failure is raised (an edit that
+        guessed wrong would be dropped as an unknown message)."""
         known = self._channels.get(channel_id)
-        return known if known is not None else await self._read(channel_id)
+        return known if known is not None else await self._read(channel_id, strict)
 
-    async def _read(self, channel_id: int) -> ChannelInfo:
+    async def _read(self, channel_id: int, strict: bool = True) -> ChannelInfo:
         try:
             data = await self._request("GET", f"/channels/{channel_id}", None,
                                        what=f"channel {channel_id}")
         except RetryableDelivery:
-            raise  # guessing "text" now could drop a forum post's edit: retry instead
+            if strict:
+                raise
+            return ChannelInfo(0)
         except DeliveryError:
             return ChannelInfo(0)  # the send itself will say what is wrong; ask again later
         info = _info(data)
         self._channels[channel_id] = info
         return info
 
-    async def is_forum(self, channel_id: int) -> bool:
-        """Whether alerts to this channel become forum posts."""
-        return (await self.channel(channel_id)).type == GUILD_FORUM
+    async def is_forum(self, channel_id: int, *, strict: bool = False) -> bool:
+        """Whether alerts to this channel become forum posts (``strict``: see ``channel``)."""
+        return (await self.channel(channel_id, strict=strict)).type == GUILD_FORUM
 
     async def forum_post(self, forum_id: int, title: str, watch_name: str,
                          message: dict[str, object]) -> str | None:
@@ -99,7 +103,7 @@ class Threads:
 
     async def open_thread(self, channel_id: int, message_id: int, title: str) -> None:
         """Make sure the story message has its thread (a forum post is one already)."""
-        if message_id in self._open or await self.is_forum(channel_id):
+        if message_id in self._open or await self.is_forum(channel_id, strict=True):
             return
         try:
             await self._request(

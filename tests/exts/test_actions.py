@@ -221,6 +221,9 @@ async def test_after_a_restart_the_same_buttons_work(fake: FakeDiscord, feeds: F
         publish(after, "/b.xml", item("b1", HEADLINE))
         await after.poll_and_deliver()
         assert fake.state.edits == []
+        text = await after.click(message, ids(message)["⏸️ Pause this watch…"],
+                                 values=["8h"], permissions=MODERATOR_PERMISSIONS)
+        assert text.startswith("⏸️ Watch **trade** paused until <t:")
 
 
 async def test_a_click_delivered_to_two_sessions_is_handled_once(bot: Bot) -> None:

@@ -162,3 +162,16 @@ async def test_a_forum_tag_an_admin_deleted_is_made_again(bot: Bot) -> None:
     [tag] = bot.fake.state.forum_tags[FORUM_ID]
     assert second.status == 201 and second.json["applied_tags"] == [tag["id"]]
     assert first.json["applied_tags"] != [tag["id"]]
+
+
+async def test_a_forum_whose_look_up_failed_once_still_gets_its_post(bot: Bot) -> None:
+    from tests.fakes.discord_faults import Fault
+    await bot.watch_add("trade", "tariffs", channel_id=FORUM_ID, channel_type=15)
+    bot.fake.faults.add(Fault(502, {"message": "502: Bad Gateway", "code": 0},
+                              f"/channels/{FORUM_ID}", "GET", count=1))
+    publish(bot, "/a.xml", item("a1", HEADLINE))
+    assert await bot.poll_and_deliver() == 1
+    [refused] = bot.fake.requests_to("POST", f"/channels/{FORUM_ID}/messages")
+    assert refused.status == 400  # guessed a text channel; Discord said 50008
+    [post] = bot.fake.requests_to("POST", f"/channels/{FORUM_ID}/threads")
+    assert post.status == 201
