@@ -167,3 +167,18 @@ async def test_webhooks_send_only_link_buttons(fake: FakeDiscord,
     async with http.post(url + "&with_components=true",
                          json={"content": "x", "components": [BUTTON]}) as resp:
         assert resp.status == 400
+
+
+async def test_the_control_api_clicks_for_another_process(fake: FakeDiscord, bot: TestBot,
+                                                          http: aiohttp.ClientSession) -> None:
+    _, message = await _post(http, f"channels/{ALERTS_CHANNEL_ID}/messages",
+                             {"content": "x", "components": [BUTTON]})
+    async with aiohttp.ClientSession(fake.base_url) as control:
+        async with control.post("/_fake/clicks", json={"message_id": message["id"],
+                                                       "custom_id": "go:1"}) as resp:
+            made = await resp.json()
+        async with control.post("/_fake/clicks", json={"message_id": message["id"],
+                                                       "custom_id": "nope"}) as resp:
+            assert resp.status == 400
+    record = fake.state.interactions[int(made["id"])]
+    assert record.payload["type"] == 3 and record.payload["data"]["custom_id"] == "go:1"
