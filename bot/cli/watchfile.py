@@ -73,6 +73,8 @@ def export_watches(watches: Sequence[WatchRow]) -> str:
 def _delivery_lines(watch: WatchRow) -> list[str]:
     """The stories and cadence keys that differ from the defaults (issues 14 and 15)."""
     lines = [f"stories = {toml_string(watch.stories)}"] if watch.stories != "group" else []
+    if watch.follow_ups != "edit":  # issue 22
+        lines.append(f"follow_ups = {toml_string(watch.follow_ups)}")
     cadence = watch.cadence
     if cadence.deliver != SEND_NOW.deliver:
         lines.append(f"deliver = {toml_string(cadence.deliver)}")
@@ -117,6 +119,6 @@ async def import_watches(store: Store, watches: Sequence[WatchConfig], guild_id:
             guild_id=guild_id, name=watch.name, query=watch.query, channel_id=watch.channel,
             webhook_url=watch.webhook, role_id=watch.role, feed_names=watch.feeds,
             color=watch.color, collapse_after=watch.collapse_after, stories=watch.stories,
-            cadence=watch.cadence), now)
+            cadence=watch.cadence, follow_ups=watch.follow_ups), now)
         added.append(watch.name)
     return added, notes

@@ -76,6 +76,13 @@ def _snowflake(value: Any) -> int:
 Snowflake = Annotated[int, BeforeValidator(_snowflake)]
 
 
+def _role(value: Any) -> str:
+    text = " ".join(str(value).split())
+    if not 1 <= len(text) <= 100 or isinstance(value, bool):
+        raise ValueError(f"expected a role id or a role name, got {value!r}")
+    return text
+
+
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
 
@@ -111,6 +118,9 @@ class WatchConfig(_Strict):
     collapse_after: int | None = Field(default=None, ge=1, le=100)
     # "group": later items of an alerted story edit its message; "every-item": one each.
     stories: Literal["group", "every-item"] = "group"
+    # What a story's later sources do (issue 22): "edit" its message ("Also reported by"),
+    # "thread": also post each into a thread on that message (a forum: into its post), "off".
+    follow_ups: Literal["edit", "thread", "off"] = "edit"
     # When matches go out (bot.config.cadence): digests, quiet hours, urgent exceptions.
     deliver: str = "instant"
     timezone: str = "UTC"
@@ -186,6 +196,9 @@ class BotConfig(_Strict):
     # Where hubs reach this bot's HTTP endpoint (WIREWATCH_HTTP_ADDR, behind your proxy), e.g.
     # "https://wirewatch.example.org": feeds that advertise a WebSub hub are then subscribed.
     public_url: str | None = Field(default=None, pattern=r"^https?://[^\s/?#]+(/[^\s?#]*)?$")
+    # Members with this role (its id, or its name) may use an alert's Mute and Pause
+    # controls without Manage Server (issue 22).
+    manager_role: Annotated[str, BeforeValidator(_role)] | None = None
 
     @model_validator(mode="after")
     def _interval_range(self) -> BotConfig:

@@ -88,3 +88,6 @@ class Alert:
     # whether the headline or summary was corrected after the first post.
     also_reported: tuple[Source, ...] = ()
     updated: bool = False
+    # Issue 22: the role members get with the Follow button; set at send time (not stored),
+    # so an alert pings whoever follows the watch when it goes out.
+    follow_role_id: int | None = None

@@ -46,3 +46,10 @@ class ConsoleSender:
         also = f"  also reported by: {sources}\n" if sources else ""
         stream.write("(update) " + format_alert(delivery.alert) + also + "\n")
         stream.flush()
+
+    async def thread_post(self, delivery: Delivery, message_id: str | None) -> str | None:
+        """A further source of a story (a thread has no console form): printed as one."""
+        stream = self._stream or sys.stdout
+        stream.write("(also) " + format_alert(delivery.alert) + "\n")
+        stream.flush()
+        return None

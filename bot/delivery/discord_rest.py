@@ -12,6 +12,7 @@ import logging
 import re
 import time
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import aiohttp
@@ -26,7 +27,9 @@ from bot.core.errors import (
 )
 from bot.core.model import Alert
 from bot.delivery import fence
+from bot.delivery.components import alert_components
 from bot.delivery.digests import digest_body
+from bot.delivery.discord_threads import Threads
 from bot.delivery.embed import alert_to_message, delivery_marker, footer_marker
 from bot.store.rows import Delivery
 
@@ -34,22 +37,32 @@ log = logging.getLogger(__name__)
 
 WEBHOOK_PATH = re.compile(r"/webhooks/(\d+)/([\w.-]+)")
 UNKNOWN_MESSAGE = 10008
+NOT_TEXT = " 50008 "  # "Cannot send messages in a non-text channel", as _classify words it
 NONCE_WINDOW_S = 60.0  # Discord dedupes a nonce for "a few minutes"; past this we look first
 MAX_ROUTE_WAIT_S = 10.0
 REQUEST_TIMEOUT_S = 8.0  # below the 10 s shutdown budget
 
 
-def message_body(alert: Alert, *, nonce: str | None = None,
-                 marker: str | None = None) -> dict[str, object]:
-    """The request body: a digest part as rendered when it was made, else the alert's embed.
+def message_body(alert: Alert, *, nonce: str | None = None, marker: str | None = None,
+                 components: list[dict[str, object]] | None = None) -> dict[str, object]:
+    """The request body: a digest part as rendered when it was made, else the alert's embed
+    with ``components`` (an alert's controls, issue 22; a digest has none).
 
     A digest's last footer gets the same ``ref <marker>`` as an alert's, so the history
     look-up after an interrupted send recognises it too.
     """
     body = digest_body(alert, marker=marker)
     if body is None:
-        return alert_to_message(alert, nonce=nonce, marker=marker)
+        message = alert_to_message(alert, nonce=nonce, marker=marker)
+        if components:
+            message["components"] = components
+        return message
     return {**body, "nonce": nonce, "enforce_nonce": True} if nonce else body
+
+
+def followed(delivery: Delivery) -> Alert:
+    """The delivery's alert, pinging the watch's followers as they are now (issue 22)."""
+    return replace(delivery.alert, follow_role_id=delivery.follow_role_id)
 
 
 class DiscordSender:
@@ -63,6 +76,7 @@ class DiscordSender:
         self._clock = clock
         # Per-route pacing from Discord's own headers: route → monotonic time it reopens.
         self._route_reopens: dict[str, float] = {}
+        self.threads = Threads(self._request)  # forum channels and story threads
 
     async def send(self, delivery: Delivery) -> str | None:
         """Post the alert; raise RetryableDelivery, PermanentDelivery or TargetGone on failure."""
@@ -76,9 +90,29 @@ class DiscordSender:
         """Set the message a story edit delivery points at to the delivery's alert."""
         if not message_id:
             raise MessageGone("the message to edit has no id")
-        await self.edit_message(channel_id=delivery.channel_id,
+        channel_id = delivery.channel_id
+        if channel_id and await self.threads.is_forum(channel_id, strict=True):
+            channel_id = int(message_id)  # a forum post's first message is in its thread
+        await self.edit_message(channel_id=channel_id,
                                 webhook_url=delivery.webhook_url, message_id=message_id,
-                                alert=delivery.alert, nonce=delivery.edit_nonce)
+                                alert=followed(delivery), nonce=delivery.edit_nonce)
+
+    async def thread_post(self, delivery: Delivery, message_id: str | None) -> str | None:
+        """Post a further source of a story into the thread of its message (issue 22)."""
+        if not message_id or not delivery.channel_id:
+            raise MessageGone("the story message has no id, or is not in a channel")
+        if not self._token:
+            raise PermanentDelivery("channel delivery needs DISCORD_TOKEN")
+        await self.threads.open_thread(delivery.channel_id, int(message_id),
+                                       delivery.alert.title)
+        payload = message_body(delivery.alert, nonce=delivery.nonce,
+                               marker=delivery_marker(delivery.nonce),
+                               components=alert_components(delivery.alert, watch_id=None,
+                                                           delivery_id=None,
+                                                           interactive=False))
+        body = await self._request("POST", f"/channels/{message_id}/messages", payload,
+                                   what=f"thread {message_id}")
+        return str(body.get("id")) if body.get("id") else None
 
     async def edit_message(self, *, channel_id: int | None, webhook_url: str | None,
                            message_id: str, alert: Alert, nonce: str | None = None) -> None:
@@ -105,17 +139,32 @@ class DiscordSender:
     async def _send_to_channel(self, delivery: Delivery, channel_id: int) -> str | None:
         if not self._token:
             raise PermanentDelivery("channel delivery needs DISCORD_TOKEN")
-        if delivery.first_attempt and self._clock() - delivery.first_attempt > NONCE_WINDOW_S:
+        forum = await self.threads.is_forum(channel_id)
+        if not forum and delivery.first_attempt and \
+                self._clock() - delivery.first_attempt > NONCE_WINDOW_S:
             existing = await self._find_existing(channel_id, delivery)
             if existing:
                 log.info("watch %r: delivery %d was already posted as message %s",
                          delivery.watch_name, delivery.id, existing)
                 return existing
-        payload = message_body(delivery.alert, nonce=delivery.nonce,
-                               marker=delivery_marker(delivery.nonce))
-        body = await self._request("POST", f"/channels/{channel_id}/messages", payload,
-                                   what=f"channel {channel_id}")
-        return str(body.get("id")) if body.get("id") else None
+        alert = followed(delivery)
+        payload = message_body(alert, nonce=delivery.nonce, marker=delivery_marker(delivery.nonce),
+                               components=alert_components(alert, watch_id=delivery.watch_id,
+                                                           delivery_id=delivery.id,
+                                                           interactive=True))
+        if not forum:
+            try:
+                body = await self._request("POST", f"/channels/{channel_id}/messages", payload,
+                                           what=f"channel {channel_id}")
+                return str(body.get("id")) if body.get("id") else None
+            except PermanentDelivery as exc:
+                # 50008: not a text channel. The look-up failed earlier; ask again now.
+                if NOT_TEXT not in str(exc) or not await self.threads.is_forum(
+                        channel_id, strict=True):
+                    raise
+        # One post per story (a forum post takes no nonce: see the README).
+        return await self.threads.forum_post(channel_id, alert.title, delivery.watch_name,
+                                             payload)
 
     async def _send_to_webhook(self, delivery: Delivery, webhook_url: str) -> str | None:
         found = WEBHOOK_PATH.search(webhook_url)
@@ -130,9 +179,15 @@ class DiscordSender:
                 log.info("watch %r: delivery %d was already posted as message %s",
                          delivery.watch_name, delivery.id, existing)
                 return existing
-        payload = message_body(delivery.alert, marker=delivery_marker(delivery.nonce))
-        body = await self._request("POST", f"/webhooks/{webhook_id}/{token}?wait=true", payload,
-                                   what=f"webhook {webhook_id}", auth=False)
+        # A webhook the application does not own may carry only link buttons, and only
+        # with ``with_components`` (Discord ignores components without it).
+        alert = followed(delivery)
+        payload = message_body(alert, marker=delivery_marker(delivery.nonce),
+                               components=alert_components(alert, watch_id=None,
+                                                           delivery_id=None, interactive=False))
+        body = await self._request(
+            "POST", f"/webhooks/{webhook_id}/{token}?wait=true&with_components=true", payload,
+            what=f"webhook {webhook_id}", auth=False)
         return str(body.get("id")) if body.get("id") else None
 
     async def _find_webhook_message(self, webhook_id: str, token: str,

@@ -84,8 +84,8 @@ def alert_to_message(alert: Alert, *, nonce: str | None = None,
         embed["thumbnail"] = {"url": thumbnail}
 
     message: dict[str, object] = {"embeds": [embed], "allowed_mentions": _allowed(alert)}
-    if alert.role_id is not None:
-        message["content"] = f"<@&{alert.role_id}>"
+    if pinged_roles(alert):
+        message["content"] = " ".join(f"<@&{role}>" for role in pinged_roles(alert))
     if nonce is not None:
         message["nonce"] = nonce
         message["enforce_nonce"] = True
@@ -171,10 +171,16 @@ def _color(alert: Alert) -> int:
     return stable_color(alert.watch_name)
 
 
+def pinged_roles(alert: Alert) -> list[int]:
+    """The roles an alert pings: the watch's role, then its followers' role (issue 22)."""
+    return list(dict.fromkeys(role for role in (alert.role_id, alert.follow_role_id)
+                              if role is not None))
+
+
 def _allowed(alert: Alert) -> dict[str, object]:
     allowed: dict[str, object] = {"parse": []}
-    if alert.role_id is not None:
-        allowed["roles"] = [str(alert.role_id)]
+    if pinged_roles(alert):
+        allowed["roles"] = [str(role) for role in pinged_roles(alert)]
     return allowed
 
 

@@ -56,6 +56,9 @@ class Sender(Protocol):
     async def edit(self, delivery: Delivery, message_id: str | None) -> None:
         """Set the message ``delivery`` edits to its alert (a story edit, issue 14)."""
 
+    async def thread_post(self, delivery: Delivery, message_id: str | None) -> str | None:
+        """Post the alert into the thread of the story message (issue 22)."""
+
 
 TargetGoneHook = Callable[[Delivery, str], Awaitable[None]]
 
@@ -326,13 +329,16 @@ class OutboxSender:
             raise RetryableDelivery("no answer before the target's claim ran out") from None
 
     async def _edit(self, sender: Sender, delivery: Delivery) -> str | None:
-        """A story edit: the edited message's id once it is posted (an edit waits for it)."""
+        """A story edit: the edited message's id once it is posted (an edit waits for it);
+        a thread post: the id of its message in the thread."""
         if delivery.edit_status == "pending":
             raise RetryableDelivery("the message to edit is not posted yet", retry_after=1.0)
         if delivery.edit_status != "sent":
             raise MessageGone("the message to edit was never posted")
         # New sources refresh the row until its attempt started (just now): the lane's copy
         # may predate them, so send the row as it is from here on.
+        if delivery.in_thread:  # a further source, posted once into the story's thread
+            return await sender.thread_post(delivery, delivery.edit_message_id)
         alert = await self._store.delivery_alert(delivery.id)
         await sender.edit(delivery if alert is None else replace(delivery, alert=alert),
                           delivery.edit_message_id)

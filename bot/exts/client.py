@@ -22,6 +22,7 @@ from discord import app_commands
 from bot.core.settings import Settings
 from bot.core.urls import redact_urls
 from bot.delivery.markdown import escape_markdown
+from bot.exts.actions import CONTROLS
 from bot.exts.common import report_command_error
 from bot.exts.feeds import FeedCommands
 from bot.exts.status import status_command
@@ -73,8 +74,11 @@ class WirewatchClient(discord.Client):
         self.sync_commands = True  # only one shard's client syncs (see bot.service.gateway)
 
     async def setup_hook(self) -> None:
-        """Sync commands once per process (not per reconnect): to configured guilds, else
-        globally (which can take Discord up to an hour to show)."""
+        """Listen for the controls under alerts, then sync commands once per process (not
+        per reconnect): to configured guilds, else globally (which can take Discord up to
+        an hour to show)."""
+        # Dynamic items: a click on any alert ever posted is recognised by its custom_id.
+        self.add_dynamic_items(*CONTROLS)
         if not self.sync_commands:
             return
         guilds = self.app.config.bot.guilds

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 
 import discord
@@ -12,7 +11,6 @@ from discord import app_commands
 from bot.config.cadence import SEND_NOW
 from bot.core.errors import QueryError
 from bot.core.quotas import quota_error
-from bot.delivery.embed import render_snippet
 from bot.exts.common import (
     ManagedGroup,
     UserError,
@@ -25,20 +23,27 @@ from bot.exts.common import (
     reply,
 )
 from bot.exts.watch_cadence import DESCRIPTIONS, cadence_from_options, timezone_choices
+from bot.exts.watch_text import (
+    MANUAL_PAUSE,
+    describe,
+    explain_text,
+    item_line,
+    recent_matches,
+)
 from bot.pipeline.match import (
     CompiledQuery,
-    WatchMatcher,
     compile_query,
-    document_from_entry,
-    document_from_mapping,
 )
-from bot.pipeline.snippet import make_snippet
 from bot.service.runtime import App
-from bot.store.rows import CONFIG_GUILD, NewWatch, StoredItem, WatchRow
+from bot.store.rows import CONFIG_GUILD, NewWatch
 
 log = logging.getLogger(__name__)
 
 DAY_S = 86400.0
+FOLLOW_UPS_HELP = ("later sources of a story: edit its alert (default), also post in a "
+                   "thread, or off")
+FOLLOW_UP_CHOICES = [app_commands.Choice(name=mode, value=mode)
+                     for mode in ("edit", "thread", "off")]
 NEWEST_SHOWN = 5
 WATCH_TEST_SAMPLE = 1000  # items read and matched at most: a bounded cost per /watch test
 # What the bot needs in an alert channel, with the names Discord's settings use.
@@ -93,58 +98,6 @@ def role_note(role: discord.Role | None) -> str:
     return ""
 
 
-def describe(watch: WatchRow) -> str:
-    """One line of /watch list."""
-    target = (f"<#{watch.channel_id}>" if watch.channel_id else
-              "a webhook" if watch.webhook_url else "the console")
-    flags = []
-    if watch.source == "config":
-        flags.append("config file")
-    if watch.paused:
-        flags.append(f"⏸️ paused: {plain(watch.paused_reason or 'by a moderator', 120)}")
-    if watch.role_id:
-        flags.append(f"pings <@&{watch.role_id}>")
-    if watch.stories == "every-item":
-        flags.append("every item")
-    if watch.cadence != SEND_NOW:
-        flags.append(plain(watch.cadence.describe(), 300))
-    extra = f" ({'; '.join(flags)})" if flags else ""
-    query = watch.query[:200].replace("`", "'")
-    language = ""
-    with contextlib.suppress(QueryError):  # a stored query now refused: shown as it is
-        language = f" · {compile_query(watch.query).language}"
-    return f"• **{plain(watch.name, 100)}** → {target}{extra}: `{query}`{language}"
-
-
-def explain_text(compiled: CompiledQuery, text: str) -> str:
-    """/watch test with text: the decision, the terms that matched and the snippet."""
-    doc = document_from_mapping({"content": text})
-    explanation = compiled.explain(doc)
-    language = f"Language: {compiled.language}."
-    if not explanation.matched:
-        blocked = (f" Excluded by: {plain(', '.join(explanation.excluded), 300)}."
-                   if explanation.excluded else "")
-        return f"❌ No match.{blocked} {language}"
-    snippet = render_snippet(make_snippet(doc, explanation.spans), 1200)
-    # Which form in the text matched which query word: 'Zölle' ← Zoll.
-    forms = [f"{doc.fields[s.field][s.start:s.end]} ← {s.term}" for s in explanation.spans[:8]]
-    terms = plain(", ".join(dict.fromkeys(forms)), 300) or "—"
-    return f"✅ Match on: {terms}. {language}\n> {snippet}"
-
-
-def recent_matches(compiled: CompiledQuery, items: list[StoredItem]) -> list[StoredItem]:
-    """The items the query matches, newest first (CPU-bound: run it off the event loop)."""
-    matcher = WatchMatcher([(0, compiled)])
-    return [item for item in items
-            if matcher.match(document_from_entry(item.entry, item.feed_name))]
-
-
-def item_line(item: StoredItem) -> str:
-    """One recorded item: headline, feed, when it was first seen."""
-    return (f"• **{plain(item.entry.title or item.entry.link, 150)}** — "
-            f"{plain(item.feed_name, 60)}, <t:{int(item.first_seen)}:R>")
-
-
 class WatchCommands(ManagedGroup):
     """Watch-lists: a query and the channel its alerts go to."""
 
@@ -173,18 +126,20 @@ class WatchCommands(ManagedGroup):
                            role="A role to ping on each alert (nothing else is ever pinged)",
                            stories="group: later reports of a story edit its alert (default); "
                                    "every-item: one alert per item",
-                           **DESCRIPTIONS)
+                           follow_ups=FOLLOW_UPS_HELP, **DESCRIPTIONS)
     @app_commands.choices(stories=[app_commands.Choice(name="group", value="group"),
-                                   app_commands.Choice(name="every-item", value="every-item")])
+                                   app_commands.Choice(name="every-item", value="every-item")],
+                          follow_ups=FOLLOW_UP_CHOICES)
     async def add(self, interaction: discord.Interaction, name: app_commands.Range[str, 1, 100],
                   query: app_commands.Range[str, 1, 1000],
-                  channel: discord.TextChannel | None = None,
+                  channel: discord.TextChannel | discord.ForumChannel | None = None,
                   role: discord.Role | None = None,
                   deliver: app_commands.Range[str, 1, 40] | None = None,
                   timezone: app_commands.Range[str, 1, 64] | None = None,
                   quiet: app_commands.Range[str, 1, 40] | None = None,
                   urgent: app_commands.Range[str, 1, 1000] | None = None,
-                  stories: app_commands.Choice[str] | None = None) -> None:
+                  stories: app_commands.Choice[str] | None = None,
+                  follow_ups: app_commands.Choice[str] | None = None) -> None:
         """Watch this server's feeds for a query and post matches to a channel."""
         guild_id = guild_of(interaction)
         name = clean_name(name)
@@ -203,7 +158,8 @@ class WatchCommands(ManagedGroup):
         await self.app.store.add_watch(NewWatch(
             guild_id=guild_id, name=name, query=query, channel_id=channel_id,
             role_id=role.id if role else None, cadence=cadence,
-            stories=stories.value if stories else "group"), now())
+            stories=stories.value if stories else "group",
+            follow_ups=follow_ups.value if follow_ups else "edit"), now())
         log.info("guild %s added watch %r → channel %s", guild_id, name, channel_id)
         ping = f", pinging <@&{role.id}>" if role else ""
         if cadence.holds:
@@ -249,18 +205,21 @@ class WatchCommands(ManagedGroup):
         """Stop a watch from matching and posting until resumed."""
         guild_id = guild_of(interaction)
         if not await self.app.store.set_watch_paused(guild_id, name, True,
-                                                     "paused by a moderator"):
+                                                     f"{MANUAL_PAUSE} a moderator"):
             await self._refuse_unknown(guild_id, name)
         await reply(interaction, f"⏸️ Watch **{plain(name)}** paused.")
 
     @app_commands.command(name="set")
-    @app_commands.describe(name="The watch to change", **DESCRIPTIONS)
+    @app_commands.describe(name="The watch to change", follow_ups=FOLLOW_UPS_HELP,
+                           **DESCRIPTIONS)
+    @app_commands.choices(follow_ups=FOLLOW_UP_CHOICES)
     async def set_(self, interaction: discord.Interaction, name: str,
                    deliver: app_commands.Range[str, 1, 40] | None = None,
                    timezone: app_commands.Range[str, 1, 64] | None = None,
                    quiet: app_commands.Range[str, 1, 40] | None = None,
-                   urgent: app_commands.Range[str, 1, 1000] | None = None) -> None:
-        """Change when a watch's alerts go out: instantly, in digests, outside quiet hours."""
+                   urgent: app_commands.Range[str, 1, 1000] | None = None,
+                   follow_ups: app_commands.Choice[str] | None = None) -> None:
+        """Change when a watch's alerts go out and what later sources do; lifts a pause."""
         guild_id = guild_of(interaction)
         found = [w for w in await self.app.store.watches(guild_id) if w.name == name]
         if not found:
@@ -270,9 +229,19 @@ class WatchCommands(ManagedGroup):
         if not await self.app.store.set_watch_cadence(guild_id, name, cadence):
             await self._refuse_unknown(guild_id, name)
         log.info("guild %s set watch %r delivery: %s", guild_id, name, cadence.describe())
+        extra = ""
+        if follow_ups is not None:
+            await self.app.store.set_watch_follow_ups(guild_id, name, follow_ups.value)
+            extra += f" Follow-ups: {follow_ups.value}."
+        # A pause made by a member (a Pause control or /watch pause) ends with any change;
+        # one made because the channel was lost waits for /watch resume after the fix.
+        if found[0].paused and (found[0].paused_reason or "").startswith(MANUAL_PAUSE):
+            await self.app.store.set_watch_paused(guild_id, name, False)
+            self.app.outbox.wake()
+            extra += " The pause is lifted."
         # Matches held so far keep their digest time; new matches follow the new setting.
         await reply(interaction, f"🕒 Watch **{plain(name)}** now delivers: "
-                                 f"{plain(cadence.describe(), 400)}.")
+                                 f"{plain(cadence.describe(), 400)}.{extra}")
 
     @app_commands.command(name="resume")
     @app_commands.describe(name="The watch to resume")

@@ -128,6 +128,11 @@ async def prune_outbox(deps: PollDeps) -> int:
         await deps.store.prune_digests(deps.clock() - DELIVERY_RETENTION_S)
     except Exception:
         log.exception("pruning old digests failed; tomorrow's run retries")
+    try:  # claims of clicks (a day is plenty) and mutes of stories closed long ago
+        await deps.store.prune_actions(deps.clock() - 86400.0,
+                                       deps.clock() - DELIVERY_RETENTION_S)
+    except Exception:
+        log.exception("pruning old clicks and story mutes failed; tomorrow's run retries")
     return removed
 
 

@@ -15,6 +15,8 @@ Map (a method lives where its name says):
 - ``articles.py``  full-text mode per subscription, article-fetch counts per feed (issue 13)
 - ``digests.py``   matches held for digests and quiet hours, each digest made once
 - ``websub.py``    WebSub subscriptions: hubs to ask, callback tokens, pushes that make a feed due
+- ``actions.py``   what an alert's controls change: click claims, story mutes, timed pauses,
+                   follow roles (issue 22)
 - ``migrations/``  Alembic revisions, applied at start-up (advisory lock on PostgreSQL)
 
 Adding a column: one ``Column`` in ``schema.py`` and one Alembic revision in
@@ -33,6 +35,7 @@ from sqlalchemy.pool import StaticPool
 
 from bot.core.errors import ConfigError, StoreError
 from bot.core.settings import redact_url
+from bot.store.actions import Actions
 from bot.store.articles import Articles
 from bot.store.config_sync import ConfigSync
 from bot.store.database import DbLimits, sqlite_events
@@ -49,7 +52,7 @@ _CONNECT_TIMEOUT_S = 10
 
 
 class SqlStore(ConfigSync, Feeds, Items, Watches, Outbox, Retention, Articles, Digests,
-               Cluster, WebSub):
+               Cluster, WebSub, Actions):
     """``bot.store.base.Store`` over SQLAlchemy Core; ``open_store(url)`` makes one."""
 
 

@@ -27,7 +27,7 @@ def sync_in(conn: Connection, config: Config, now: float) -> None:
             channel_id=watch.channel, webhook_url=watch.webhook, role_id=watch.role,
             feed_names=watch.feeds, color=watch.color,
             collapse_after=watch.collapse_after, stories=watch.stories, source="config",
-            cadence=watch.cadence), now)
+            cadence=watch.cadence, follow_ups=watch.follow_ups), now)
     conn.execute(delete(watches).where(
         watches.c.guild_id == CONFIG_GUILD, watches.c.source == "config",
         watches.c.name.not_in([watch.name for watch in config.watches])))

@@ -22,7 +22,7 @@ from bot.core.text import html_to_text
 from bot.store.codec import alert_from_json, alert_to_json, entry_to_json
 from bot.store.dialect import stored_text
 from bot.store.schema import deliveries, items, story_items, story_posts
-from bot.store.stories import FINGERPRINTS, queue_edit
+from bot.store.stories import FINGERPRINTS, edits_muted, queue_edit
 from bot.stories.book import LEAD_CHARS, content_hash
 
 _KEYS_PER_QUERY = 5000
@@ -80,6 +80,8 @@ def _correct(conn: Connection, row: Any, entry: Entry, lead: str, now: float) ->
     # edits, and an edit shows it now with the marker and the story's other sources.
     conn.execute(update(deliveries).where(deliveries.c.id == row.id).values(
         payload=alert_to_json(dataclasses.replace(fixed, updated=True))))
+    if edits_muted(conn, row):
+        return  # the story was muted there (issue 22): no more edits of its message
     post = conn.execute(select(story_posts).where(
         story_posts.c.delivery_id == row.id)).first()
     sources = json.loads(post.sources) if post is not None else []

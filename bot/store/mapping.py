@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Sequence
 from typing import Any, Protocol
 
@@ -37,13 +38,20 @@ def feed_from_row(row: RowLike) -> FeedRow:
 
 
 def watch_from_row(row: RowLike, feed_names: Sequence[str] | None) -> WatchRow:
-    """A WatchRow from a ``watches`` row; ``feed_names`` already decoded by the dialect."""
+    """A WatchRow from a ``watches`` row; ``feed_names`` already decoded by the dialect.
+
+    A timed pause whose end has passed reads as not paused (the queries treat it so too).
+    """
+    until = row["paused_until"]
+    paused = bool(row["paused"]) and (until is None or until > time.time())
     return WatchRow(
         id=row["id"], guild_id=row["guild_id"], name=row["name"], query=row["query"],
         channel_id=row["channel_id"], webhook_url=row["webhook_url"], role_id=row["role_id"],
         feed_names=tuple(feed_names) if feed_names is not None else None, color=row["color"],
-        collapse_after=row["collapse_after"], stories=row["stories"], paused=bool(row["paused"]),
-        paused_reason=row["paused_reason"], source=row["source"],
+        collapse_after=row["collapse_after"], stories=row["stories"], paused=paused,
+        paused_reason=row["paused_reason"] if paused else None, source=row["source"],
+        paused_until=until if paused else None, follow_role_id=row["follow_role_id"],
+        follow_ups=row["follow_ups"],
         # Stored as the cadence module normalised them; not validated again on every read.
         cadence=Cadence(row["deliver"], row["timezone"], row["quiet"], row["urgent"]),
     )
@@ -59,4 +67,5 @@ def delivery_from_row(row: RowLike) -> Delivery:
         channel_id=row["channel_id"], webhook_url=row["webhook_url"],
         edit_of=row["edit_of"], edit_message_id=row["edit_message_id"],
         edit_status=row["edit_status"], edit_nonce=row["edit_nonce"],
+        in_thread=bool(row["in_thread"]), follow_role_id=row["follow_role_id"],
     )

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
-from sqlalchemy import Connection, Select, Text, case, cast, delete, false, func, select, update
+from sqlalchemy import Connection, Select, Text, case, cast, delete, func, select, update
 
 from bot.core.model import Alert
 from bot.store.codec import alert_from_json
@@ -14,6 +15,7 @@ from bot.store.mapping import delivery_from_row
 from bot.store.rows import Delivery, OutboxCounts
 from bot.store.schema import deliveries, leases, watches
 from bot.store.stories import edit_sent
+from bot.store.watches import ACTIVE
 
 # Each target (channel, webhook, console) sends in order and at most 5 per 5 s on Discord,
 # so one pass needs only its head; more would let one backlog crowd out every other target.
@@ -23,7 +25,7 @@ _target = func.coalesce(cast(watches.c.channel_id, Text), watches.c.webhook_url,
 # An edit (issue 14) carries what it needs of the message it edits: its id, status, nonce.
 _original = deliveries.alias("original")
 _queued = (select(deliveries, watches.c.name.label("watch_name"), watches.c.guild_id,
-                  watches.c.channel_id, watches.c.webhook_url,
+                  watches.c.channel_id, watches.c.webhook_url, watches.c.follow_role_id,
                   _original.c.message_id.label("edit_message_id"),
                   _original.c.status.label("edit_status"),
                   _original.c.nonce.label("edit_nonce"),
@@ -31,7 +33,7 @@ _queued = (select(deliveries, watches.c.name.label("watch_name"), watches.c.guil
                   .label("place"))
            .join_from(deliveries, watches, watches.c.id == deliveries.c.watch_id)
            .outerjoin(_original, _original.c.id == deliveries.c.edit_of)
-           .where(deliveries.c.status == "pending", watches.c.paused == false())
+           .where(deliveries.c.status == "pending", ACTIVE)
            .subquery("queued"))
 
 
@@ -62,7 +64,8 @@ class Outbox(Database):
         target), each with its next attempt time."""
         query = (select(_queued).where(_queued.c.place <= PER_TARGET)
                  .order_by(_queued.c.id).limit(limit))
-        rows = await self.read(lambda conn: conn.execute(query).mappings().all())
+        rows = await self.read(lambda conn: conn.execute(
+            query, {"p_now": time.time()}).mappings().all())
         return [(delivery_from_row(row), float(row["next_attempt"])) for row in rows]
 
     async def _execute(self, statement: Any) -> int:
@@ -112,7 +115,7 @@ class Outbox(Database):
                 delivery_id, owner, token, status="sent", message_id=message_id, sent_at=now,
                 attempts=deliveries.c.attempts + 1, first_attempt=_first_attempt(now)))
             if marked.rowcount:  # not a stale sender's: the row is its to mark
-                edit_sent(conn, delivery_id, now)  # nothing when it was not a story edit
+                edit_sent(conn, delivery_id, now)  # nothing for a new message or thread post
         await self.write(write)
 
     async def mark_retry(self, delivery_id: int, error: str, next_attempt: float,

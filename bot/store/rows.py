@@ -83,6 +83,11 @@ class WatchRow:
     paused_reason: str | None = None
     source: str = "command"
     cadence: Cadence = SEND_NOW  # or held for digests and quiet hours
+    # Issue 22: when a timed pause ends (None: until resumed), the Follow role, and what a
+    # story's later sources do: "edit" its message, also post in a "thread", or nothing.
+    paused_until: float | None = None
+    follow_role_id: int | None = None
+    follow_ups: str = "edit"
 
     @property
     def target_kind(self) -> str:
@@ -108,6 +113,7 @@ class NewWatch:
     stories: str = "group"
     source: str = "command"
     cadence: Cadence = SEND_NOW
+    follow_ups: str = "edit"
 
 
 @dataclass(frozen=True, slots=True)
@@ -147,6 +153,10 @@ class Delivery:
     edit_message_id: str | None = None
     edit_status: str | None = None
     edit_nonce: str | None = None
+    # Issue 22: a further source for the thread of ``edit_of``'s message, not an edit; and
+    # the role that followers of the watch have (pinged with the alert).
+    in_thread: bool = False
+    follow_role_id: int | None = None
 
     @property
     def target(self) -> str:
@@ -227,3 +237,12 @@ class WebSubClaim:
     topic: str
     token: str
     secret: str
+
+
+@dataclass(frozen=True, slots=True)
+class AlertStory:
+    """The story an alert message belongs to, its watch, and where it was posted (issue 22)."""
+
+    watch: WatchRow
+    story_id: str
+    target: str

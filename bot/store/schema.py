@@ -115,6 +115,13 @@ watches = Table(
     Column("timezone", StoredText, nullable=False, server_default=text("'UTC'")),
     Column("quiet", StoredText),
     Column("urgent", StoredText),
+    # Issue 22: a pause from an alert's Pause control ends by itself at this time (NULL:
+    # until resumed); the role the Follow button gives out; what a story's later sources do.
+    Column("paused_until", Time),
+    Column("follow_role_id", Snowflake),
+    Column("follow_ups", StoredText, CheckConstraint(
+        "follow_ups IN ('edit', 'thread', 'off')", name="follow_ups"),
+        nullable=False, server_default=text("'edit'")),
     UniqueConstraint("guild_id", "name"),
 )
 
@@ -155,6 +162,8 @@ deliveries = Table(
     Column("edit_of", Id),
     Column("claimed_by", StoredText),  # the process sending it (holds its target's lease)
     Column("claim_token", Integer),  # that lease's fencing token when the attempt started
+    # Issue 22: a further source posted into the thread of the message ``edit_of`` posted.
+    Column("in_thread", Flag, nullable=False, server_default=false()),
     UniqueConstraint("watch_id", "feed_id", "item_key"),
     Index("deliveries_pending", "id", sqlite_where=text("status = 'pending'"),
           postgresql_where=text("status = 'pending'")),
@@ -290,4 +299,25 @@ cluster_config = Table(
     Column("id", Integer, primary_key=True, autoincrement=False),
     Column("config_hash", StoredText, nullable=False),
     Column("updated_at", Time, nullable=False),
+)
+
+# Issue 22: a story muted on a target (a channel) gets no more alerts or edits there.
+story_mutes = Table(
+    "story_mutes", metadata,
+    Column("story_id", StoredText, nullable=False),
+    Column("target", StoredText, nullable=False),
+    Column("guild_id", Snowflake, nullable=False),
+    Column("muted_by", Snowflake, nullable=False),
+    Column("at", Time, nullable=False),
+    PrimaryKeyConstraint("story_id", "target"),
+)
+
+# Issue 22: each click on an alert's controls, claimed by the first process to record it
+# (Discord delivers an interaction to every session of its shard).
+component_clicks = Table(
+    "component_clicks", metadata,
+    Column("interaction_id", Snowflake, nullable=False),
+    Column("at", Time, nullable=False),
+    PrimaryKeyConstraint("interaction_id"),
+    Index("component_clicks_at", "at"),
 )

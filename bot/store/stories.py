@@ -25,13 +25,20 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, delete, false, insert, select, update
 
 from bot.core.model import Alert, Entry, Source
 from bot.store.codec import alert_from_json, alert_to_json
 from bot.store.dialect import upsert
 from bot.store.rows import DeliveryDraft
-from bot.store.schema import deliveries, story_books, story_items, story_posts, watches
+from bot.store.schema import (
+    deliveries,
+    story_books,
+    story_items,
+    story_mutes,
+    story_posts,
+    watches,
+)
 from bot.stories.book import StoryBook, StoryBooks, StoryRow, content_hash, story_item
 
 EDIT_GAP_S = 10.0
@@ -48,6 +55,7 @@ class WatchTarget:
     guild_id: int
     mode: str  # "group" | "every-item"
     target: str
+    follow_ups: str = "edit"  # "edit" | "thread" | "off" (issue 22)
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,11 +68,12 @@ class Proposal:
 
 
 def watch_targets(conn: Connection, ids: set[int]) -> dict[int, WatchTarget]:
-    """Guild, stories mode and target of each watch in ``ids``."""
+    """Guild, stories mode, target and follow-ups of each watch in ``ids``."""
     query = select(watches.c.id, watches.c.guild_id, watches.c.stories, watches.c.channel_id,
-                   watches.c.webhook_url).where(watches.c.id.in_(sorted(ids)))
+                   watches.c.webhook_url, watches.c.follow_ups).where(
+        watches.c.id.in_(sorted(ids)))
     return {row.id: WatchTarget(int(row.guild_id), row.stories,
-                                target_key(row.channel_id, row.webhook_url))
+                                target_key(row.channel_id, row.webhook_url), row.follow_ups)
             for row in conn.execute(query)}
 
 
@@ -190,18 +199,48 @@ def target_key(channel_id: int | None, webhook_url: str | None) -> str:
     return "console"
 
 
+def muted_stories(conn: Connection, story_ids: set[str]) -> set[tuple[str, str]]:
+    """Which (story, target) pairs among these stories are muted (issue 22)."""
+    if not story_ids:
+        return set()
+    rows = conn.execute(select(story_mutes.c.story_id, story_mutes.c.target).where(
+        story_mutes.c.story_id.in_(sorted(story_ids))))
+    return {(str(story), str(target)) for story, target in rows}
+
+
+def edits_muted(conn: Connection, original: Any) -> bool:
+    """Whether the story of a posted alert (a deliveries row) is muted where it was posted.
+
+    The story is the one of the watch's guild's book (one book per guild, issue 24).
+    """
+    found = conn.execute(
+        select(story_items.c.story_id, watches.c.channel_id, watches.c.webhook_url)
+        .join_from(story_items, watches, watches.c.id == original.watch_id)
+        .where(story_items.c.feed_id == original.feed_id,
+               story_items.c.item_key == original.item_key,
+               story_items.c.book == watches.c.guild_id)).first()
+    if found is None:
+        return False
+    target = target_key(found.channel_id, found.webhook_url)
+    return (str(found.story_id), target) in muted_stories(conn, {str(found.story_id)})
+
+
 def place_drafts(conn: Connection, feed_id: int, drafts: Sequence[DeliveryDraft],
                  stories: dict[tuple[int, str], str], targets: dict[int, WatchTarget],
                  now: float) -> list[DeliveryDraft]:
     """Post or edit for each draft of a "group" watch; return the drafts to post as usual.
 
-    Drafts of "every-item" watches and items without a story come back untouched. A
-    draft's story is the one of its watch's guild's book.
+    Drafts of "every-item" watches and items without a story come back untouched; drafts
+    of a story muted on their target are dropped. A draft's story is the one of its watch's
+    guild's book.
     """
+    muted = muted_stories(conn, set(stories.values()))
     plain = []
     for draft in drafts:
         watch = targets.get(draft.watch_id)
         story = None if watch is None else stories.get((watch.guild_id, draft.item_key))
+        if watch is not None and story is not None and (story, watch.target) in muted:
+            continue
         if watch is None or watch.mode != "group" or story is None:
             plain.append(draft)
             continue
@@ -214,14 +253,15 @@ def place_drafts(conn: Connection, feed_id: int, drafts: Sequence[DeliveryDraft]
                 conn.execute(insert(story_posts).values(
                     story_id=story, target=watch.target, delivery_id=delivery_id,
                     sources="[]", created_at=now))
-        else:
-            _add_source(conn, post, draft.alert, now)
+        elif watch.follow_ups != "off":
+            _add_source(conn, post, draft, now,
+                        feed_id if watch.follow_ups == "thread" else None)
     return plain
 
 
 def _insert_delivery(conn: Connection, watch_id: int, feed_id: int, item_key: str,
                      nonce: str, alert: Alert, next_attempt: float,
-                     edit_of: int | None = None) -> int | None:
+                     edit_of: int | None = None, in_thread: bool = False) -> int | None:
     found = conn.execute(select(deliveries.c.id).where(
         deliveries.c.watch_id == watch_id, deliveries.c.feed_id == feed_id,
         deliveries.c.item_key == item_key)).scalar()
@@ -230,11 +270,15 @@ def _insert_delivery(conn: Connection, watch_id: int, feed_id: int, item_key: st
     return int(conn.execute(insert(deliveries).values(
         watch_id=watch_id, feed_id=feed_id, item_key=item_key, nonce=nonce,
         payload=alert_to_json(alert), next_attempt=next_attempt, created_at=next_attempt,
-        edit_of=edit_of).returning(deliveries.c.id)).scalar_one())
+        edit_of=edit_of, in_thread=in_thread).returning(deliveries.c.id)).scalar_one())
 
 
-def _add_source(conn: Connection, post: Any, alert: Alert, now: float) -> None:
-    """Add the draft's source to the story post and queue the edit that shows it."""
+def _add_source(conn: Connection, post: Any, draft: DeliveryDraft, now: float,
+                thread_feed: int | None) -> None:
+    """Add the draft's source to the story post and queue the edit that shows it; with
+    ``thread_feed`` (the draft's feed), also post the draft's alert into the story
+    message's thread (once: a source already listed is not added again)."""
+    alert = draft.alert
     original = conn.execute(select(deliveries).where(
         deliveries.c.id == post.delivery_id)).first()
     if original is None:
@@ -250,6 +294,11 @@ def _add_source(conn: Connection, post: Any, alert: Alert, now: float) -> None:
     rendered = dataclasses.replace(
         base, also_reported=tuple(Source(name, link) for name, link in sources))
     queue_edit(conn, original, rendered, f"{len(sources)}", now, post)
+    if thread_feed is not None:
+        # Nobody is pinged in the thread: the story message did that.
+        quiet = dataclasses.replace(alert, role_id=None)
+        _insert_delivery(conn, draft.watch_id, thread_feed, draft.item_key, draft.nonce,
+                         quiet, now, edit_of=original.id, in_thread=True)
 
 
 def queue_edit(conn: Connection, original: Any, alert: Alert, tag: str, now: float,
@@ -278,7 +327,8 @@ def queue_edit(conn: Connection, original: Any, alert: Alert, tag: str, now: flo
 
 def edit_sent(conn: Connection, delivery_id: int, now: float) -> None:
     """An edit reached Discord: the next one of that message waits ``EDIT_GAP_S``."""
-    original = select(deliveries.c.edit_of).where(deliveries.c.id == delivery_id)
+    original = select(deliveries.c.edit_of).where(deliveries.c.id == delivery_id,
+                                                  deliveries.c.in_thread == false())
     conn.execute(update(story_posts).where(story_posts.c.delivery_id == original.scalar_subquery())
                  .values(last_edit_at=now))
     conn.execute(update(story_posts).where(story_posts.c.edit_id == delivery_id).values(

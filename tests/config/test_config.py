@@ -80,7 +80,18 @@ BAD = [
     ("zero interval", GOOD.replace('"2m"', "0"), "at least 1s"),
     ("auto bounds crossed", "[bot]\nmin_interval = \"2h\"\nmax_interval = \"1h\"\n" + GOOD,
      "min_interval (7200s) is above max_interval"),
+    ("bad follow_ups", GOOD.replace('feeds = ["Local Wire"]',
+                                    'feeds = ["Local Wire"]\nfollow_ups = "reply"'),
+     "watches[0].follow_ups"),
+    ("blank manager_role", '[bot]\nmanager_role = "  "\n' + GOOD, "bot.manager_role"),
 ]
+
+
+@pytest.mark.parametrize(("line", "role"), [("", None), ("manager_role = 'editors'", "editors"),
+                                            ("manager_role = 444444444444444401",
+                                             "444444444444444401")])
+def test_manager_role_is_an_id_or_a_name(tmp_path: Path, line: str, role: str | None) -> None:
+    assert load_config(write(tmp_path, f"[bot]\n{line}\n" + GOOD)).bot.manager_role == role
 
 
 @pytest.mark.parametrize(("label", "text", "expected"), BAD, ids=[case[0] for case in BAD])

@@ -25,7 +25,9 @@ from tests.fakes.discord_payloads import (
     GENERAL_CHANNEL_ID,
     GUILD_ID,
     JSON,
+    MEMBER_PERMISSIONS,
     MODERATOR_PERMISSIONS,
+    USER_ID,
     FakeChannel,
     FakeGuild,
     FakeRole,
@@ -38,6 +40,7 @@ from tests.fakes.feed_server import FeedServer
 
 EPHEMERAL = 64
 DEFERRED = 5
+DEFERRED_UPDATE = 6
 AUTOCOMPLETE_RESULT = 8
 
 
@@ -71,9 +74,11 @@ def make_config(guilds: Sequence[int] = (GUILD_ID,), **fields: Any) -> Config:
                                 private_network_guilds=tuple(guilds)), **fields)
 
 
-def channel_option(name: str, channel_id: int, guild_id: int = GUILD_ID) -> tuple[JSON, JSON]:
+def channel_option(name: str, channel_id: int, guild_id: int = GUILD_ID,
+                   channel_type: int = 0) -> tuple[JSON, JSON]:
     """A CHANNEL option and the ``resolved`` data Discord sends with it."""
-    data = {**channel_json(FakeChannel(channel_id, f"channel-{channel_id}"), guild_id),
+    channel = FakeChannel(channel_id, f"channel-{channel_id}", type=channel_type)
+    data = {**channel_json(channel, guild_id),
             "permissions": str(MODERATOR_PERMISSIONS)}
     return ({"name": name, "type": 7, "value": str(channel_id)},
             {"channels": {str(channel_id): data}})
@@ -122,13 +127,16 @@ class Bot:
         return str(message["content"])
 
     async def watch_add(self, name: str, query: str, *, channel_id: int | None = None,
-                        role: FakeRole | None = None, guild: FakeGuild | None = None) -> str:
-        """``/watch add`` with optional channel and role options, from #general."""
+                        role: FakeRole | None = None, guild: FakeGuild | None = None,
+                        channel_type: int = 0, **more: str) -> str:
+        """``/watch add`` with optional channel and role options (and more string options,
+        e.g. ``follow_ups``), from #general."""
         options: list[JSON] = [{"name": "name", "type": 3, "value": name},
                                {"name": "query", "type": 3, "value": query}]
+        options += [{"name": key, "type": 3, "value": value} for key, value in more.items()]
         resolved: dict[str, Any] = {}
         if channel_id is not None:
-            option, data = channel_option("channel", channel_id)
+            option, data = channel_option("channel", channel_id, channel_type=channel_type)
             options.append(option)
             resolved.update(data)
         if role is not None:
@@ -137,6 +145,21 @@ class Bot:
             resolved.update(data)
         return await self.answer("watch", options, subcommand="add",
                                  channel_id=GENERAL_CHANNEL_ID, resolved=resolved or None)
+
+    async def click(self, message: JSON, custom_id: str, *, values: list[str] | None = None,
+                    permissions: int = MEMBER_PERMISSIONS, user_id: int = USER_ID,
+                    roles: tuple[int, ...] | None = None) -> str:
+        """Click a control under ``message`` as a member; the text of the ephemeral answer
+        (a deferred update, then a follow-up)."""
+        interaction = await self.fake.click(message, custom_id, values=values,
+                                            permissions=permissions, user_id=user_id,
+                                            roles=roles)
+        callback = await self.fake.wait_for_callback(interaction)
+        assert callback["type"] == DEFERRED_UPDATE, callback
+        [answer] = await self.fake.wait_for_followups(interaction, timeout=10)
+        assert int(answer["flags"]) & EPHEMERAL, answer
+        assert answer.get("mention_roles") == [] and not answer["mention_everyone"], answer
+        return str(answer["content"])
 
     async def feed_add(self, url: str, **options: str) -> str:
         """``/feed add`` (deferred, answered by a follow-up)."""

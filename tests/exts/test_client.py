@@ -51,7 +51,7 @@ async def test_login_syncs_commands_to_the_configured_guild(bot: Bot) -> None:
     assert [(o["name"], o["type"], o["required"]) for o in add["options"]] == [
         ("name", 3, True), ("query", 3, True), ("channel", 7, False), ("role", 8, False),
         ("deliver", 3, False), ("timezone", 3, False), ("quiet", 3, False), ("urgent", 3, False),
-        ("stories", 3, False)]
+        ("stories", 3, False), ("follow_ups", 3, False)]
     assert [o.get("autocomplete", False) for o in add["options"]][5] is True  # timezone
     assert fake.commands(None) == []  # nothing global when guilds are configured
     assert bot.client.synced_to == [GUILD_ID]

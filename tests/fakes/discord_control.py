@@ -9,6 +9,7 @@ routes, so a test can count the alerts that reached Discord exactly once.
     POST   /_fake/faults                  {"kind": "rate_limit", "prefix": ..., "count": ...}
     DELETE /_fake/faults
     POST   /_fake/interactions            {"name": ..., "options": {...}, "subcommand": ...}
+    POST   /_fake/clicks                  {"message_id": ..., "custom_id": ..., "values": [...]}
     GET    /_fake/interactions/{id}
     POST   /_fake/gateway                 {"action": "reconnect" | "invalidate" | "disconnect"}
 """
@@ -20,6 +21,7 @@ from typing import Any
 
 from aiohttp import web
 
+from .discord_components import component_payload
 from .discord_gateway import Gateway
 from .discord_interactions import interaction_payload
 from .discord_state import FakeState
@@ -48,6 +50,7 @@ class ControlApi:
         r.add_post(f"{PREFIX}/faults", self.add_fault)
         r.add_delete(f"{PREFIX}/faults", self.clear_faults)
         r.add_post(f"{PREFIX}/interactions", self.send_interaction)
+        r.add_post(f"{PREFIX}/clicks", self.send_click)
         r.add_get(PREFIX + r"/interactions/{iid:\d+}", self.get_interaction)
         r.add_post(f"{PREFIX}/gateway", self.gateway_action)
 
@@ -94,6 +97,21 @@ class ControlApi:
             record = interaction_payload(self.state, name, **spec)
         except (KeyError, TypeError, ValueError) as exc:
             return _json({"error": str(exc)}, 400)
+        await self.gateway.dispatch("INTERACTION_CREATE", record.payload)
+        return _json({"id": str(record.id), "token": record.token})
+
+    async def send_click(self, request: web.Request) -> web.Response:
+        """A member clicks a component: ``{"message_id", "custom_id", "values"?, "user_id"?,
+        "permissions"?, "roles"?}``; answers the interaction's id and token."""
+        spec = await request.json()
+        try:
+            message = next(m for m in self.state.all_messages()
+                           if m["id"] == str(spec.pop("message_id")))
+            if "roles" in spec:
+                spec["roles"] = tuple(int(r) for r in spec["roles"])
+            record = component_payload(self.state, message, spec.pop("custom_id"), **spec)
+        except (KeyError, StopIteration, TypeError, ValueError) as exc:
+            return _json({"error": str(exc) or type(exc).__name__}, 400)
         await self.gateway.dispatch("INTERACTION_CREATE", record.payload)
         return _json({"id": str(record.id), "token": record.token})
 

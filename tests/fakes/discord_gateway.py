@@ -155,8 +155,9 @@ class Gateway:
             ready["shard"] = data["shard"]
         await self._dispatch_to(conn, "READY", ready)
         for guild in guilds:
-            await self._dispatch_to(conn, "GUILD_CREATE",
-                                    guild_create_json(guild, self.state.bot_user))
+            await self._dispatch_to(conn, "GUILD_CREATE", guild_create_json(
+                guild, self.state.bot_user,
+                extra_roles=self.state.created_roles.get(guild.id, [])))
         self.state.changed()
 
     async def _resume(self, conn: Connection, data: JSON) -> None:
@@ -181,6 +182,15 @@ class Gateway:
         guild_id = int(guild) if guild is not None else None
         conns = await self.state.wait_until(lambda: self.receivers(guild_id), timeout,
                                             "a ready gateway session")
+        for conn in conns:
+            await self._dispatch_to(conn, event, data)
+        return len(conns)
+
+    async def dispatch_if_ready(self, event: str, data: Any) -> int:
+        """Like :meth:`dispatch`, but to the sessions there are now (none: nobody hears it),
+        for events Discord sends as a side effect of a REST call."""
+        guild = data.get("guild_id") if isinstance(data, dict) else None
+        conns = self.receivers(int(guild) if guild is not None else None)
         for conn in conns:
             await self._dispatch_to(conn, event, data)
         return len(conns)

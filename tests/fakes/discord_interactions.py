@@ -27,8 +27,10 @@ EPHEMERAL = 1 << 6
 LOADING = 1 << 7
 UNKNOWN_INTERACTION = 10062
 ALREADY_ACKNOWLEDGED = 40060
+MESSAGE_COMPONENT = 3
 # Callback types that create or show the "original" message.
-_MESSAGE_CALLBACKS = {4: 0, 5: LOADING, 7: 0}
+_MESSAGE_CALLBACKS = {4: 0, 5: LOADING}
+_COMPONENT_ONLY = (6, 7)  # deferred update, update message
 
 OptionValues = Mapping[str, str | int | float | bool] | Sequence[JSON]
 
@@ -124,11 +126,20 @@ class InteractionApi:
     def _answer_callback(self, record: InteractionRecord, body: JSON) -> Reply:
         kind = int(body.get("type", 0))
         data = body.get("data") or {}
+        if kind in _COMPONENT_ONLY and record.payload["type"] != MESSAGE_COMPONENT:
+            return error(400, 50035, "Interaction response type invalid for this interaction")
         if kind in (4, 7):
             invalid = check_message(data)
             if invalid is not None:
                 return 400, invalid
         record.callbacks.append(body)
+        if kind in _COMPONENT_ONLY:
+            # 6: a deferred update (nothing shown; follow-ups allowed); 7: edit the message
+            # the component is on, which has no interaction "original" of its own.
+            if kind == 7:
+                self._update_clicked(record, data)
+            return 200, {"interaction": {"id": str(record.id), "type": record.payload["type"]},
+                         "resource": {"type": kind}}
         resource: JSON = {"type": kind}
         info: JSON = {"id": str(record.id), "type": record.payload["type"]}
         if kind in _MESSAGE_CALLBACKS:
@@ -139,6 +150,13 @@ class InteractionApi:
                         response_message_loading=kind == 5,
                         response_message_ephemeral=bool(flags & EPHEMERAL))
         return 200, {"interaction": info, "resource": resource}
+
+    def _update_clicked(self, record: InteractionRecord, data: JSON) -> None:
+        clicked = record.payload["message"]
+        for msg in self.state.messages.get(int(clicked["channel_id"]), []):
+            if msg["id"] == clicked["id"]:
+                msg.update({k: v for k, v in data.items()
+                            if k in ("content", "embeds", "components")})
 
     async def callback(self, request: web.Request) -> Reply:
         """Answer an interaction once, within the deadline (Discord: 3 s), as 200 JSON."""

@@ -242,8 +242,10 @@ def member_json(user: JSON, *, permissions: int | None = None, roles: tuple[int,
     return member
 
 
-def guild_create_json(guild: FakeGuild, bot_user: JSON, owner_id: int = USER_ID) -> JSON:
-    """A full GUILD_CREATE: roles incl. @everyone, channels, the bot as the only member."""
+def guild_create_json(guild: FakeGuild, bot_user: JSON, owner_id: int = USER_ID,
+                      extra_roles: list[JSON] | None = None) -> JSON:
+    """A full GUILD_CREATE: roles incl. @everyone (and ``extra_roles`` made through the API),
+    channels, the bot as the only member."""
     return {
         "id": str(guild.id),
         "name": guild.name,
@@ -252,7 +254,8 @@ def guild_create_json(guild: FakeGuild, bot_user: JSON, owner_id: int = USER_ID)
         "unavailable": False,
         "large": False,
         "member_count": 1,  # equal to members sent, so discord.py never asks for chunks
-        "roles": [role_json(guild, None)] + [role_json(guild, r) for r in guild.roles],
+        "roles": [role_json(guild, None)] + [role_json(guild, r) for r in guild.roles]
+        + list(extra_roles or []),
         "channels": [channel_json(c, guild.id) for c in guild.channels],
         "members": [member_json(bot_user)],
         "threads": [],

@@ -23,6 +23,29 @@ Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 RECORD = web.RequestKey("record", RecordedRequest)
 REPLY = web.RequestKey("reply", tuple)
 
+# Channel types that take no plain message: voice, category, forum, media.
+_NOT_TEXT = (2, 4, 15, 16)
+
+
+def webhook_components(body: dict[str, Any], with_components: str | None
+                       ) -> dict[str, Any] | Reply:
+    """Discord's rule for a webhook the application does not own: components are ignored
+    unless ``with_components=true``, and then only link buttons are allowed."""
+    if not body.get("components"):
+        return body
+    if with_components not in ("true", "1"):
+        return {k: v for k, v in body.items() if k != "components"}
+    for row in body["components"]:
+        for component in row.get("components") or []:
+            if component.get("type") != 2 or component.get("style") != 5:
+                return 400, {"message": "Invalid Form Body", "code": 50035, "errors": {
+                    "components": {"_errors": [{
+                        "code": "COMPONENT_INTERACTIVE_NOT_ALLOWED",
+                        "message": "Interactive components cannot be sent by a webhook "
+                                   "that the application does not own."}]}}}
+    return body
+
+
 # Routes Discord serves without the bot token (they carry their own token in the path).
 _NO_AUTH = ("/webhooks/", "/interactions/", "/gateway")
 
@@ -193,6 +216,8 @@ class RestApi:
         cid = int(request.match_info["cid"])
         if cid not in self.state.channels:
             return error(404, 10003, "Unknown Channel")
+        if self.state.channels[cid][0].type in _NOT_TEXT:
+            return error(400, 50008, "Cannot send messages in a non-text channel")
         body = message_body(request)
         if not isinstance(body, dict):
             return body
@@ -214,10 +239,10 @@ class RestApi:
 
     async def get_channel(self, request: web.Request) -> Reply:
         """``GET /channels/{id}``."""
-        found = self.state.channels.get(int(request.match_info["cid"]))
-        if found is None:
+        cid = int(request.match_info["cid"])
+        if cid not in self.state.channels:
             return error(404, 10003, "Unknown Channel")
-        return 200, channel_json(found[0], found[1].id)
+        return 200, self.state.channel_payload(cid)
 
     async def guild_channels(self, request: web.Request) -> Reply:
         """``GET /guilds/{id}/channels``."""
@@ -244,6 +269,9 @@ class RestApi:
         if not isinstance(hook, FakeWebhook):
             return hook
         body = message_body(request)
+        if not isinstance(body, dict):
+            return body
+        body = webhook_components(body, request.query.get("with_components"))
         if not isinstance(body, dict):
             return body
         msg = self.state.build_message(hook.channel_id, body, webhook=hook)

@@ -30,13 +30,14 @@ import json
 import os
 import signal
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import TypeVar
 
 from aiohttp import web
 
+from .discord_components import component_payload
 from .discord_control import ControlApi
 from .discord_edits import EditApi
 from .discord_faults import FaultPlan
@@ -44,7 +45,9 @@ from .discord_gateway import Gateway
 from .discord_interactions import InteractionApi, OptionValues, interaction_payload
 from .discord_payloads import JSON, MEMBER_PERMISSIONS, USER_ID, FakeConfig
 from .discord_rest import API_PREFIX, RestApi
+from .discord_roles import RoleApi
 from .discord_state import FakeState, InteractionRecord, RecordedRequest
+from .discord_threads import ThreadApi
 
 T = TypeVar("T")
 
@@ -71,6 +74,8 @@ class FakeDiscord:
         app = web.Application(middlewares=[rest.middleware])
         rest.add_routes(app)
         EditApi(self.state).add_routes(app)
+        RoleApi(self.state, self.gateway).add_routes(app)
+        ThreadApi(self.state, self.gateway).add_routes(app)
         interactions.add_routes(app)
         ControlApi(self.state, self.gateway).add_routes(app)
         app.router.add_get("/gateway", self.gateway.handle)
@@ -187,6 +192,26 @@ class FakeDiscord:
             self.state, name, options, subcommand=subcommand, group=group, focused=focused,
             permissions=permissions, guild_id=guild_id, channel_id=channel_id, user_id=user_id,
             roles=roles, resolved=resolved)
+        await self.gateway.dispatch("INTERACTION_CREATE", record.payload)
+        return record
+
+    def prepare_click(self, message: JSON, custom_id: str, *,
+                      values: Sequence[str] | None = None, user_id: int = USER_ID,
+                      permissions: int = MEMBER_PERMISSIONS,
+                      roles: tuple[int, ...] | None = None) -> InteractionRecord:
+        """A click on a component of ``message`` (type 3), recorded but not yet sent."""
+        current = next((m for m in self.messages() if m["id"] == message["id"]), message)
+        return component_payload(self.state, current, custom_id, values=values,
+                                 user_id=user_id, permissions=permissions, roles=roles)
+
+    async def click(self, message: JSON, custom_id: str, *,
+                    values: Sequence[str] | None = None, user_id: int = USER_ID,
+                    permissions: int = MEMBER_PERMISSIONS,
+                    roles: tuple[int, ...] | None = None) -> InteractionRecord:
+        """A member clicks ``custom_id`` on ``message`` (as the fake has it now): sends
+        INTERACTION_CREATE of type 3 to every session of the guild's shard."""
+        record = self.prepare_click(message, custom_id, values=values, user_id=user_id,
+                                    permissions=permissions, roles=roles)
         await self.gateway.dispatch("INTERACTION_CREATE", record.payload)
         return record
 

@@ -12,11 +12,16 @@ from typing import Any, TypeVar
 from .discord_faults import FaultPlan
 from .discord_payloads import (
     JSON,
+    FakeChannel,
     FakeConfig,
+    FakeGuild,
+    FakeRole,
     FakeWebhook,
     Snowflakes,
+    channel_json,
     now_iso,
     resolve_mentions,
+    role_json,
     user_json,
 )
 
@@ -83,6 +88,57 @@ class FakeState:
         self.on_change: Callable[[], None] | None = None
         self.sessions_now = 0  # gateway sessions identified at this moment
         self.sessions_max = 0  # ... and the most there ever were at once
+        # Issue 22: roles made through the API, members' roles, threads and forum tags, and
+        # the permissions the bot lacks ("manage_roles", "manage_channels",
+        # "create_public_threads"): calls that need one answer 403 50013.
+        self.created_roles: dict[int, list[JSON]] = {}
+        self.member_roles: dict[tuple[int, int], set[int]] = {}
+        self.parents: dict[int, int] = {}  # thread → the channel it is in
+        self.forum_tags: dict[int, list[JSON]] = {}
+        self.applied_tags: dict[int, list[str]] = {}
+        self.bot_lacks: set[str] = set()
+
+    # --- roles, threads, forums (issue 22) ----------------------------------------------
+    def create_role(self, guild_id: int, name: str, *, permissions: int = 0,
+                    mentionable: bool = False) -> JSON:
+        """A new role in a guild (it pings from now on), as Discord returns it."""
+        guild = self.guild(guild_id)
+        role = FakeRole(self.ids.next(), name, permissions,
+                        position=len(guild.roles) + len(self.created_roles.get(guild_id, [])) + 1,
+                        mentionable=mentionable)
+        data = role_json(guild, role)
+        self.created_roles.setdefault(guild_id, []).append(data)
+        self.role_ids.add(role.id)
+        self.changed()
+        return data
+
+    def guild(self, guild_id: int) -> FakeGuild:
+        """A configured guild by id (KeyError if there is none)."""
+        return next(g for g in self.config.guilds if g.id == guild_id)
+
+    def add_thread(self, channel: FakeChannel, parent_id: int) -> None:
+        """A new thread in ``parent_id``: messages can be posted to its id from now on."""
+        self.channels[channel.id] = (channel, self.channels[parent_id][1])
+        self.parents[channel.id] = parent_id
+        self.changed()
+
+    def threads_of(self, parent_id: int) -> list[int]:
+        """The threads opened in a channel (a forum's posts), oldest first."""
+        return sorted(t for t, parent in self.parents.items() if parent == parent_id)
+
+    def channel_payload(self, channel_id: int) -> JSON:
+        """A channel object as Discord returns it: a thread's parent, a forum's tags."""
+        channel, guild = self.channels[channel_id]
+        data = channel_json(channel, guild.id)
+        if channel_id in self.parents:
+            data.update(parent_id=str(self.parents[channel_id]), owner_id=self.bot_user["id"],
+                        message_count=len(self.messages.get(channel_id, [])), member_count=1,
+                        applied_tags=self.applied_tags.get(channel_id, []),
+                        thread_metadata={"archived": False, "auto_archive_duration": 1440,
+                                         "archive_timestamp": now_iso(), "locked": False})
+        if channel.type == 15:
+            data["available_tags"] = self.forum_tags.get(channel_id, [])
+        return data
 
     def note_sessions(self, count: int) -> None:
         """The gateway's count of identified sessions changed."""

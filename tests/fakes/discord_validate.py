@@ -37,6 +37,7 @@ URL_KEYS: tuple[tuple[str, ...], ...] = (
     ("author", "icon_url"),
     ("footer", "icon_url"),
 )
+ROWS_MAX = 5
 COMMAND_NAME_RE = re.compile(r"^[-_\w]{1,32}$")
 
 
@@ -125,6 +126,37 @@ def _check_allowed_mentions(allowed: Any, problems: Problems) -> None:
                          f'parse:["{kind}"] and {kind}: [ids] are mutually exclusive.')
 
 
+def _check_components(rows: list[Any], problems: Problems) -> None:
+    """Action rows (type 1) of buttons (2) or one select (3), with Discord's limits."""
+    if len(rows) > ROWS_MAX:
+        problems.too_long(("components",), ROWS_MAX)
+    for i, row in enumerate(rows):
+        where = ("components", str(i))
+        items = row.get("components") or [] if isinstance(row, Mapping) else []
+        if not isinstance(row, Mapping) or row.get("type") != 1 or not 1 <= len(items) <= 5:
+            problems.add(where, "COMPONENT_LAYOUT_WIDTH_EXCEEDED", "Invalid action row")
+            continue
+        if any(c.get("type") != 2 for c in items) and len(items) > 1:
+            problems.add(where, "COMPONENT_LAYOUT_WIDTH_EXCEEDED", "A select fills its row")
+        for j, item in enumerate(items):
+            _check_component(item, (*where, "components", str(j)), problems)
+
+
+def _check_component(item: Mapping[str, Any], where: tuple[str, ...],
+                     problems: Problems) -> None:
+    link = item.get("type") == 2 and item.get("style") == 5
+    if link != bool(item.get("url")) or link == bool(item.get("custom_id")):
+        problems.add(where, "COMPONENT_INVALID", "A link button has a url and no custom_id; "
+                     "any other component has a custom_id")
+    for key, limit in (("custom_id", 100), ("label", 80), ("placeholder", 150),
+                       ("url", 512)):
+        if len(str(item.get(key) or "")) > limit:
+            problems.too_long((*where, key), limit)
+    if item.get("type") == 3 and not 1 <= len(item.get("options") or []) <= 25:
+        problems.add((*where, "options"), "BASE_TYPE_BAD_LENGTH",
+                     "Must be between 1 and 25 in length.")
+
+
 def check_message(body: Mapping[str, Any]) -> JSON | None:
     """Check a create-message / execute-webhook body; return the 400 body, or None if valid."""
     problems = Problems()
@@ -142,6 +174,7 @@ def check_message(body: Mapping[str, Any]) -> JSON | None:
         problems.add(("embeds",), "MAX_EMBED_SIZE_EXCEEDED",
                      f"Embed size exceeds maximum size of {EMBED_TOTAL_MAX}")
     _check_allowed_mentions(body.get("allowed_mentions"), problems)
+    _check_components(body.get("components") or [], problems)
     error = problems.body()
     if error is None and not (content or embeds or body.get("components") or body.get("poll")):
         error = {"message": "Cannot send an empty message", "code": EMPTY_MESSAGE}

@@ -8,7 +8,7 @@ decisions recorded before are kept as fingerprints only (book -1): they came fro
 book, so they would mix guilds if replayed, but their corrections still edit their alerts.
 
 Revision ID: 0011_scale
-Revises: 0007_fencing
+Revises: 0010_actions
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from alembic import op
 from bot.store.types import Id, Snowflake, StoredText, Time
 
 revision = "0011_scale"
-down_revision = "0007_fencing"
+down_revision = "0010_actions"
 branch_labels = None
 depends_on = None
 
