@@ -54,11 +54,13 @@ class Actions(Database):
     async def alert_story(self, delivery_id: int) -> AlertStory | None:
         """The story of the alert a delivery posted; None when either is gone (pruned)."""
         def look(conn: Connection) -> AlertStory | None:
+            # The story is the one of the watch's guild's book (one book per guild).
             found = conn.execute(
                 select(deliveries.c.watch_id, story_items.c.story_id)
-                .join_from(deliveries, story_items,
-                           (story_items.c.feed_id == deliveries.c.feed_id)
-                           & (story_items.c.item_key == deliveries.c.item_key))
+                .join_from(deliveries, watches, watches.c.id == deliveries.c.watch_id)
+                .join(story_items, (story_items.c.feed_id == deliveries.c.feed_id)
+                      & (story_items.c.item_key == deliveries.c.item_key)
+                      & (story_items.c.book == watches.c.guild_id))
                 .where(deliveries.c.id == delivery_id)).first()
             if found is None:
                 return None
