@@ -37,6 +37,7 @@ from bot.pipeline.preview import Preview, preview_matches
 from bot.pipeline.render import MatcherCache, plan_deliveries
 from bot.store.base import Store
 from bot.store.rows import DeliveryDraft, FeedRow
+from bot.store.trail import TrailNotes
 
 log = logging.getLogger(__name__)
 
@@ -120,20 +121,26 @@ async def _poll(feed: FeedRow, deps: PollDeps) -> PollResult:
     parsed = await deps.parser.parse(response.body, response.headers, response.final_url)
     metrics.observe_parse(time.perf_counter() - started)
     watches = await store.watches_for_feed(feed.id)
-    entries = await _with_articles(feed, parsed.entries, bool(watches), deps)
+    notes = TrailNotes()  # the decision trail (issue 21), written by the ingest
+    entries = await _with_articles(feed, parsed.entries, bool(watches), deps, notes)
     seen_at = datetime.fromtimestamp(now, UTC)
 
     def plan(new_entries: Sequence[Entry]) -> list[DeliveryDraft]:
-        drafts = plan_deliveries(new_entries, watches, deps.matchers, feed.url, seen_at)
+        notes.verdicts.clear()  # planned again when the feed was primed meanwhile
+        drafts = plan_deliveries(new_entries, watches, deps.matchers, feed.url, seen_at,
+                                 notes.verdicts)
         # Digest periods by the clock when matched, just before the write: a draft late for
         # a digest already made is sent alone by the store (bot.store.digests), never lost.
-        return hold_drafts(drafts, watches, new_entries,
-                           datetime.fromtimestamp(deps.clock(), UTC))
+        held = hold_drafts(drafts, watches, new_entries, datetime.fromtimestamp(deps.clock(), UTC))
+        for draft in held:
+            if draft.hold_until is not None:
+                notes.hold(draft.item_key, draft.watch_id, draft.hold_until)
+        return held
 
     result = await store.ingest(
         feed.id, entries, now=now, next_check=next_check, title=parsed.title or None,
         etag=response.etag, last_modified=response.last_modified, body_hash=body_hash,
-        plan=plan)
+        plan=plan, trail=notes)
     metrics.count_items(result.new_items)
     metrics.count_matches(result.deliveries)
     if result.new_items:
@@ -150,11 +157,12 @@ async def _poll(feed: FeedRow, deps: PollDeps) -> PollResult:
 
 
 async def _with_articles(feed: FeedRow, entries: Sequence[Entry], watched: bool,
-                         deps: PollDeps) -> Sequence[Entry]:
+                         deps: PollDeps, notes: TrailNotes) -> Sequence[Entry]:
     """Entries with the article text of new teaser items (issue 13), when any watch sees them.
 
     Never on a feed's first poll (it records silently) and never for known items: the
-    store's ``known_keys`` says which are new before anything is written.
+    store's ``known_keys`` says which are new before anything is written. Each page's
+    outcome goes into ``notes`` for the decision trail.
     """
     if deps.articles is None or not feed.primed or not watched or not entries:
         return entries
@@ -169,9 +177,12 @@ async def _with_articles(feed: FeedRow, entries: Sequence[Entry], watched: bool,
     private = None if access is None else await access.permits(feed.url)
     enriched, outcomes = await add_article_text(entries, new_keys, mode, deps.articles,
                                                 feed.name, private, feed.url)
+    notes.articles.update({entry.key: outcomes[entry.link].reason.value for entry in entries
+                           if entry.key in new_keys and entry.link in outcomes})
     if outcomes:
         try:  # for /feed list; a poll never fails over its statistics
-            await deps.store.record_articles(feed.id, Counter(a.reason.value for a in outcomes))
+            await deps.store.record_articles(
+                feed.id, Counter(a.reason.value for a in outcomes.values()))
         except StoreError as exc:
             log.warning("feed %r: article counts not recorded: %s", feed.name, exc,
                         extra={"feed": feed.name})

@@ -15,6 +15,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 
 from bot.config.cadence import INSTANT
+from bot.core.fate import Verdict
 from bot.core.model import Alert, Entry, Snippet
 from bot.pipeline.match import (
     CompiledQuery,
@@ -25,6 +26,7 @@ from bot.pipeline.match import (
     document_from_entry,
 )
 from bot.pipeline.snippet import make_snippet
+from bot.pipeline.verdicts import watch_verdicts
 from bot.store.rows import DeliveryDraft, WatchRow
 
 SUMMARY_LINES = 15
@@ -68,10 +70,13 @@ class MatcherCache:
 
 
 def plan_deliveries(entries: Sequence[Entry], watches: Sequence[tuple[WatchRow, str]],
-                    matchers: MatcherCache, feed_url: str, now: datetime) -> list[DeliveryDraft]:
+                    matchers: MatcherCache, feed_url: str, now: datetime,
+                    verdicts: dict[str, list[Verdict]] | None = None) -> list[DeliveryDraft]:
     """Match new entries against the feed's watches; one draft per (entry, matching watch).
 
     Watches are grouped by the feed's name in their guild, because ``feed:`` terms see it.
+    With ``verdicts``, each entry's key gets one ``Verdict`` per watch: the terms it matched
+    on, or the first term that failed (the decision trail, issue 21).
     """
     groups: dict[str, list[WatchRow]] = {}
     for watch, feed_name in watches:
@@ -83,13 +88,18 @@ def plan_deliveries(entries: Sequence[Entry], watches: Sequence[tuple[WatchRow, 
         by_id = {watch.id: watch for watch in group}
         for position, entry in enumerate(ordered):
             doc = document_from_entry(entry, feed_name)
+            terms: dict[int, tuple[str, ...]] = {}
             for watch_id in matcher.match(doc):
                 explanation = compiled[watch_id].explain(doc)
                 if explanation.matched:
+                    terms[watch_id] = explanation.terms
                     alert = _alert(entry, by_id[watch_id], feed_name, doc, explanation, now)
                     draft = DeliveryDraft(watch_id, entry.key,
                                           delivery_nonce(feed_url, entry.key, watch_id), alert)
                     found.append((position, watch_id, draft))
+            if verdicts is not None:
+                verdicts.setdefault(entry.key, []).extend(
+                    watch_verdicts(doc, group, terms, compiled))
     found.sort(key=lambda item: (item[0], item[1]))
     drafts = [draft for _, _, draft in found]
     # A digest already gathers a watch's matches: collapsing them first would hide headlines.

@@ -14,6 +14,7 @@ Map (a method lives where its name says):
 - ``retention.py`` the daily prune of item bodies and old keys
 - ``articles.py``  full-text mode per subscription, article-fetch counts per feed (issue 13)
 - ``digests.py``   matches held for digests and quiet hours, each digest made once
+- ``trail.py``     the decision trail written by the ingest · ``why.py`` the rows behind /why
 - ``migrations/``  Alembic revisions, applied at start-up (advisory lock on PostgreSQL)
 
 Adding a column: one ``Column`` in ``schema.py`` and one Alembic revision in
@@ -42,12 +43,13 @@ from bot.store.leases import Cluster
 from bot.store.outbox import Outbox
 from bot.store.retention import Retention
 from bot.store.watches import Watches
+from bot.store.why import Why
 
 _CONNECT_TIMEOUT_S = 10
 
 
 class SqlStore(ConfigSync, Feeds, Items, Watches, Outbox, Retention, Articles, Digests,
-               Cluster):
+               Cluster, Why):
     """``bot.store.base.Store`` over SQLAlchemy Core; ``open_store(url)`` makes one."""
 
 

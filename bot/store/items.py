@@ -20,6 +20,7 @@ from bot.store.schema import deliveries, feeds, items, subscriptions
 from bot.store.stories import assign as assign_stories
 from bot.store.stories import catch_up as catch_up_stories
 from bot.store.stories import lock_stories, place_drafts
+from bot.store.trail import TrailNotes, write_trail
 from bot.store.types import NameList, StoredText
 from bot.stories import DEFAULT_WINDOW
 from bot.stories.book import StoryBook
@@ -71,11 +72,13 @@ class Poll:
 
 def record(conn: Connection, poll: Poll, candidates: Sequence[Entry],
            drafts: Sequence[DeliveryDraft] | None, book: StoryBook | None = None,
-           fixed: Sequence[Entry] = ()) -> IngestResult | None:
+           fixed: Sequence[Entry] = (), trail: TrailNotes | None = None) -> IngestResult | None:
     """Write the items not yet stored and the deliveries of those that came back new.
 
     ``drafts`` were planned outside for a primed feed (None: the feed was not primed then).
     None back: the feed became primed meanwhile, so the caller plans and calls again.
+    With ``trail``, a primed feed's new items get their decision trail (issue 21) in the
+    same transaction.
     """
     # FOR UPDATE (PostgreSQL): two ingests of one feed take turns; SQLite's BEGIN IMMEDIATE
     # already did that. A feed never goes from primed back to silent.
@@ -86,11 +89,10 @@ def record(conn: Connection, poll: Poll, candidates: Sequence[Entry],
     fresh = [draft for draft in drafts or () if stored_text(conn, draft.item_key) in new_keys]
     fresh = hold_in(conn, poll.feed_id, poll.now, fresh) if primed else fresh  # digests
     stories: dict[str, str] = {}
-    if book is not None:
-        new_entries = [e for e in candidates if stored_text(conn, e.key) in new_keys]
-        if new_entries:
-            lock_stories(conn)
-            stories = assign_stories(conn, book, poll.feed_id, new_entries, poll.now)
+    new_entries = [e for e in candidates if stored_text(conn, e.key) in new_keys]
+    if book is not None and new_entries:
+        lock_stories(conn)
+        stories = assign_stories(conn, book, poll.feed_id, new_entries, poll.now)
     queued = len(fresh)
     if primed and fixed:
         queued += apply_corrections(conn, poll.feed_id, fixed, poll.now)
@@ -101,12 +103,13 @@ def record(conn: Connection, poll: Poll, candidates: Sequence[Entry],
             {"watch_id": draft.watch_id, "feed_id": poll.feed_id, "item_key": draft.item_key,
              "nonce": draft.nonce, "payload": alert_to_json(draft.alert),
              "next_attempt": poll.now, "created_at": poll.now} for draft in fresh])
+    if primed and trail is not None:
+        write_trail(conn, poll.feed_id, poll.now, new_entries, trail, stories)
     conn.execute(_SUCCESS, {
         "p_id": poll.feed_id, "p_now": poll.now, "p_next": poll.next_check,
         "p_title": poll.title, "p_etag": poll.etag, "p_modified": poll.last_modified,
         "p_hash": poll.body_hash, "p_keys": list(poll.keys)})
-    new = sum(1 for entry in candidates if stored_text(conn, entry.key) in new_keys)
-    return IngestResult(new_items=new, deliveries=queued if primed else 0)
+    return IngestResult(new_items=len(new_entries), deliveries=queued if primed else 0)
 
 
 _INSERTS: dict[str, tuple[Executable, Executable]] = {}
@@ -162,13 +165,14 @@ class Items(Database):
     async def ingest(self, feed_id: int, entries: Sequence[Entry], *, now: float,
                      next_check: float, title: str | None, etag: str | None,
                      last_modified: str | None, body_hash: str | None,
-                     plan: PlanDeliveries) -> IngestResult:
+                     plan: PlanDeliveries, trail: TrailNotes | None = None) -> IngestResult:
         """Record items and, for a primed feed, queue deliveries for the new ones: atomically.
 
         Decide outside, write inside: one read learns the known keys and whether the feed is
         primed, ``plan`` (match and render, pure CPU) runs on a worker thread holding no
         lock, and one short transaction writes the items with the deliveries of exactly those
-        that came back new. Items and their deliveries commit together or not at all.
+        that came back new. Items and their deliveries commit together or not at all, and
+        so does the decision trail ``plan`` noted in ``trail`` (issue 21).
         """
         poll = Poll(feed_id, now, next_check, title, etag, last_modified, body_hash,
                     tuple(entry.key for entry in entries))
@@ -188,11 +192,11 @@ class Items(Database):
             await self.read(lambda conn: catch_up_stories(conn, book, now))
         try:
             result = await self.write(
-                lambda conn: record(conn, poll, candidates, drafts, book, fixed))
+                lambda conn: record(conn, poll, candidates, drafts, book, fixed, trail))
             if result is None:  # primed meanwhile by another poll of this feed: plan after all
                 drafts = await _plan(plan, candidates)
                 result = await self.write(
-                    lambda conn: record(conn, poll, candidates, drafts, book, fixed))
+                    lambda conn: record(conn, poll, candidates, drafts, book, fixed, trail))
         except BaseException:
             book.forget()  # it may hold decisions that were rolled back: rebuild next time
             raise
