@@ -27,6 +27,7 @@ from bot.store.schema import (
     item_trail,
     items,
     story_posts,
+    subscriptions,
     watches,
 )
 from bot.store.stories import target_key
@@ -138,7 +139,8 @@ def _audience_watches(conn: Connection, guild_id: int | None) -> list[Any]:
     return list(conn.execute(query).mappings())
 
 
-def _feed_facts(sub: Subscription, guild_id: int | None) -> FeedFacts:
+def feed_facts(sub: Subscription, guild_id: int | None) -> FeedFacts:
+    """A subscription's feed as ``guild_id`` may see it (None: the operator)."""
     feed = sub.feed
     # A guild sees only the host of the config file's feeds, as in /feed list.
     config = guild_id is not None and sub.guild_id == CONFIG_GUILD
@@ -153,11 +155,13 @@ def _evidence(conn: Connection, guild_id: int | None, subs: dict[int, Subscripti
     facts = tuple(WatchFacts(r["id"], r["name"], bool(r["paused"]), r["paused_reason"],
                              tuple(r["feed_names"]) if r["feed_names"] is not None else None,
                              float(r["created_at"])) for r in rows)
-    feeds = tuple(_feed_facts(sub, guild_id) for sub in subs.values())
+    feeds = tuple(feed_facts(sub, guild_id) for sub in subs.values())
     host = host_of(link) if link else ""
     if not chosen:
         return Evidence((), facts, (), feeds, host if host != "?" else "",
                         _hosts_seen(conn, subs, host) if link else frozenset())
+    rows = _seeing(conn, rows, {item.feed_id for item in chosen})
+    facts = tuple(f for f in facts if f.id in {int(r["id"]) for r in rows})
     trail = _trail_rows(conn, chosen)
     sightings = tuple(_sighting(conn, subs[item.feed_id].name, item,
                                 trail.get((item.feed_id, item.key))) for item in chosen)
@@ -166,6 +170,16 @@ def _evidence(conn: Connection, guild_id: int | None, subs: dict[int, Subscripti
     done = {o.watch_id for o in outcomes}
     outcomes += _folds(conn, trail.values(), by_id, done)
     return Evidence(sightings, facts, tuple(outcomes), feeds, host)
+
+
+def _seeing(conn: Connection, rows: list[Any], feed_ids: set[int]) -> list[Any]:
+    """The watches that see one of ``feed_ids``: a guild's see its feeds and the config
+    file's; the config file's see only its own."""
+    guilds = set(conn.execute(select(subscriptions.c.guild_id).where(
+        subscriptions.c.feed_id.in_(sorted(feed_ids)))).scalars())
+    if CONFIG_GUILD in guilds:
+        return rows
+    return [row for row in rows if row["guild_id"] in guilds]
 
 
 def _pairs(chosen: Sequence[_Item], feed_col: Any, key_col: Any) -> Any:
