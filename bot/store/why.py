@@ -113,7 +113,8 @@ def _by_link(conn: Connection, subs: dict[int, Subscription], link: str) -> list
     tail = (parts.hostname or "") + parts.path  # a prefilter; compared canonically below
     query = select(items.c.feed_id, items.c.key, items.c.title, items.c.link,
                    items.c.first_seen).where(items.c.feed_id.in_(sorted(subs)),
-                                             items.c.link.like(_like(tail), escape="\\"))
+                                             func.lower(items.c.link).like(
+                                                 _like(tail.lower()), escape="\\"))
     bare = link.partition("://")[2]
     return [_Item(*row) for row in conn.execute(query)
             if normalise_link(row.link).partition("://")[2] == bare]
