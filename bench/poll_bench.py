@@ -16,6 +16,9 @@ feed was when its poll started) and event-loop lag. Rounds, same run:
 - ``dispatcher``: ``bot.service.dispatcher.Dispatcher.run``, what ``wirewatch run`` uses;
 - ``tick × batch``: the same claims and polls started by a 1 s tick, at most
   ``poll_concurrency`` per tick: what ``wirewatch run`` did before (the baseline).
+
+``--watches`` adds ``poll_cost_bench``'s 20 watches, so the polls with new items (the farm's
+tiny vocabulary) are matched, rendered and recorded in the decision trail (issue 21).
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ import contextlib
 
 import feed_farm
 
-from bot.config.file import BotConfig, Config, FeedConfig
+from bot.config.file import BotConfig, Config, FeedConfig, WatchConfig
 from bot.core.model import Entry
 from bot.pipeline.fetch import Fetched, Fetcher, FetchLimits
 from bot.pipeline.isolation import IsolatedParser
@@ -177,7 +180,11 @@ async def round_(kind: type[Dispatcher], args: argparse.Namespace, port: int, fa
         store = await open_store(f"sqlite:///{Path(tmp) / 'bench.db'}")
         feeds = tuple(FeedConfig(name=f"feed {i}", url=feed_farm.feed_url(i, args.hosts, port),
                                  interval=args.interval) for i in range(args.feeds))
-        await store.sync_config(Config(feeds=feeds), time.time())
+        watches: tuple[WatchConfig, ...] = ()
+        if args.watches:  # the cost bench's 20 watches: polls with new items match them
+            from poll_cost_bench import WATCHES
+            watches = tuple(WatchConfig(name=f"w{i}", query=q) for i, q in enumerate(WATCHES))
+        await store.sync_config(Config(feeds=feeds, watches=watches), time.time())
         fetcher = Fetcher(FetchLimits(), LOOPBACK)
         parser = IsolatedParser(workers=2)
         try:
@@ -233,6 +240,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     feed_farm.add_load_arguments(parser, warmup=5.0)
     parser.add_argument("--concurrency", type=int, default=BotConfig().poll_concurrency)
+    parser.add_argument("--watches", action="store_true",
+                        help="add poll_cost_bench's 20 watches (new items are matched)")
     args = feed_farm.parse_load(parser)
     asyncio.run(bench(args))
 

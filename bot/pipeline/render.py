@@ -89,7 +89,8 @@ def plan_deliveries(entries: Sequence[Entry], watches: Sequence[tuple[WatchRow, 
         for position, entry in enumerate(ordered):
             doc = document_from_entry(entry, feed_name)
             terms: dict[int, tuple[str, ...]] = {}
-            for watch_id in matcher.match(doc):
+            hits, view = matcher.match_view(doc)
+            for watch_id in hits:
                 explanation = compiled[watch_id].explain(doc)
                 if explanation.matched:
                     terms[watch_id] = explanation.terms
@@ -99,7 +100,7 @@ def plan_deliveries(entries: Sequence[Entry], watches: Sequence[tuple[WatchRow, 
                     found.append((position, watch_id, draft))
             if verdicts is not None:
                 verdicts.setdefault(entry.key, []).extend(
-                    watch_verdicts(doc, group, terms, compiled))
+                    watch_verdicts(view, group, terms, compiled))
     found.sort(key=lambda item: (item[0], item[1]))
     drafts = [draft for _, _, draft in found]
     # A digest already gathers a watch's matches: collapsing them first would hide headlines.

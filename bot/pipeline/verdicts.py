@@ -2,8 +2,9 @@
 match. Pure; called by ``plan_deliveries`` with the document it already built.
 
 A match is described by its terms (the alert shows the same ones); a refusal by the first
-term that failed (``bot.query.failure``). One ``DocView`` per document serves every refusal,
-so the words of each field are indexed once, however many watches did not match.
+term that failed (``bot.query.failure``), evaluated on the prefilter's view of the document:
+a term whose words the prefilter did not find is known absent without reading the text, and
+a field that must be read is indexed once, however many watches did not match.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 
 from bot.core.fate import Verdict
-from bot.pipeline.match import CompiledQuery, Document
+from bot.pipeline.match import CompiledQuery
 from bot.query.evaluate import DocView
 from bot.query.failure import why_false
 from bot.store.rows import WatchRow
@@ -22,18 +23,15 @@ def terms_text(terms: Sequence[str]) -> str:
     return ", ".join(f"'{term}'" for term in terms)
 
 
-def watch_verdicts(doc: Document, watches: Sequence[WatchRow],
+def watch_verdicts(view: DocView, watches: Sequence[WatchRow],
                    terms: Mapping[int, tuple[str, ...]],
                    compiled: Mapping[int, CompiledQuery]) -> list[Verdict]:
-    """One verdict per watch of ``watches`` for the document: matched on ``terms[watch]``,
-    else the first term that failed."""
-    view: DocView | None = None
+    """One verdict per watch of ``watches`` for the document behind ``view`` (the one its
+    matcher decided on): matched on ``terms[watch]``, else the first term that failed."""
     out = []
     for watch in watches:
         if watch.id in terms:
             out.append(Verdict(watch.id, True, terms_text(terms[watch.id])))
             continue
-        if view is None:
-            view = DocView(doc.fields)
         out.append(Verdict(watch.id, False, why_false(compiled[watch.id].node, view)))
     return out

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.core.model import Entry
-from bot.pipeline.match import compile_query, document_from_entry
+from bot.pipeline.match import WatchMatcher, compile_query, document_from_entry
 from bot.query.evaluate import DocView
 from bot.query.failure import first_failure
 
@@ -29,3 +29,14 @@ CASES = [
 @pytest.mark.parametrize(("query", "reason"), CASES)
 def test_first_failure_names_the_term_that_decided(query: str, reason: str) -> None:
     assert first_failure(compile_query(query).node, DocView(DOC.fields)) == reason
+
+
+def test_the_prefilters_view_gives_the_same_reasons() -> None:
+    # The poll explains refusals on the view its matcher decided with (probes known absent
+    # are not looked up in the text): the reasons must be those of a fresh view.
+    compiled = {i: compile_query(query) for i, (query, _) in enumerate(CASES)}
+    hits, view = WatchMatcher(compiled.items()).match_view(DOC)
+    assert view.known  # the prefilter did search: the shortcut is exercised
+    for i, (_, reason) in enumerate(CASES):
+        assert (i in hits) is (reason == "")
+        assert first_failure(compiled[i].node, view) == reason
