@@ -2,6 +2,7 @@
 
 fetch → not modified? stop → same body? stop → only known items? stop → parse (isolated)
 → store, learning what is new, and in the same transaction match + render + queue alerts
+(and record what was decided per new item: the decision trail behind /why, issue 21)
 → schedule the next check. A failure at any step is recorded on the feed, never raised.
 """
 
