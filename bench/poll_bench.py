@@ -16,6 +16,9 @@ feed was when its poll started) and event-loop lag. Rounds, same run:
 - ``dispatcher``: ``bot.service.dispatcher.Dispatcher.run``, what ``wirewatch run`` uses;
 - ``tick × batch``: the same claims and polls started by a 1 s tick, at most
   ``poll_concurrency`` per tick: what ``wirewatch run`` did before (the baseline).
+
+``--watches`` adds ``poll_cost_bench``'s 20 watches, so the polls with new items (the farm's
+tiny vocabulary) are matched, rendered and recorded in the decision trail (issue 21).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The ``wirewatch`` command line: run, once, check-config, match, stories."""
+"""The ``wirewatch`` command line: run, once, check-config, match, stories, why."""
 
 from __future__ import annotations
 
@@ -24,6 +24,7 @@ def build_parser() -> argparse.ArgumentParser:
     # Imported here: they load the store and the app, which `wirewatch stories` never needs.
     from bot.cli.match import add_match_arguments
     from bot.cli.portability import add_portability_commands
+    from bot.cli.why import add_why_arguments
 
     parser = argparse.ArgumentParser(
         prog="wirewatch", description="Watch news feeds and post keyword alerts into Discord.")
@@ -40,6 +41,8 @@ def build_parser() -> argparse.ArgumentParser:
     stories = commands.add_parser("stories", help="group JSONL items into stories")
     add_stories_arguments(stories)
     add_portability_commands(commands)
+    why = commands.add_parser("why", help="what became of an article (every guild)")
+    add_why_arguments(why)
     return parser
 
 
@@ -74,6 +77,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         portability = run_portability(args, settings)
         if portability is not None:
             return portability
+        if command == "why":
+            from bot.cli.why import run_why
+
+            return run_why(args, settings)
         config = load_config(settings.config_path)
         roles = parse_roles(getattr(args, "role", None) or "all")
     except ConfigError as exc:

@@ -27,6 +27,7 @@ from bot.exts.common import report_command_error
 from bot.exts.feeds import FeedCommands
 from bot.exts.status import status_command
 from bot.exts.watches import WatchCommands
+from bot.exts.why import why_command
 from bot.service.runtime import App
 from bot.store.rows import CONFIG_GUILD, Delivery, FeedRow
 
@@ -70,6 +71,7 @@ class WirewatchClient(discord.Client):
         self.tree.add_command(WatchCommands(app))
         self.tree.add_command(FeedCommands(app))
         self.tree.add_command(status_command(app))
+        self.tree.add_command(why_command(app))
         self.synced_to: list[int | None] = []
         self.sync_commands = True  # only one shard's client syncs (see bot.service.gateway)
 

@@ -15,6 +15,7 @@ from discord import app_commands
 from bot.config.file import MIN_INTERVAL_S
 from bot.core.durations import AUTO_INTERVAL_S, format_duration, parse_feed_interval
 from bot.core.errors import AddressRefused, FeedError
+from bot.core.fate import feed_state
 from bot.core.model import Entry, ParsedFeed
 from bot.core.quotas import quota_error
 from bot.core.settings import Network
@@ -44,6 +45,7 @@ from bot.pipeline.next_check import (
 from bot.pipeline.preview import describe_preview, preview_matches
 from bot.service.runtime import App
 from bot.store.rows import CONFIG_GUILD, Subscription
+from bot.store.why import feed_facts
 
 log = logging.getLogger(__name__)
 
@@ -102,10 +104,10 @@ def health(sub: Subscription,
     host, since its query string may hold the operator's API key.
     """
     feed = sub.feed
-    if feed.paused:
-        state = f"⏸️ paused after repeated failures: {plain(feed_error(sub), 150)}"
-    elif feed.error_count:
-        state = f"❌ failing ×{feed.error_count}: {plain(feed_error(sub), 150)}"
+    # Failing feeds in the words /why uses (bot.core.fate.feed_state), error as feed_error.
+    if feed.paused or feed.error_count:
+        icon = "⏸️" if feed.paused else "❌"
+        state = f"{icon} {plain(feed_state(feed_facts(sub, sub.guild_id)), 250)}"
     elif feed.last_success is None:
         state = "⏳ not checked yet"
     else:

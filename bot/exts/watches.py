@@ -10,6 +10,7 @@ from discord import app_commands
 
 from bot.config.cadence import SEND_NOW
 from bot.core.errors import QueryError
+from bot.core.fate import feed_state
 from bot.core.quotas import quota_error
 from bot.exts.common import (
     ManagedGroup,
@@ -36,6 +37,7 @@ from bot.pipeline.match import (
 )
 from bot.service.runtime import App
 from bot.store.rows import CONFIG_GUILD, NewWatch
+from bot.store.why import feed_facts
 
 log = logging.getLogger(__name__)
 
@@ -275,7 +277,16 @@ class WatchCommands(ManagedGroup):
                   else f"{len(items)} items")
         lines = [f"{len(hits)} of {sample} from the last 24 hours would have matched."]
         lines += [item_line(item) for item in hits[:NEWEST_SHOWN]]
+        lines += await self._unread_feeds(guild_id)
         await reply(interaction, fit_lines(lines))
+
+    async def _unread_feeds(self, guild_id: int) -> list[str]:
+        """Feeds whose new items this test cannot see, said as /why and /feed list say it."""
+        subs = (await self.app.store.subscriptions(guild_id)
+                + await self.app.store.subscriptions(CONFIG_GUILD))
+        return [f"⚠️ **{plain(s.name, 80)}** is not in this test: "
+                f"{plain(feed_state(feed_facts(s, s.guild_id)), 250)}"
+                for s in subs if s.feed.error_count or s.feed.paused]
 
     remove.autocomplete("name")(_watch_names)
     add.autocomplete("timezone")(timezone_choices)

@@ -88,8 +88,9 @@ def by_follower_mode(watches: Sequence[tuple[WatchRow, str]], modes: Mapping[int
 async def add_article_text(entries: Sequence[Entry], new_keys: Collection[str],
                            mode: FullTextMode, articles: ArticleFetcher,
                            feed_name: str = "", private: bool | None = None,
-                           feed_url: str = "") -> tuple[tuple[Entry, ...], list[Article]]:
-    """``entries`` with ``body`` set on new items whose page gave text; and each page's outcome.
+                           feed_url: str = "") -> tuple[tuple[Entry, ...], dict[str, Article]]:
+    """``entries`` with ``body`` set on new items whose page gave text; and each page's
+    outcome, by link (one per GET).
 
     Items sharing a link share one fetch. ``private`` is the feed's private-network
     allowance (``Fetcher.fetch``), so a page cannot reach further than its feed; it holds
@@ -101,7 +102,7 @@ async def add_article_text(entries: Sequence[Entry], new_keys: Collection[str],
                  feed_name, len(targets), MAX_PER_POLL, extra={"feed": feed_name})
         targets = targets[:MAX_PER_POLL]
     if not targets:
-        return tuple(entries), []
+        return tuple(entries), {}
     links = list(dict.fromkeys(entry.link for entry in targets))  # one GET per page
     share = asyncio.Semaphore(PER_FEED)
     outcomes = await asyncio.gather(*(articles.get(link, share, _page_private(
@@ -117,7 +118,7 @@ async def add_article_text(entries: Sequence[Entry], new_keys: Collection[str],
     wanted = {entry.key for entry in targets}
     enriched = tuple(replace(e, body=texts[e.link]) if e.key in wanted and e.link in texts
                      else e for e in entries)
-    return enriched, list(outcomes)
+    return enriched, dict(zip(links, outcomes, strict=True))
 
 
 def _page_private(private: bool | None, link: str, feed_url: str) -> bool | None:

@@ -217,3 +217,9 @@ class WatchMatcher(Generic[K]):
         """Keys of the rules that match ``doc``, in input order."""
         keys = self._keys
         return [keys[i] for i in self._matcher.match(doc.fields)]
+
+    def match_view(self, doc: Document) -> tuple[list[K], DocView]:
+        """``match``, and the prefilter's view of ``doc`` (see ``MultiMatcher.match_view``)."""
+        keys = self._keys
+        found, view = self._matcher.match_view(doc.fields)
+        return [keys[i] for i in found], view

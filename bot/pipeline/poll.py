@@ -2,6 +2,7 @@
 
 fetch → not modified? stop → same body? stop → only known items? stop → parse (isolated)
 → store, learning what is new, and in the same transaction match + render + queue alerts
+(and record what was decided per new item: the decision trail behind /why, issue 21)
 → schedule the next check. A failure at any step is recorded on the feed, never raised:
 a database error too (a deadlock, a lock wait past its bound). Every write names the claim's
 fencing token (``FeedRow.lease_token``): a poll whose claim passed to another (it paused or
@@ -51,6 +52,7 @@ from bot.pipeline.preview import Preview, preview_matches
 from bot.pipeline.render import MatcherCache, in_publication_order, plan_deliveries
 from bot.store.base import Store
 from bot.store.rows import DeliveryDraft, FeedRow
+from bot.store.trail import TrailNotes
 
 log = logging.getLogger(__name__)
 
@@ -144,24 +146,30 @@ async def _poll(feed: FeedRow, deps: PollDeps) -> PollResult:
     next_check, publishing = schedule_after_parse(feed, parsed, now, deps.interval_bounds,
                                                   response.max_age_s, deps.rng)
     watches = await store.watches_for_feed(feed.id)
-    entries, modes = await _with_articles(feed, parsed.entries, bool(watches), deps)
+    notes = TrailNotes()  # the decision trail (issue 21), written by the ingest
+    entries, modes = await _with_articles(feed, parsed.entries, bool(watches), deps, notes)
     seen_at = datetime.fromtimestamp(now, UTC)
 
     def plan(new_entries: Sequence[Entry]) -> list[DeliveryDraft]:
+        notes.verdicts.clear()  # planned again when the feed was primed meanwhile
         # Each follower's watches match the text that follower asked for (issue 24).
         drafts: list[DeliveryDraft] = []
         for mode, group in by_follower_mode(watches, modes).items():
             seen = as_asked(new_entries, mode)
-            found = plan_deliveries(seen, group, deps.matchers, feed.url, seen_at)
+            found = plan_deliveries(seen, group, deps.matchers, feed.url, seen_at,
+                                    notes.verdicts)
             # Digest periods by the clock when matched, just before the write: a draft late
             # for a digest already made is sent alone by the store (bot.store.digests).
             drafts += hold_drafts(found, group, seen, datetime.fromtimestamp(deps.clock(), UTC))
+        for draft in drafts:
+            if draft.hold_until is not None:
+                notes.hold(draft.item_key, draft.watch_id, draft.hold_until)
         return drafts if len(modes) < 2 else in_publication_order(drafts, new_entries)
 
     result = await store.ingest(
         feed.id, entries, now=now, next_check=next_check, title=parsed.title or None,
         etag=response.etag, last_modified=response.last_modified, body_hash=body_hash,
-        plan=plan, publishing=publishing, lease=feed.lease_token)
+        plan=plan, publishing=publishing, lease=feed.lease_token, trail=notes)
     metrics.count_items(result.new_items)
     metrics.count_matches(result.deliveries)
     if result.new_items:
@@ -177,7 +185,8 @@ async def _poll(feed: FeedRow, deps: PollDeps) -> PollResult:
     return PollResult(Outcome.INGESTED, result.new_items, result.deliveries, preview=preview)
 
 
-async def _with_articles(feed: FeedRow, entries: Sequence[Entry], watched: bool, deps: PollDeps
+async def _with_articles(feed: FeedRow, entries: Sequence[Entry], watched: bool,
+                         deps: PollDeps, notes: TrailNotes
                          ) -> tuple[Sequence[Entry], dict[int, FullTextMode]]:
     """Entries with the article text of new teaser items (issue 13), when any watch sees them;
     and each follower's mode (guild id → mode), empty when no text was added.
@@ -185,6 +194,7 @@ async def _with_articles(feed: FeedRow, entries: Sequence[Entry], watched: bool,
     Never on a feed's first poll (it records silently) and never for known items: the
     store's ``known_keys`` says which are new before anything is written. Pages are fetched
     for the strongest mode any follower asks; ``as_asked`` gives each follower its own.
+    Each page's outcome goes into ``notes`` for the decision trail.
     """
     if deps.articles is None or not feed.primed or not watched or not entries:
         return entries, {}
@@ -201,9 +211,12 @@ async def _with_articles(feed: FeedRow, entries: Sequence[Entry], watched: bool,
     private = None if access is None else await access.permits(feed.url)
     enriched, outcomes = await add_article_text(entries, new_keys, mode, deps.articles,
                                                 feed.name, private, feed.url)
+    notes.articles.update({entry.key: outcomes[entry.link].reason.value for entry in entries
+                           if entry.key in new_keys and entry.link in outcomes})
     if outcomes:
         try:  # for /feed list; a poll never fails over its statistics
-            await deps.store.record_articles(feed.id, Counter(a.reason.value for a in outcomes))
+            await deps.store.record_articles(
+                feed.id, Counter(a.reason.value for a in outcomes.values()))
         except StoreError as exc:
             log.warning("feed %r: article counts not recorded: %s", feed.name, exc,
                         extra={"feed": feed.name})

@@ -16,6 +16,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 
 from bot.config.cadence import INSTANT
+from bot.core.fate import Verdict
 from bot.core.model import Alert, Entry, Snippet
 from bot.pipeline.match import (
     CompiledQuery,
@@ -26,6 +27,7 @@ from bot.pipeline.match import (
     document_from_entry,
 )
 from bot.pipeline.snippet import make_snippet
+from bot.pipeline.verdicts import watch_verdicts
 from bot.store.rows import DeliveryDraft, WatchRow
 
 SUMMARY_LINES = 15
@@ -81,11 +83,14 @@ class MatcherCache:
 
 
 def matches(entries: Sequence[Entry], watches: Sequence[tuple[WatchRow, str]],
-            matchers: MatcherCache
+            matchers: MatcherCache, verdicts: dict[str, list[Verdict]] | None = None
             ) -> Iterator[tuple[int, WatchRow, str, Entry, Document, Explanation]]:
     """(position, watch, feed name, entry, document, explanation) of each match, entries
     in publication order. Watches are grouped by the feed's name in their guild, because
     ``feed:`` terms see it. What alerts and previews are made of, so they cannot disagree.
+
+    With ``verdicts``, each entry's key gets one ``Verdict`` per watch: the terms it matched
+    on, or the first term that failed (the decision trail, issue 21).
     """
     groups: dict[str, list[WatchRow]] = {}
     for watch, feed_name in watches:
@@ -96,18 +101,26 @@ def matches(entries: Sequence[Entry], watches: Sequence[tuple[WatchRow, str]],
         by_id = {watch.id: watch for watch in group}
         for position, entry in enumerate(ordered):
             doc = document_from_entry(entry, feed_name)
-            for watch_id in matcher.match(doc):
+            terms: dict[int, tuple[str, ...]] = {}
+            hits, view = matcher.match_view(doc)
+            for watch_id in hits:
                 explanation = compiled[watch_id].explain(doc)
                 if explanation.matched:
+                    terms[watch_id] = explanation.terms
                     yield position, by_id[watch_id], feed_name, entry, doc, explanation
+            if verdicts is not None:
+                verdicts.setdefault(entry.key, []).extend(
+                    watch_verdicts(view, group, terms, compiled))
 
 
 def plan_deliveries(entries: Sequence[Entry], watches: Sequence[tuple[WatchRow, str]],
-                    matchers: MatcherCache, feed_url: str, now: datetime) -> list[DeliveryDraft]:
-    """Match new entries against the feed's watches; one draft per (entry, matching watch)."""
+                    matchers: MatcherCache, feed_url: str, now: datetime,
+                    verdicts: dict[str, list[Verdict]] | None = None) -> list[DeliveryDraft]:
+    """Match new entries against the feed's watches; one draft per (entry, matching watch).
+    With ``verdicts``, the decision trail's verdicts too (see ``matches``)."""
     found: list[tuple[int, int, DeliveryDraft]] = []
     for position, watch, feed_name, entry, doc, explanation in matches(entries, watches,
-                                                                       matchers):
+                                                                       matchers, verdicts):
         alert = _alert(entry, watch, feed_name, doc, explanation, now)
         draft = DeliveryDraft(watch.id, entry.key, delivery_nonce(feed_url, entry.key, watch.id),
                               alert)

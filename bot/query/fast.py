@@ -237,6 +237,12 @@ class MultiMatcher:
 
     def match(self, fields: Mapping[str, str]) -> list[int]:
         """Indices of the rules that match the document, in ascending order."""
+        return self.match_view(fields)[0]
+
+    def match_view(self, fields: Mapping[str, str]) -> tuple[list[int], DocView]:
+        """``match``, and the view it decided on: what the prefilter searched and found, so
+        evaluating another of these rules on it (why it failed, issue 21) skips the text for
+        every probe known absent."""
         found = self.found_probes(fields)
         regex_hits = None
         if self._regex_sets is not None:
@@ -249,11 +255,11 @@ class MultiMatcher:
             rules = by_probe.get(probe)
             if rules:
                 candidates.update(rules)
-        if not candidates:
-            return []
         view = DocView(fields, self._known, found, regex_hits)
+        if not candidates:
+            return [], view
         nodes = self.nodes
-        return [i for i in sorted(candidates) if evaluate(nodes[i], view)]
+        return [i for i in sorted(candidates) if evaluate(nodes[i], view)], view
 
 
 def _add_search_keys(

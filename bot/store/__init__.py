@@ -17,6 +17,7 @@ Map (a method lives where its name says):
 - ``websub.py``    WebSub subscriptions: hubs to ask, callback tokens, pushes that make a feed due
 - ``actions.py``   what an alert's controls change: click claims, story mutes, timed pauses,
                    follow roles (issue 22)
+- ``trail.py``     the decision trail written by the ingest · ``why.py`` the rows behind /why
 - ``migrations/``  Alembic revisions, applied at start-up (advisory lock on PostgreSQL)
 
 Adding a column: one ``Column`` in ``schema.py`` and one Alembic revision in
@@ -47,12 +48,13 @@ from bot.store.outbox import Outbox
 from bot.store.retention import Retention
 from bot.store.watches import Watches
 from bot.store.websub import WebSub
+from bot.store.why import Why
 
 _CONNECT_TIMEOUT_S = 10
 
 
 class SqlStore(ConfigSync, Feeds, Items, Watches, Outbox, Retention, Articles, Digests,
-               Cluster, WebSub, Actions):
+               Cluster, WebSub, Actions, Why):
     """``bot.store.base.Store`` over SQLAlchemy Core; ``open_store(url)`` makes one."""
 
 

@@ -28,6 +28,8 @@ from bot.store.rows import (
     WatchRow,
     WebSubClaim,
 )
+from bot.store.trail import TrailNotes
+from bot.store.why import Lookup
 
 PlanDeliveries = Callable[[Sequence[Entry]], Sequence[DeliveryDraft]]
 # Renders a watch's held alerts of one period into outbox drafts (bot.delivery.digests).
@@ -68,10 +70,13 @@ class Store(Protocol):
                      next_check: float, title: str | None, etag: str | None,
                      last_modified: str | None, body_hash: str | None,
                      plan: PlanDeliveries, lease: int | None = None,
-                     publishing: PublishingSeen | None = None) -> IngestResult: ...
+                     publishing: PublishingSeen | None = None,
+                     trail: TrailNotes | None = None) -> IngestResult: ...
     async def recent_items(self, guild_id: int, since: float,
                            limit: int = ...) -> list[StoredItem]: ...
     async def prune_items(self, keys_before: float, bodies_before: float) -> PruneResult: ...
+    # issue 21: the rows behind /why (a guild) and `wirewatch why` (None: every guild)
+    async def why(self, guild_id: int | None, asked: str) -> Lookup: ...
     def set_story_window(self, seconds: float) -> None: ...
     async def alerted_keys(self, feed_id: int, keys: Sequence[str],
                            since: float) -> set[str]: ...

@@ -30,6 +30,7 @@ from bot.store.stories import (
     record_stories,
     watch_targets,
 )
+from bot.store.trail import TrailNotes, write_trail
 from bot.store.types import NameList, StoredText, Time
 from bot.stories import DEFAULT_WINDOW
 from bot.stories.book import StoryBooks
@@ -96,12 +97,14 @@ class Grouping:
 
 def record(conn: Connection, poll: Poll, candidates: Sequence[Entry],
            drafts: Sequence[DeliveryDraft] | None, grouping: Grouping | None = None,
-           fixed: Sequence[Entry] = ()) -> IngestResult | None:
+           fixed: Sequence[Entry] = (), trail: TrailNotes | None = None) -> IngestResult | None:
     """Write the items not yet stored and the deliveries of those that came back new.
 
     ``drafts`` were planned outside for a primed feed (None: the feed was not primed then),
     with their ``grouping``. None back: the feed became primed meanwhile, so the caller plans
     and calls again. A first poll records items only: nothing is grouped, nothing posted.
+    With ``trail``, a primed feed's new items get their decision trail (issue 21) in the
+    same transaction.
     """
     # FOR UPDATE (PostgreSQL): two ingests of one feed take turns; SQLite's BEGIN IMMEDIATE
     # already did that. A feed never goes from primed back to silent. The wait is bounded by
@@ -118,9 +121,11 @@ def record(conn: Connection, poll: Poll, candidates: Sequence[Entry],
     new_entries = [e for e in candidates if stored_text(conn, e.key) in new_keys]
     queued = 0
     if primed:
-        queued = _queue(conn, poll, new_entries, drafts or (), grouping)
+        queued, stories = _queue(conn, poll, new_entries, drafts or (), grouping)
         if fixed:
             queued += apply_corrections(conn, poll.feed_id, fixed, poll.now)
+        if trail is not None:
+            write_trail(conn, poll.feed_id, poll.now, new_entries, trail, stories)
     # Under the row lock taken above: the claim is still this poll's.
     conn.execute(_SUCCESS, {
         "p_id": poll.feed_id, "p_now": poll.now, "p_next": poll.next_check,
@@ -130,26 +135,30 @@ def record(conn: Connection, poll: Poll, candidates: Sequence[Entry],
 
 
 def _queue(conn: Connection, poll: Poll, new_entries: Sequence[Entry],
-           drafts: Sequence[DeliveryDraft], grouping: Grouping | None) -> int:
-    """Hold, group and queue the drafts of the new entries; how many were queued."""
+           drafts: Sequence[DeliveryDraft], grouping: Grouping | None
+           ) -> tuple[int, dict[str, str]]:
+    """Hold, group and queue the drafts of the new entries: how many were queued, and for
+    the decision trail the story each grouped item joined (its first book's)."""
     new = {entry.key for entry in new_entries}
     fresh = hold_in(conn, poll.feed_id, poll.now, [d for d in drafts if d.item_key in new])
-    queued = len(fresh)
+    queued, joined = len(fresh), dict[str, str]()
     if not fresh:
-        return queued
+        return queued, joined
     alerted = {draft.item_key for draft in fresh}
     record_fingerprints(conn, poll.feed_id, [e for e in new_entries if e.key in alerted],
                         poll.now)
     if grouping is not None and grouping.proposals:
         stories = record_stories(conn, grouping.books, poll.feed_id, grouping.proposals, new,
                                  poll.now)
+        for (_book, key), story in sorted(stories.items()):
+            joined.setdefault(key, story)
         fresh = place_drafts(conn, poll.feed_id, fresh, stories, grouping.targets, poll.now)
     if fresh:
         conn.execute(_inserts(conn)[1], [
             {"watch_id": draft.watch_id, "feed_id": poll.feed_id, "item_key": draft.item_key,
              "nonce": draft.nonce, "payload": alert_to_json(draft.alert),
              "next_attempt": poll.now, "created_at": poll.now} for draft in fresh])
-    return queued
+    return queued, joined
 
 
 def _publishing(poll: Poll) -> dict[str, float | str | None]:
@@ -212,13 +221,15 @@ class Items(Database):
                      next_check: float, title: str | None, etag: str | None,
                      last_modified: str | None, body_hash: str | None,
                      plan: PlanDeliveries, lease: int | None = None,
-                     publishing: PublishingSeen | None = None) -> IngestResult:
+                     publishing: PublishingSeen | None = None,
+                     trail: TrailNotes | None = None) -> IngestResult:
         """Record items and, for a primed feed, queue deliveries for the new ones: atomically.
 
         Decide outside, write inside: one read learns the known keys and whether the feed is
         primed, ``plan`` (match and render, pure CPU) runs on a worker thread holding no
         lock, and one short transaction writes the items with the deliveries of exactly those
-        that came back new. Items and their deliveries commit together or not at all.
+        that came back new. Items and their deliveries commit together or not at all, and
+        so does the decision trail ``plan`` noted in ``trail`` (issue 21).
         With ``lease`` (the claim's fencing token) it raises LeaseLost and writes nothing
         once a later claim has taken the feed.
         """
@@ -237,12 +248,12 @@ class Items(Database):
         drafts = await _plan(plan, candidates) if primed else None
         grouping = await self._group(feed_id, candidates, drafts, now)
         result = await self.write(
-            lambda conn: record(conn, poll, candidates, drafts, grouping, fixed))
+            lambda conn: record(conn, poll, candidates, drafts, grouping, fixed, trail))
         if result is None:  # primed meanwhile by another poll of this feed: plan after all
             drafts = await _plan(plan, candidates)
             grouping = await self._group(feed_id, candidates, drafts, now)
             result = await self.write(
-                lambda conn: record(conn, poll, candidates, drafts, grouping, fixed))
+                lambda conn: record(conn, poll, candidates, drafts, grouping, fixed, trail))
         return result or IngestResult(new_items=0, deliveries=0)
 
     async def _group(self, feed_id: int, candidates: Sequence[Entry],

@@ -6,18 +6,19 @@ forever. The daily job (``bot.service.jobs``) empties ``data`` past the body ret
 rows past the key retention, except the keys of each feed's latest ingested body
 (``feeds.latest_keys``): an item a feed still lists must stay known, or it would be alerted
 again. A feed not ingested since the upgrade has no ``latest_keys`` yet and keeps every key.
+An item's decision trail (``item_trail``, issue 21) goes with its key.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from sqlalchemy import Connection, delete, exists, select, update
+from sqlalchemy import Connection, and_, delete, exists, select, update
 
 from bot.store.database import Database
 from bot.store.dialect import patient, stored_text
 from bot.store.rows import PruneResult
-from bot.store.schema import feeds, items
+from bot.store.schema import feeds, item_trail, items
 
 _FEEDS_PER_WRITE = 50  # short write transactions: polls keep ingesting while this runs
 
@@ -63,4 +64,9 @@ def _prune_feed(conn: Connection, feed_id: int, latest: Sequence[str],
     keep = [stored_text(conn, key) for key in latest]
     if keep:
         statement = statement.where(items.c.key.not_in(keep))
-    return int(conn.execute(statement).rowcount)
+    removed = int(conn.execute(statement).rowcount)
+    if removed:  # the decision trail follows its items (issue 21)
+        conn.execute(delete(item_trail).where(
+            item_trail.c.feed_id == feed_id, ~exists().where(and_(
+                items.c.feed_id == item_trail.c.feed_id, items.c.key == item_trail.c.item_key))))
+    return removed

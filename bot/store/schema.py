@@ -140,6 +140,20 @@ items = Table(
     sqlite_with_rowid=False,
 )
 
+# The decision trail (issue 21): per item a primed feed's poll found new, what that poll
+# decided (bot.store.trail). Rows go with their item (bot.store.retention) and their feed.
+item_trail = Table(
+    "item_trail", metadata,
+    Column("feed_id", Id, ForeignKey("feeds.id", ondelete="CASCADE"), nullable=False),
+    Column("item_key", StoredText, nullable=False),
+    Column("seen_at", Time, nullable=False),  # the poll that found it new
+    Column("article", StoredText),  # the full-text outcome (ok, paywall …); NULL: not fetched
+    Column("story_id", StoredText),  # the story it joined
+    Column("verdicts", StoredText, nullable=False),  # JSON, per watch (bot.store.trail)
+    PrimaryKeyConstraint("feed_id", "item_key"),
+    sqlite_with_rowid=False,
+)
+
 deliveries = Table(
     "deliveries", metadata,
     Column("id", Id, Identity(always=True), primary_key=True),

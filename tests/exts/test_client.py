@@ -23,6 +23,7 @@ COMMANDS = {
     "watch": {"add", "remove", "list", "set", "pause", "resume", "test"},
     "feed": {"add", "remove", "list", "resume"},
     "status": set(),
+    "why": set(),
 }
 OUR_TASKS = ("discord", "outbox", "poll-tick")
 

@@ -77,7 +77,7 @@ async def test_name_and_interval_options_list_and_remove(bot: Bot) -> None:
     bot.feeds.status("/feed.xml", 503)
     await bot.app.poller.poll_all_once()
     listed = await bot.answer("feed", subcommand="list")
-    assert "❌ failing ×1: HTTP 503" in listed
+    assert "❌ failing: its last fetch failed once \\(HTTP 503" in listed
 
     assert await bot.answer("feed", {"name": "Wire"}, subcommand="remove") == (
         "🗑️ Feed **Wire** removed.")
@@ -218,7 +218,7 @@ async def test_a_feed_paused_after_failures_is_announced_and_resumed(bot: Bot) -
     assert notice["content"].startswith("Feed 'Wire' failed too many times in a row and is "
                                         "paused: HTTP 500")
     assert notice["mention_everyone"] is False
-    assert "⏸️ paused after repeated failures: HTTP 500" in await bot.answer(
+    assert "⏸️ paused after 2 failed fetches \\(HTTP 500" in await bot.answer(
         "feed", subcommand="list")
 
     serve_wire(bot.feeds)

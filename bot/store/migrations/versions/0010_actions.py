@@ -2,7 +2,7 @@
 watches, thread posts in the outbox, story mutes, and the claims of component clicks.
 
 Revision ID: 0010_actions
-Revises: 0007_fencing
+Revises: 0009_trail
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from alembic import op
 from bot.store.types import Flag, Snowflake, StoredText, Time
 
 revision = "0010_actions"
-down_revision = "0007_fencing"
+down_revision = "0009_trail"
 branch_labels = None
 depends_on = None
 
