@@ -6,7 +6,8 @@ Escaping for Discord happens later, on this already-short text.
 - The first span in the summary (else the content, else the article body) anchors the
   snippet, so a name only the article's fourth paragraph holds gives that paragraph's
   sentence; spans only in the title, author, tags, feed name or link give the lead of the
-  summary (else the content, else the body).
+  summary (else the content, else the body), with the words they matched in bold where
+  the lead has them too (``title:TSLA`` bolds ``TSLA`` in the lead).
 - The text shown is the field as published (HTML stripped, whitespace collapsed), not the
   NFKC form the matcher reads: ``10⁶``, ``CO₂``, ``™`` and full-width punctuation stay as
   written. Match spans are mapped back to it through ``bot.core.aligned``.
@@ -30,7 +31,7 @@ from bot.core import graphemes
 from bot.core.aligned import align
 from bot.core.model import Snippet, Span
 from bot.pipeline.match import Document
-from bot.query.words import is_word_char
+from bot.query.words import is_word_char, tokenize, word_list
 
 __all__ = ["make_snippet"]
 
@@ -74,9 +75,26 @@ def make_snippet(doc: Document, spans: Sequence[Span], max_chars: int = 300) -> 
         text, source = published, alignment.source
     anchor = source(body[0].start, max(body[0].end, body[0].start)) if body else (0, 0)
     start, end, cut_left, cut_right = _window(text, anchor, max_chars)
-    bold = [source(s.start, s.end) for s in spans if s.field == field and s.end > s.start]
+    shown = [s for s in spans if s.field == field] if body else _echoes(doc, spans, field)
+    bold = [source(s.start, s.end) for s in shown if s.end > s.start]
     bold = [(a, b) for a, b in bold if b > start and a < end]
     return _render(text, start, end, cut_left, cut_right, bold)
+
+
+def _echoes(doc: Document, spans: Sequence[Span], field: str) -> list[Span]:
+    """For a match outside the text fields (``title:TSLA``): the same words in the lead.
+
+    Whole words, compared casefolded, so the reader sees in bold why the item matched.
+    """
+    wanted = {
+        word.casefold()
+        for s in spans
+        for word in word_list(doc.fields.get(s.field, "")[s.start : s.end])
+    }
+    if not wanted:
+        return []
+    return [Span(field, token.start, token.end, "")
+            for token in tokenize(doc.fields.get(field, "")) if token.word.casefold() in wanted]
 
 
 def _identity(start: int, end: int) -> tuple[int, int]:
