@@ -51,6 +51,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/match_bench.py
 	$(BIN)/python bench/poll_bench.py
 	$(BIN)/python bench/article_bench.py
+	$(BIN)/python bench/text_bench.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

@@ -46,20 +46,21 @@ class _Step:
 
     def __init__(self) -> None:
         self._outs: list[int] = []
-        self._changes: list[tuple[int, int, int, int]] = []
+        self._changes: list[tuple[int, int, int, int, bool]] = []
 
-    def add(self, out0: int, out1: int, in0: int, in1: int) -> None:
+    def add(self, out0: int, out1: int, in0: int, in1: int, exact: bool = False) -> None:
+        """Output [out0, out1) came from input [in0, in1); ``exact``: character by character."""
         self._outs.append(out0)
-        self._changes.append((out0, out1, in0, in1))
+        self._changes.append((out0, out1, in0, in1, exact))
 
     def source(self, pos: int) -> tuple[int, int]:
         """The input range that output character ``pos`` came from."""
         i = bisect_right(self._outs, pos) - 1
         if i < 0:
             return pos, pos + 1
-        _, out1, in0, in1 = self._changes[i]
+        out0, out1, in0, in1, exact = self._changes[i]
         if pos < out1:
-            return in0, in1
+            return (in0 + pos - out0, in0 + pos - out0 + 1) if exact else (in0, in1)
         shifted = pos - out1 + in1
         return shifted, shifted + 1
 
@@ -97,22 +98,37 @@ def _nfkc(text: str) -> tuple[str, _Step]:
         length += start - pos
         segment = match.group()
         normal = unicodedata.normalize("NFKC", segment)
-        pieces = [normal]
-        if len(segment) > 1:
-            pieces = [unicodedata.normalize("NFKC", char) for char in segment]
-        if len(pieces) > 1 and "".join(pieces) != normal:  # composed: map the whole segment
-            pieces = [normal]
-            step.add(length, length + len(normal), start, end)
-            length += len(normal)
-        else:
-            for i, piece in enumerate(pieces):
-                if piece != segment[i]:
-                    step.add(length, length + len(piece), start + i, start + i + 1)
-                length += len(piece)
-        out.extend(pieces)
+        out.append(normal)
         pos = end
+        if normal == segment:
+            length += len(normal)
+            continue
+        pieces = [unicodedata.normalize("NFKC", char) for char in segment]
+        if "".join(pieces) != normal:  # composed: the whole segment maps to the whole
+            step.add(length, length + len(normal), start, end)
+        else:
+            _add_pieces(step, pieces, length, start)
+        length += len(normal)
     out.append(text[pos:])
     return "".join(out), step
+
+
+def _add_pieces(step: _Step, pieces: list[str], out: int, start: int) -> None:
+    """Changes for a segment normalised character by character (``pieces``).
+
+    Runs of characters that stay one character (full-width text) become one exact change;
+    each expansion (``™`` → ``TM``) is a change of its own.
+    """
+    run_out, run_in = out, start
+    for i in [i for i, piece in enumerate(pieces) if len(piece) != 1]:
+        at = run_out + start + i - run_in  # output position of piece i
+        if start + i > run_in:
+            step.add(run_out, at, run_in, start + i, exact=True)
+        step.add(at, at + len(pieces[i]), start + i, start + i + 1)
+        run_out, run_in = at + len(pieces[i]), start + i + 1
+    end = start + len(pieces)
+    if end > run_in:
+        step.add(run_out, run_out + end - run_in, run_in, end, exact=True)
 
 
 def _gaps(text: str) -> tuple[str, _Step]:

@@ -8,13 +8,21 @@ documented in ``bot.query.parser``.
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Generic, TypeVar
 
 from bot.core.model import Entry, Span
-from bot.core.text import finish, html_to_published, normalize_text, published_text
+from bot.core.text import (
+    INVISIBLE,
+    finish,
+    html_to_published,
+    normalize_text,
+    published_text,
+)
 from bot.query.ast import Node
 from bot.query.evaluate import DocView, collect, evaluate
 from bot.query.fast import MultiMatcher
@@ -32,6 +40,7 @@ __all__ = [
 ]
 
 K = TypeVar("K")
+_INVISIBLE = re.compile(f"[{INVISIBLE}]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,7 +80,7 @@ def _document(
         "content": html_to_published(content),
         "body": _plain_paragraphs(body),
     }
-    fields = {name: finish(text) for name, text in published.items()}
+    fields = {name: _normal(text) for name, text in published.items()}
     fields.update({
         "author": normalize_text(author),
         "tag": "\n".join(clean_tags),
@@ -79,6 +88,16 @@ def _document(
         "link": normalize_text(link),
     })
     return Document(MappingProxyType(fields), clean_tags, MappingProxyType(published))
+
+
+def _normal(published: str) -> str:
+    """``finish(published)`` for published text, which is collapsed already: when NFKC and
+    the invisible characters change nothing (all ASCII text) it is its own normal form."""
+    if published.isascii():
+        return published
+    if unicodedata.is_normalized("NFKC", published) and not _INVISIBLE.search(published):
+        return published
+    return finish(published)
 
 
 def _plain_paragraphs(text: str) -> str:

@@ -6,7 +6,8 @@ Escaping for Discord happens later, on this already-short text.
 - The first span in the summary (else the content, else the article body) anchors the
   snippet, so a name only the article's fourth paragraph holds gives that paragraph's
   sentence; spans only in the title, author, tags, feed name or link give the lead of the
-  summary (else the content, else the body).
+  summary (else the content, else the body), with the words they matched in bold where
+  the lead has them too (``title:TSLA`` bolds ``TSLA`` in the lead).
 - The text shown is the field as published (HTML stripped, whitespace collapsed), not the
   NFKC form the matcher reads: ``10⁶``, ``CO₂``, ``™`` and full-width punctuation stay as
   written. Match spans are mapped back to it through ``bot.core.aligned``.
@@ -26,12 +27,11 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-import regex
-
+from bot.core import graphemes
 from bot.core.aligned import align
 from bot.core.model import Snippet, Span
 from bot.pipeline.match import Document
-from bot.query.words import is_word_char
+from bot.query.words import is_word_char, tokenize, word_list
 
 __all__ = ["make_snippet"]
 
@@ -51,7 +51,6 @@ _ABBREVIATIONS = frozenset({
 _LONGEST_ABBREVIATION = 5
 # A word longer than this is cut between graphemes rather than dropped whole from the window.
 _MAX_WORD_SHIFT = 24
-_GRAPHEME = regex.compile(r"\X")
 
 
 def make_snippet(doc: Document, spans: Sequence[Span], max_chars: int = 300) -> Snippet:
@@ -76,9 +75,26 @@ def make_snippet(doc: Document, spans: Sequence[Span], max_chars: int = 300) -> 
         text, source = published, alignment.source
     anchor = source(body[0].start, max(body[0].end, body[0].start)) if body else (0, 0)
     start, end, cut_left, cut_right = _window(text, anchor, max_chars)
-    bold = [source(s.start, s.end) for s in spans if s.field == field and s.end > s.start]
+    shown = [s for s in spans if s.field == field] if body else _echoes(doc, spans, field)
+    bold = [source(s.start, s.end) for s in shown if s.end > s.start]
     bold = [(a, b) for a, b in bold if b > start and a < end]
     return _render(text, start, end, cut_left, cut_right, bold)
+
+
+def _echoes(doc: Document, spans: Sequence[Span], field: str) -> list[Span]:
+    """For a match outside the text fields (``title:TSLA``): the same words in the lead.
+
+    Whole words, compared casefolded, so the reader sees in bold why the item matched.
+    """
+    wanted = {
+        word.casefold()
+        for s in spans
+        for word in word_list(doc.fields.get(s.field, "")[s.start : s.end])
+    }
+    if not wanted:
+        return []
+    return [Span(field, token.start, token.end, "")
+            for token in tokenize(doc.fields.get(field, "")) if token.word.casefold() in wanted]
 
 
 def _identity(start: int, end: int) -> tuple[int, int]:
@@ -143,10 +159,10 @@ def _cut(
     # ends soon after it; the match itself must fit.
     start = min(anchor[0] - budget // 3, s_end - budget)
     start = max(start, s_start, focus_end - budget)
-    bounds = _Graphemes(text, s_start, s_end)
-    start = _word_start(text, bounds.after(start), min(anchor[0], s_end), bounds)
+    start = _word_start(text, graphemes.ceil(text, start, s_start, s_end), min(anchor[0], s_end))
     end = min(s_end, start + budget)
-    end = _word_end(text, bounds.before(end), max(start, min(focus_end, end)), bounds)
+    end = graphemes.floor(text, end, start, s_end)
+    end = _word_end(text, end, max(start, min(focus_end, end)))
     while start < end and text[start].isspace():
         start += 1
     while end > start and text[end - 1].isspace():
@@ -154,38 +170,7 @@ def _cut(
     return start, end, start > s_start, end < s_end
 
 
-class _Graphemes:
-    """Grapheme boundaries of one sentence, found in one pass when first needed."""
-
-    def __init__(self, text: str, start: int, end: int) -> None:
-        self._text, self._start, self._end = text, start, end
-        self._marks: bytearray | None = None
-
-    def _is(self, pos: int) -> bool:
-        if pos <= self._start or pos >= self._end:
-            return True
-        if self._marks is None:
-            marks = bytearray(self._end - self._start + 1)
-            for match in _GRAPHEME.finditer(self._text, self._start, self._end):
-                marks[match.start() - self._start] = 1
-            marks[-1] = 1
-            self._marks = marks
-        return bool(self._marks[pos - self._start])
-
-    def after(self, pos: int) -> int:
-        """The first boundary at or after ``pos``."""
-        while not self._is(pos):
-            pos += 1
-        return pos
-
-    def before(self, pos: int) -> int:
-        """The last boundary at or before ``pos``."""
-        while not self._is(pos):
-            pos -= 1
-        return pos
-
-
-def _word_start(text: str, pos: int, limit: int, bounds: _Graphemes) -> int:
+def _word_start(text: str, pos: int, limit: int) -> int:
     """Move ``pos`` forward out of a word it splits, unless the word is long (see above)."""
     if pos <= 0 or pos >= len(text) or not is_word_char(text[pos - 1]):
         return pos
@@ -195,10 +180,10 @@ def _word_start(text: str, pos: int, limit: int, bounds: _Graphemes) -> int:
         end += 1
     if end < len(text) and is_word_char(text[end]):
         return pos  # too long to keep whole: cut between graphemes
-    return bounds.after(end)
+    return graphemes.ceil(text, end, pos)
 
 
-def _word_end(text: str, pos: int, floor: int, bounds: _Graphemes) -> int:
+def _word_end(text: str, pos: int, floor: int) -> int:
     """Move ``pos`` back out of a word it splits, unless the word is long (see above)."""
     if pos >= len(text) or not is_word_char(text[pos]) or not is_word_char(text[pos - 1]):
         return pos
@@ -207,7 +192,7 @@ def _word_end(text: str, pos: int, floor: int, bounds: _Graphemes) -> int:
     while back > stop and is_word_char(text[back - 1]):
         back -= 1
     if back > floor and not is_word_char(text[back - 1]):
-        return bounds.before(back)
+        return graphemes.floor(text, back, floor)
     return pos  # the word is too long, or starts before the match: cut between graphemes
 
 

@@ -9,9 +9,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bot.core.errors import QueryError
 from bot.core.model import Entry, Span
+from bot.core.text import finish, html_to_text, normalize_text
 from bot.pipeline.match import (
     Document,
     WatchMatcher,
@@ -359,3 +362,15 @@ def test_real_news_fast_path_agrees_with_reference() -> None:
         assert matcher.match(doc) == expected
         hits += len(expected)
     assert hits > 0
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(["a", " ", "\n", "<p>", "&amp;", "™", "Ｔ", "e\u0301", "\u200b",
+                                 "\u00a0", "中", "<b>", "U.S.", "\u2028"]), max_size=40))
+def test_each_field_is_the_normal_form_of_its_published_form(parts: list[str]) -> None:
+    raw = "".join(parts)
+    doc = document_from_mapping({"title": raw, "summary": raw, "content": raw, "body": raw})
+    for name, published in doc.published.items():
+        assert doc.fields[name] == finish(published), name
+    assert doc.fields["summary"] == html_to_text(raw)
+    assert doc.fields["title"] == normalize_text(raw)

@@ -93,7 +93,13 @@ def bolded(snippet: Snippet) -> list[str]:
             "title:Leaders",
             {"title": "Leaders talk", "body": _ARTICLE},
             "The two leaders spoke for an hour on Tuesday, their first call this year.",
-            [],  # title-only match, no feed text: the lead of the article
+            ["leaders"],  # title-only match, no feed text: the lead of the article, the
+        ),  # word the title matched in bold where the lead has it too
+        (
+            "title:TSLA",
+            {"title": "Tesla falls <TSLA.O>", "summary": "Shares of Tesla &lt;TSLA.O&gt; fell 5%."},
+            "Shares of Tesla <TSLA.O> fell 5%.",
+            ["TSLA"],
         ),
     ],
 )
