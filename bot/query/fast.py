@@ -210,7 +210,7 @@ class MultiMatcher:
         text = fold("\n".join(fields.values()))
         last = len(text) - 1
         found: set[str] = set()
-        marks = MARKS
+        marks, not_word, segmented = MARKS, _NOT_WORD, _segmented
         for end, entries in self._automaton.iter(text):
             for size, whole_word, probe in entries:
                 if probe in found:
@@ -219,17 +219,17 @@ class MultiMatcher:
                 if before >= 0:
                     char = text[before]
                     if (
-                        char not in _NOT_WORD
-                        and (char.isalnum() or char in marks)
-                        and not _segmented(char, text[before + 1])
+                        (char.isalnum() or char in marks)
+                        and char not in not_word
+                        and not segmented(char, text[before + 1])
                     ):
                         continue
                 if whole_word and end < last:
                     char = text[end + 1]
                     if (
-                        char not in _NOT_WORD
-                        and (char.isalnum() or char in marks)
-                        and not _segmented(text[end], char)
+                        (char.isalnum() or char in marks)
+                        and char not in not_word
+                        and not segmented(text[end], char)
                     ):
                         continue
                 found.add(probe)

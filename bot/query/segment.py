@@ -81,18 +81,23 @@ def _split(run: str) -> tuple[tuple[int, int], ...]:
     prefilter (``bot.query.fast``) can then tell a possible boundary from two characters.
     """
     ends = [b for _, b in WordBreaker(run, "root").segments()]
-    if _ABOVE_BMP.search(run) is not None:
+    high = _ABOVE_BMP.search(run) is not None
+    if high:
         ends = _code_points(run, ends)
+    size, unspaced = len(run), _BMP_UNSPACED
     out: list[tuple[int, int]] = []
     start = 0
     for end in ends:
-        if end >= len(run) or (
-            end > start and (is_unspaced_char(run[end - 1]) or is_unspaced_char(run[end]))
+        if end >= size:
+            break
+        if end > start and (
+            run[end - 1] in unspaced
+            or run[end] in unspaced
+            or (high and (is_unspaced_char(run[end - 1]) or is_unspaced_char(run[end])))
         ):
-            out.append((start, len(run) if end >= len(run) else end))
+            out.append((start, end))
             start = end
-            if end >= len(run):
-                break
+    out.append((start, size))
     return tuple(out)
 
 

@@ -112,24 +112,37 @@ def tokenize(text: str) -> Iterator[Token]:
     possessive ``'s`` stays with the run's last word.
     """
     text, pattern = _prepare(text)
-    split = has_unspaced(text)
+    if has_unspaced(text):
+        yield from _segmented_tokens(text, pattern)
+        return
+    for match in pattern.finditer(text):
+        yield Token(match.start(), match.end(), match.group(1))
+
+
+@lru_cache(maxsize=4)
+def _segmented_tokens(text: str, pattern: re.Pattern[str]) -> tuple[Token, ...]:
+    """The tokens of a text with unspaced scripts (cached: the word list, its offsets and
+    each watch's explanation of one item ask for the same text in a row)."""
+    out: list[Token] = []
     for match in pattern.finditer(text):
         word = match.group(1)
-        if not split or not has_unspaced(word):
-            yield Token(match.start(), match.end(), word)
+        if not has_unspaced(word):
+            out.append(Token(match.start(), match.end(), word))
             continue
         base = match.start()
         pieces = split_run(word)
-        for k, (a, b) in enumerate(pieces):
-            end = match.end() if k == len(pieces) - 1 else base + b
-            yield Token(base + a, end, word[a:b])
+        for a, b in pieces[:-1]:
+            out.append(Token(base + a, base + b, word[a:b]))
+        a, b = pieces[-1]
+        out.append(Token(base + a, match.end(), word[a:b]))
+    return tuple(out)
 
 
 def word_list(text: str) -> list[str]:
     """The words of ``text`` (as ``Token.word``), without offsets: the fast path."""
     prepared, pattern = _prepare(text)
     if has_unspaced(prepared):
-        return [token.word for token in tokenize(text)]
+        return [token.word for token in _segmented_tokens(prepared, pattern)]
     return pattern.findall(prepared)
 
 
@@ -137,7 +150,7 @@ def word_offsets(text: str) -> tuple[list[int], list[int]]:
     """Start and end offsets of the words of ``text`` (as ``Token.start``/``Token.end``)."""
     prepared, pattern = _prepare(text)
     if has_unspaced(prepared):
-        tokens = list(tokenize(text))
+        tokens = _segmented_tokens(prepared, pattern)
         return [t.start for t in tokens], [t.end for t in tokens]
     spans = [match.span() for match in pattern.finditer(prepared)]
     return [s for s, _ in spans], [e for _, e in spans]

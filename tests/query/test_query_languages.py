@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from bot.pipeline.match import WatchMatcher, compile_query, document_from_mapping
@@ -129,3 +131,17 @@ def test_bulk_matcher_agrees_with_each_rule_alone() -> None:
         doc = document_from_mapping({"title": text})
         expected = [i for i, q in rules if q.matches(doc)]
         assert bulk.match(doc) == expected, text
+
+
+@pytest.mark.parametrize("run", ["中国限制稀土出口" * 12_500, "a中" * 50_000, "สหรัฐขึ้นภาษี" * 7_500])
+def test_a_hostile_unspaced_run_is_matched_and_explained_quickly(run: str) -> None:
+    # One 100,000-character run without punctuation: segmented once per text, not once
+    # per word list, offsets and watch (it was 0.5 s per explanation).
+    queries = [compile_query(q) for q in ("稀土", "ภาษี", "Trump", '"稀土 出口"', "稀*")]
+    bulk = WatchMatcher(list(enumerate(queries)))
+    doc = document_from_mapping({"summary": run})
+    started = time.process_time()
+    for key in bulk.match(doc):
+        queries[key].explain(doc)
+    elapsed = time.process_time() - started
+    assert elapsed < 3.0, f"{elapsed:.2f}s of CPU for one item"  # sanity bound only
