@@ -25,13 +25,13 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from functools import lru_cache
-from itertools import pairwise
 
 import regex
 import snowballstemmer
 
 from bot.core.text import html_to_text
 from bot.core.urls import normalise_link
+from bot.query.segment import split_run
 from bot.query.words import MARKS
 
 __all__ = ["Features", "canonical_link", "clean_headline", "extract_features", "unspaced_words"]
@@ -58,7 +58,7 @@ _UNSPACED_CLASS = (r"[\p{scx=Han}\p{scx=Hiragana}\p{scx=Katakana}\p{scx=Thai}\p{
 _UNSPACED = regex.compile(_UNSPACED_CLASS)
 # A run of an unspaced script, with the marks that belong to its letters (Thai vowels).
 _UNSPACED_RUN = regex.compile(rf"{_UNSPACED_CLASS}(?:{_UNSPACED_CLASS}|\p{{M}})*")
-_GRAPHEME = regex.compile(r"\X")
+
 
 def _set(words: str) -> frozenset[str]:
     return frozenset(words.split())
@@ -147,18 +147,10 @@ def clean_headline(title: str, feed: str = "") -> str:
 
 
 def unspaced_words(run: str) -> list[str]:
-    """The words of a run of a script written without spaces (Chinese, Japanese, Thai …).
-
-    A seam: issue 19 part A gives the matcher word segmentation for these scripts in
-    ``bot.query.words``; this function should then return the matcher's words for ``run``.
-    Until then it returns overlapping pairs of graphemes (``中国限制`` → ``中国``, ``国限``,
-    ``限制``), the usual stand-in for words in search engines: identical and near-identical
-    headlines share most pairs, unrelated ones few. A run of one grapheme is one word.
-    """
-    graphemes: list[str] = _GRAPHEME.findall(run)
-    if len(graphemes) < 2:
-        return graphemes
-    return [a + b for a, b in pairwise(graphemes)]
+    """The words of a run of a script written without spaces (Chinese, Japanese, Thai …), as
+    the matcher reads them: ICU's word break (``bot.query.segment``), so story grouping and
+    watches agree on what a word is (``中国限制稀土出口`` → ``中国 限制 稀土 出口``)."""
+    return [run[start:end] for start, end in split_run(run)]
 
 
 def _tokens(text: str) -> list[str]:
