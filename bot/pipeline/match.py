@@ -8,10 +8,13 @@ documented in ``bot.query.parser``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+import threading
+from collections import OrderedDict
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from types import MappingProxyType
-from typing import Generic, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 from bot.core.model import Entry, Span
 from bot.core.text import html_to_text, normalize_text
@@ -195,3 +198,73 @@ class WatchMatcher(Generic[K]):
         """Keys of the rules that match ``doc``, in input order."""
         keys = self._keys
         return [keys[i] for i in self._matcher.match(doc.fields)]
+
+
+class Watchlike(Protocol):
+    """What matching needs of a watch (a store row, or a preview's copy in a worker)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def query(self) -> str: ...
+
+
+W = TypeVar("W", bound=Watchlike)
+Compiled = tuple[WatchMatcher[int], dict[int, CompiledQuery]]
+_NEVER = datetime.max.replace(tzinfo=UTC)
+
+
+class MatcherCache:
+    """Compiled matchers keyed by the watch set, so unchanged watches are not recompiled.
+
+    Planning and previews run on worker threads, so one cache serves them all under a lock.
+    """
+
+    def __init__(self, size: int = 64) -> None:
+        self._size = size
+        self._matchers: OrderedDict[tuple[tuple[int, str], ...], Compiled] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, watches: Sequence[Watchlike]) -> Compiled:
+        """The matcher for exactly these watches (their ids and queries)."""
+        key = tuple((watch.id, watch.query) for watch in watches)
+        with self._lock:
+            found = self._matchers.get(key)
+            if found is not None:
+                self._matchers.move_to_end(key)
+                return found
+            compiled = {watch.id: compile_query(watch.query) for watch in watches}
+            built = (WatchMatcher(compiled.items()), compiled)
+            self._matchers[key] = built
+            if len(self._matchers) > self._size:
+                self._matchers.popitem(last=False)
+            return built
+
+
+def publication_order(entries: Sequence[Entry]) -> list[Entry]:
+    """Oldest first; undated entries keep feed order after dated ones (feeds list newest first)."""
+    dated = sorted((e for e in entries if e.published), key=lambda e: e.published or _NEVER)
+    undated = [e for e in entries if not e.published]
+    return dated + list(reversed(undated))
+
+
+def matches(entries: Sequence[Entry], watches: Sequence[tuple[W, str]], matchers: MatcherCache
+            ) -> Iterator[tuple[int, W, str, Entry, Document, Explanation]]:
+    """(position, watch, feed name, entry, document, explanation) of each match, entries
+    in publication order. Watches are grouped by the feed's name in their guild, because
+    ``feed:`` terms see it. Alerts (``render``) and first-poll previews (``preview``, in
+    the parser workers) are both made of this, so they cannot disagree.
+    """
+    groups: dict[str, list[W]] = {}
+    for watch, feed_name in watches:
+        groups.setdefault(feed_name, []).append(watch)
+    ordered = publication_order(entries)
+    for feed_name, group in groups.items():
+        matcher, compiled = matchers.get(group)
+        by_id = {watch.id: watch for watch in group}
+        for position, entry in enumerate(ordered):
+            doc = document_from_entry(entry, feed_name)
+            for watch_id in matcher.match(doc):
+                explanation = compiled[watch_id].explain(doc)
+                if explanation.matched:
+                    yield position, by_id[watch_id], feed_name, entry, doc, explanation

@@ -33,7 +33,7 @@ from bot.pipeline.next_check import (
     next_check_after_success,
 )
 from bot.pipeline.prescan import prescan_keys
-from bot.pipeline.preview import Preview, preview_matches
+from bot.pipeline.preview import Preview, WatchPreview
 from bot.pipeline.render import MatcherCache, plan_deliveries
 from bot.store.base import Store
 from bot.store.rows import DeliveryDraft, FeedRow
@@ -116,10 +116,15 @@ async def _poll(feed: FeedRow, deps: PollDeps) -> PollResult:
         await store.record_unchanged(feed.id, now, next_check, response.etag,
                                      response.last_modified, body_hash)
         return PollResult(Outcome.KNOWN)
-    started = time.perf_counter()
-    parsed = await deps.parser.parse(response.body, response.headers, response.final_url)
-    metrics.observe_parse(time.perf_counter() - started)
     watches = await store.watches_for_feed(feed.id)
+    started = time.perf_counter()
+    previews: tuple[WatchPreview, ...] = ()
+    if feed.primed:
+        parsed = await deps.parser.parse(response.body, response.headers, response.final_url)
+    else:  # a silent first poll: what would have matched is found in the parser worker
+        parsed, previews = await deps.parser.parse_first(
+            response.body, response.headers, response.final_url, watches)
+    metrics.observe_parse(time.perf_counter() - started)
     entries = await _with_articles(feed, parsed.entries, bool(watches), deps)
     seen_at = datetime.fromtimestamp(now, UTC)
 
@@ -143,9 +148,7 @@ async def _poll(feed: FeedRow, deps: PollDeps) -> PollResult:
         deps.on_queued(result.deliveries)
     preview = None
     if not feed.primed and not result.deliveries:
-        # Decided outside the store's transaction; HTML→text is CPU work, off the loop.
-        preview = await asyncio.to_thread(preview_matches, feed.name, result.new_items,
-                                          parsed.entries, watches, deps.matchers)
+        preview = Preview(feed.name, result.new_items, previews)
     return PollResult(Outcome.INGESTED, result.new_items, result.deliveries, preview=preview)
 
 

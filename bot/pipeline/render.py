@@ -9,90 +9,32 @@ carries the same nonce and Discord returns the first message instead of posting 
 from __future__ import annotations
 
 import hashlib
-import threading
-from collections import OrderedDict
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import datetime
 
 from bot.config.cadence import INSTANT
 from bot.core.model import Alert, Entry, Snippet
 from bot.pipeline.match import (
-    CompiledQuery,
     Document,
     Explanation,
-    WatchMatcher,
-    compile_query,
-    document_from_entry,
+    MatcherCache,
+    matches,
+    publication_order,
 )
 from bot.pipeline.snippet import make_snippet
 from bot.store.rows import DeliveryDraft, WatchRow
 
+__all__ = ["MatcherCache", "collapse_bursts", "delivery_nonce", "plan_deliveries",
+           "publication_order"]
+
 SUMMARY_LINES = 15
-_NEVER = datetime.max.replace(tzinfo=UTC)
-Compiled = tuple[WatchMatcher[int], dict[int, CompiledQuery]]
 
 
 def delivery_nonce(feed_url: str, item_key: str, watch_id: int) -> str:
     """A deterministic nonce of 25 characters (Discord's maximum) for one delivery."""
     digest = hashlib.sha256(f"{feed_url}\n{item_key}\n{watch_id}".encode()).hexdigest()
     return "w" + digest[:24]
-
-
-def publication_order(entries: Sequence[Entry]) -> list[Entry]:
-    """Oldest first; undated entries keep feed order after dated ones (feeds list newest first)."""
-    dated = sorted((e for e in entries if e.published), key=lambda e: e.published or _NEVER)
-    undated = [e for e in entries if not e.published]
-    return dated + list(reversed(undated))
-
-
-class MatcherCache:
-    """Compiled matchers keyed by the watch set, so unchanged watches are not recompiled.
-
-    Planning and previews run on worker threads, so one cache serves them all under a lock.
-    """
-
-    def __init__(self, size: int = 64) -> None:
-        self._size = size
-        self._matchers: OrderedDict[tuple[tuple[int, str], ...], Compiled] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, watches: Sequence[WatchRow]) -> Compiled:
-        """The matcher for exactly these watches (their ids and queries)."""
-        key = tuple((watch.id, watch.query) for watch in watches)
-        with self._lock:
-            found = self._matchers.get(key)
-            if found is not None:
-                self._matchers.move_to_end(key)
-                return found
-            compiled = {watch.id: compile_query(watch.query) for watch in watches}
-            built = (WatchMatcher(compiled.items()), compiled)
-            self._matchers[key] = built
-            if len(self._matchers) > self._size:
-                self._matchers.popitem(last=False)
-            return built
-
-
-def matches(entries: Sequence[Entry], watches: Sequence[tuple[WatchRow, str]],
-            matchers: MatcherCache
-            ) -> Iterator[tuple[int, WatchRow, str, Entry, Document, Explanation]]:
-    """(position, watch, feed name, entry, document, explanation) of each match, entries
-    in publication order. Watches are grouped by the feed's name in their guild, because
-    ``feed:`` terms see it. What alerts and previews are made of, so they cannot disagree.
-    """
-    groups: dict[str, list[WatchRow]] = {}
-    for watch, feed_name in watches:
-        groups.setdefault(feed_name, []).append(watch)
-    ordered = publication_order(entries)
-    for feed_name, group in groups.items():
-        matcher, compiled = matchers.get(group)
-        by_id = {watch.id: watch for watch in group}
-        for position, entry in enumerate(ordered):
-            doc = document_from_entry(entry, feed_name)
-            for watch_id in matcher.match(doc):
-                explanation = compiled[watch_id].explain(doc)
-                if explanation.matched:
-                    yield position, by_id[watch_id], feed_name, entry, doc, explanation
 
 
 def plan_deliveries(entries: Sequence[Entry], watches: Sequence[tuple[WatchRow, str]],
