@@ -25,7 +25,7 @@ import json
 import logging
 import signal
 import sys
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -34,12 +34,14 @@ from bot.core import metrics
 from bot.core.errors import ParseError
 from bot.core.model import ParsedFeed
 from bot.core.urls import host_of
+from bot.pipeline.preview import WatchPreview
 from bot.pipeline.worker import (
     FRAME_HEADER,
     MAX_FRAME,
     READY,
     feed_from_wire,
 )
+from bot.store.rows import WatchRow
 
 log = logging.getLogger(__name__)
 
@@ -177,7 +179,28 @@ class IsolatedParser:
     async def parse(self, body: bytes, headers: Mapping[str, str], url: str) -> ParsedFeed:
         """Parse in a worker; ParseError for bad feeds, timeouts, crashes and memory blow-ups."""
         request = json.dumps({"url": url, "headers": dict(headers)}).encode()
+        return self._feed(await self._job(request, body, self._timeout_s), url)
+
+    async def parse_first(self, body: bytes, headers: Mapping[str, str], url: str,
+                          watches: Sequence[tuple[WatchRow, str]]
+                          ) -> tuple[ParsedFeed, tuple[WatchPreview, ...]]:
+        """Parse a feed's first body and, in the same job, match it against ``watches`` for
+        the silent first poll's preview (``bot.pipeline.preview``): a first poll costs this
+        process neither the parse nor the matching (issue 24)."""
+        active = [[w.id, w.guild_id, w.name, w.query, name] for w, name in watches
+                  if not w.paused]
+        request = json.dumps({"url": url, "headers": dict(headers),
+                              "preview": active}).encode()
         reply = await self._job(request, body, self._timeout_s)
+        feed = self._feed(reply, url)
+        try:
+            previews = tuple(WatchPreview(int(i), int(g), str(n), int(c), tuple(map(str, t)))
+                             for i, g, n, c, t in reply.get("preview") or ())
+        except (TypeError, ValueError) as exc:
+            raise ParseError(f"parser sent a malformed preview: {exc}") from exc
+        return feed, previews
+
+    def _feed(self, reply: Mapping[str, Any], url: str) -> ParsedFeed:
         try:
             feed = feed_from_wire(reply["feed"])
         except (KeyError, TypeError, ValueError) as exc:

@@ -9,11 +9,14 @@ documented in ``bot.query.parser``.
 from __future__ import annotations
 
 import re
+import threading
 import unicodedata
-from collections.abc import Iterable, Mapping
+from collections import OrderedDict
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from types import MappingProxyType
-from typing import Generic, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 from bot.core.model import Entry, Span
 from bot.core.text import (
@@ -242,3 +245,85 @@ class WatchMatcher(Generic[K]):
         keys = self._keys
         found, view = self._matcher.match_view(doc.fields)
         return [keys[i] for i in found], view
+
+class Watchlike(Protocol):
+    """What matching needs of a watch (a store row, or a preview's copy in a worker)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def query(self) -> str: ...
+
+
+W = TypeVar("W", bound=Watchlike)
+Compiled = tuple[WatchMatcher[int], dict[int, CompiledQuery]]
+_NEVER = datetime.max.replace(tzinfo=UTC)
+
+
+class MatcherCache:
+    """Compiled matchers keyed by the watch set, so unchanged watches are not recompiled.
+
+    Planning and previews run on worker threads, so one cache serves them all under a lock.
+    """
+
+    def __init__(self, size: int = 64) -> None:
+        self._size = size
+        self._matchers: OrderedDict[tuple[tuple[int, str], ...], Compiled] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, watches: Sequence[Watchlike]) -> Compiled:
+        """The matcher for exactly these watches (their ids and queries)."""
+        key = tuple((watch.id, watch.query) for watch in watches)
+        with self._lock:
+            found = self._matchers.get(key)
+            if found is not None:
+                self._matchers.move_to_end(key)
+                return found
+            compiled = {watch.id: compile_query(watch.query) for watch in watches}
+            built = (WatchMatcher(compiled.items()), compiled)
+            self._matchers[key] = built
+            if len(self._matchers) > self._size:
+                self._matchers.popitem(last=False)
+            return built
+
+
+def publication_order(entries: Sequence[Entry]) -> list[Entry]:
+    """Oldest first; undated entries keep feed order after dated ones (feeds list newest first)."""
+    dated = sorted((e for e in entries if e.published), key=lambda e: e.published or _NEVER)
+    undated = [e for e in entries if not e.published]
+    return dated + list(reversed(undated))
+
+
+# Called once per (entry, group of watches) after matching: the decision trail (issue 21)
+# asks each watch that did not match which term failed.
+EntryObserver = Callable[
+    [Entry, DocView, list[W], dict[int, tuple[str, ...]], dict[int, CompiledQuery]], None]
+
+
+def matches(entries: Sequence[Entry], watches: Sequence[tuple[W, str]], matchers: MatcherCache,
+            observe: EntryObserver[W] | None = None
+            ) -> Iterator[tuple[int, W, str, Entry, Document, Explanation]]:
+    """(position, watch, feed name, entry, document, explanation) of each match, entries
+    in publication order. Watches are grouped by the feed's name in their guild, because
+    ``feed:`` terms see it. Alerts (``render``) and first-poll previews (``preview``, in
+    the parser workers) are both made of this, so they cannot disagree. ``observe``, if
+    given, sees each entry's prefilter view and matched terms per group of watches.
+    """
+    groups: dict[str, list[W]] = {}
+    for watch, feed_name in watches:
+        groups.setdefault(feed_name, []).append(watch)
+    ordered = publication_order(entries)
+    for feed_name, group in groups.items():
+        matcher, compiled = matchers.get(group)
+        by_id = {watch.id: watch for watch in group}
+        for position, entry in enumerate(ordered):
+            doc = document_from_entry(entry, feed_name)
+            terms: dict[int, tuple[str, ...]] = {}
+            hits, view = matcher.match_view(doc)
+            for watch_id in hits:
+                explanation = compiled[watch_id].explain(doc)
+                if explanation.matched:
+                    terms[watch_id] = explanation.terms
+                    yield position, by_id[watch_id], feed_name, entry, doc, explanation
+            if observe is not None:
+                observe(entry, view, group, terms, compiled)

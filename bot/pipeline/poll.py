@@ -48,7 +48,7 @@ from bot.pipeline.next_check import (
     schedule_after_parse,
 )
 from bot.pipeline.prescan import prescan_keys
-from bot.pipeline.preview import Preview, preview_matches
+from bot.pipeline.preview import Preview, WatchPreview
 from bot.pipeline.render import MatcherCache, in_publication_order, plan_deliveries
 from bot.store.base import Store
 from bot.store.rows import DeliveryDraft, FeedRow
@@ -140,12 +140,17 @@ async def _poll(feed: FeedRow, deps: PollDeps) -> PollResult:
         await store.record_unchanged(feed.id, now, next_check, response.etag,
                                      response.last_modified, body_hash, lease=feed.lease_token)
         return PollResult(Outcome.KNOWN)
+    watches = await store.watches_for_feed(feed.id)
     started = time.perf_counter()
-    parsed = await deps.parser.parse(response.body, response.headers, response.final_url)
+    previews: tuple[WatchPreview, ...] = ()
+    if feed.primed:
+        parsed = await deps.parser.parse(response.body, response.headers, response.final_url)
+    else:  # a silent first poll: what would have matched is found in the parser worker
+        parsed, previews = await deps.parser.parse_first(
+            response.body, response.headers, response.final_url, watches)
     metrics.observe_parse(time.perf_counter() - started)
     next_check, publishing = schedule_after_parse(feed, parsed, now, deps.interval_bounds,
                                                   response.max_age_s, deps.rng)
-    watches = await store.watches_for_feed(feed.id)
     notes = TrailNotes()  # the decision trail (issue 21), written by the ingest
     entries, modes = await _with_articles(feed, parsed.entries, bool(watches), deps, notes)
     seen_at = datetime.fromtimestamp(now, UTC)
@@ -179,9 +184,7 @@ async def _poll(feed: FeedRow, deps: PollDeps) -> PollResult:
         deps.on_queued(result.deliveries)
     preview = None
     if not feed.primed and not result.deliveries:
-        # Decided outside the store's transaction; HTML→text is CPU work, off the loop.
-        preview = await asyncio.to_thread(preview_matches, feed.name, result.new_items,
-                                          parsed.entries, watches, deps.matchers)
+        preview = Preview(feed.name, result.new_items, previews)
     return PollResult(Outcome.INGESTED, result.new_items, result.deliveries, preview=preview)
 
 

@@ -10,14 +10,40 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from typing import Protocol
 
 from bot.core.model import Entry
-from bot.pipeline.render import MatcherCache, matches
-from bot.store.rows import WatchRow
+from bot.pipeline.match import MatcherCache, matches
 
 TITLES_SHOWN = 3
 TITLE_MAX = 80
 NEXT_STEP = "new matching items will be alerted"
+
+
+class PreviewedWatch(Protocol):
+    """What a preview needs of a watch (a store row, or a ``PreviewWatch`` in a worker)."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def guild_id(self) -> int: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def query(self) -> str: ...
+    @property
+    def paused(self) -> bool: ...
+
+
+@dataclass(frozen=True, slots=True)
+class PreviewWatch:
+    """A watch as the parser worker sees it: no store there (importing it costs seconds)."""
+
+    id: int
+    guild_id: int
+    name: str
+    query: str
+    paused: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,7 +71,7 @@ class Preview:
 
 
 def preview_matches(feed_name: str, recorded: int, entries: Sequence[Entry],
-                    watches: Sequence[tuple[WatchRow, str]],
+                    watches: Sequence[tuple[PreviewedWatch, str]],
                     matchers: MatcherCache | None = None) -> Preview:
     """Match ``entries`` as a primed feed would, without queueing anything.
 
@@ -56,7 +82,7 @@ def preview_matches(feed_name: str, recorded: int, entries: Sequence[Entry],
     """
     active = [(watch, name) for watch, name in watches if not watch.paused]
     found: dict[int, list[tuple[int, str]]] = {}
-    by_id: dict[int, WatchRow] = {}
+    by_id: dict[int, PreviewedWatch] = {}
     for position, watch, _feed, entry, _doc, _why in matches(entries, active,
                                                               matchers or MatcherCache()):
         found.setdefault(watch.id, []).append((position, entry.title or entry.link))

@@ -9,11 +9,9 @@ carries the same nonce and Discord returns the first message instead of posting 
 from __future__ import annotations
 
 import hashlib
-import threading
-from collections import OrderedDict
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
-from datetime import UTC, datetime
+from datetime import datetime
 
 from bot.config.cadence import INSTANT
 from bot.core.fate import Verdict
@@ -21,31 +19,27 @@ from bot.core.model import Alert, Entry, Snippet
 from bot.pipeline.match import (
     CompiledQuery,
     Document,
+    EntryObserver,
     Explanation,
-    WatchMatcher,
-    compile_query,
-    document_from_entry,
+    MatcherCache,
+    matches,
+    publication_order,
 )
 from bot.pipeline.snippet import make_snippet
 from bot.pipeline.verdicts import watch_verdicts
+from bot.query.evaluate import DocView
 from bot.store.rows import DeliveryDraft, WatchRow
 
+__all__ = ["MatcherCache", "collapse_bursts", "delivery_nonce", "plan_deliveries",
+           "publication_order"]
+
 SUMMARY_LINES = 15
-_NEVER = datetime.max.replace(tzinfo=UTC)
-Compiled = tuple[WatchMatcher[int], dict[int, CompiledQuery]]
 
 
 def delivery_nonce(feed_url: str, item_key: str, watch_id: int) -> str:
     """A deterministic nonce of 25 characters (Discord's maximum) for one delivery."""
     digest = hashlib.sha256(f"{feed_url}\n{item_key}\n{watch_id}".encode()).hexdigest()
     return "w" + digest[:24]
-
-
-def publication_order(entries: Sequence[Entry]) -> list[Entry]:
-    """Oldest first; undated entries keep feed order after dated ones (feeds list newest first)."""
-    dated = sorted((e for e in entries if e.published), key=lambda e: e.published or _NEVER)
-    undated = [e for e in entries if not e.published]
-    return dated + list(reversed(undated))
 
 
 def in_publication_order(drafts: list[DeliveryDraft],
@@ -55,72 +49,25 @@ def in_publication_order(drafts: list[DeliveryDraft],
     return sorted(drafts, key=lambda d: (position.get(d.item_key, len(position)), d.watch_id))
 
 
-class MatcherCache:
-    """Compiled matchers keyed by the watch set, so unchanged watches are not recompiled.
-
-    Planning and previews run on worker threads, so one cache serves them all under a lock.
-    """
-
-    def __init__(self, size: int = 64) -> None:
-        self._size = size
-        self._matchers: OrderedDict[tuple[tuple[int, str], ...], Compiled] = OrderedDict()
-        self._lock = threading.Lock()
-
-    def get(self, watches: Sequence[WatchRow]) -> Compiled:
-        """The matcher for exactly these watches (their ids and queries)."""
-        key = tuple((watch.id, watch.query) for watch in watches)
-        with self._lock:
-            found = self._matchers.get(key)
-            if found is not None:
-                self._matchers.move_to_end(key)
-                return found
-            compiled = {watch.id: compile_query(watch.query) for watch in watches}
-            built = (WatchMatcher(compiled.items()), compiled)
-            self._matchers[key] = built
-            if len(self._matchers) > self._size:
-                self._matchers.popitem(last=False)
-            return built
-
-
-def matches(entries: Sequence[Entry], watches: Sequence[tuple[WatchRow, str]],
-            matchers: MatcherCache, verdicts: dict[str, list[Verdict]] | None = None
-            ) -> Iterator[tuple[int, WatchRow, str, Entry, Document, Explanation]]:
-    """(position, watch, feed name, entry, document, explanation) of each match, entries
-    in publication order. Watches are grouped by the feed's name in their guild, because
-    ``feed:`` terms see it. What alerts and previews are made of, so they cannot disagree.
-
-    With ``verdicts``, each entry's key gets one ``Verdict`` per watch: the terms it matched
-    on, or the first term that failed (the decision trail, issue 21).
-    """
-    groups: dict[str, list[WatchRow]] = {}
-    for watch, feed_name in watches:
-        groups.setdefault(feed_name, []).append(watch)
-    ordered = publication_order(entries)
-    for feed_name, group in groups.items():
-        matcher, compiled = matchers.get(group)
-        by_id = {watch.id: watch for watch in group}
-        for position, entry in enumerate(ordered):
-            doc = document_from_entry(entry, feed_name)
-            terms: dict[int, tuple[str, ...]] = {}
-            hits, view = matcher.match_view(doc)
-            for watch_id in hits:
-                explanation = compiled[watch_id].explain(doc)
-                if explanation.matched:
-                    terms[watch_id] = explanation.terms
-                    yield position, by_id[watch_id], feed_name, entry, doc, explanation
-            if verdicts is not None:
-                verdicts.setdefault(entry.key, []).extend(
-                    watch_verdicts(view, group, terms, compiled))
-
-
 def plan_deliveries(entries: Sequence[Entry], watches: Sequence[tuple[WatchRow, str]],
                     matchers: MatcherCache, feed_url: str, now: datetime,
                     verdicts: dict[str, list[Verdict]] | None = None) -> list[DeliveryDraft]:
     """Match new entries against the feed's watches; one draft per (entry, matching watch).
-    With ``verdicts``, the decision trail's verdicts too (see ``matches``)."""
+
+    With ``verdicts``, each entry's key gets one ``Verdict`` per watch: the terms it matched
+    on, or the first term that failed (the decision trail, issue 21).
+    """
+    observe: EntryObserver[WatchRow] | None = None
+    if verdicts is not None:
+        into = verdicts
+
+        def observe(entry: Entry, view: DocView, group: list[WatchRow],
+                    terms: dict[int, tuple[str, ...]], compiled: dict[int, CompiledQuery]) -> None:
+            into.setdefault(entry.key, []).extend(watch_verdicts(view, group, terms, compiled))
+
     found: list[tuple[int, int, DeliveryDraft]] = []
     for position, watch, feed_name, entry, doc, explanation in matches(entries, watches,
-                                                                       matchers, verdicts):
+                                                                       matchers, observe):
         alert = _alert(entry, watch, feed_name, doc, explanation, now)
         draft = DeliveryDraft(watch.id, entry.key, delivery_nonce(feed_url, entry.key, watch.id),
                               alert)

@@ -121,6 +121,27 @@ def _handle_extract(meta: Mapping[str, Any], body: bytes, cpu_s: float) -> tuple
         return json.dumps({"error": message, "fatal": True}).encode(), True
 
 
+_MATCHERS: list[Any] = []  # this worker's MatcherCache, made on the first preview
+
+
+def _preview(feed: ParsedFeed, watches: list[list[Any]]) -> list[list[Any]]:
+    """A first poll's preview (``bot.pipeline.preview``): per watch [id, guild, name, count,
+    newest titles]. Best effort: a watch that fails to compile shows nothing, never an
+    error (watches are validated when added)."""
+    from bot.pipeline.match import MatcherCache
+    from bot.pipeline.preview import PreviewWatch, preview_matches
+
+    if not _MATCHERS:
+        _MATCHERS.append(MatcherCache())
+    rows = [(PreviewWatch(int(i), int(g), str(n), str(q)), str(f)) for i, g, n, q, f in watches]
+    try:
+        found = preview_matches("", len(feed.entries), feed.entries, rows, _MATCHERS[0])
+    except Exception:  # a preview must never fail the feed's first poll
+        return []
+    return [[w.watch_id, w.guild_id, w.watch_name, w.count, list(w.titles)]
+            for w in found.watches]
+
+
 def _handle(request: bytes, body: bytes, cpu_s: float) -> tuple[bytes, bool]:
     """One job: the reply frame and whether this worker must exit afterwards."""
     meta = json.loads(request)
@@ -130,6 +151,8 @@ def _handle(request: bytes, body: bytes, cpu_s: float) -> tuple[bytes, bool]:
     try:
         feed = parse_feed(body, meta["headers"], meta["url"])
         reply: dict[str, Any] = {"feed": feed_to_wire(feed)}
+        if "preview" in meta:
+            reply["preview"] = _preview(feed, meta["preview"])
         return json.dumps(reply).encode(), False
     except ParseError as exc:
         # After an unexpected crash (often a C allocation failing near RLIMIT_AS) start afresh.

@@ -227,11 +227,12 @@ class Items(Database):
 
         Decide outside, write inside: one read learns the known keys and whether the feed is
         primed, ``plan`` (match and render, pure CPU) runs on a worker thread holding no
-        lock, and one short transaction writes the items with the deliveries of exactly those
-        that came back new. Items and their deliveries commit together or not at all, and
-        so does the decision trail ``plan`` noted in ``trail`` (issue 21).
-        With ``lease`` (the claim's fencing token) it raises LeaseLost and writes nothing
-        once a later claim has taken the feed.
+        lock, so do the story decisions of the items that would post (``_group``), and one
+        short transaction writes the items with the deliveries of exactly those that came
+        back new, and the story decisions if their books' versions did not move (issue 24).
+        Items and their deliveries commit together or not at all, and so does the decision
+        trail ``plan`` noted in ``trail`` (issue 21). With ``lease`` (the claim's fencing
+        token) it raises LeaseLost and writes nothing once a later claim has taken the feed.
         """
         poll = Poll(feed_id, now, next_check, title, etag, last_modified, body_hash,
                     tuple(entry.key for entry in entries), publishing, lease)

@@ -15,7 +15,9 @@ from bot.core.errors import ParseError
 from bot.pipeline.fields import MAX_ITEMS
 from bot.pipeline.isolation import IsolatedParser
 from bot.pipeline.parse import parse_feed
+from bot.pipeline.preview import preview_matches
 from bot.pipeline.worker import feed_from_wire, feed_to_wire
+from bot.store.rows import WatchRow
 from tests.fakes.feed_server import entity_bomb, rss
 
 SMALL = rss(5)
@@ -34,6 +36,26 @@ async def test_result_equals_in_process_parse(parser: IsolatedParser) -> None:
     isolated = await parser.parse(body, {"Content-Type": "application/rss+xml"}, "https://x/")
     assert isolated == parse_feed(body, {"Content-Type": "application/rss+xml"}, "https://x/")
     assert len(isolated.entries) == 50 and isolated.entries[0].published is not None
+
+
+@pytest.mark.parametrize("queries", [
+    ["tariffs", "word3 NEAR/2 word4", "title:(Headline AND 7)", "nothing-matches-this"],
+    ["/[unclosed/"],  # a watch that cannot compile previews nothing, the parse still counts
+])
+async def test_a_first_polls_preview_is_found_in_the_worker(parser: IsolatedParser,
+                                                            queries: list[str]) -> None:
+    """The worker's preview equals the in-process one (the matching alerts are made of)."""
+    body = rss(50)
+    watches = [(WatchRow(n + 1, 7, f"w{n}", q), "Feed") for n, q in enumerate(queries)]
+    watches.append((WatchRow(99, 7, "paused", "tariffs", paused=True), "Feed"))
+    feed, previews = await parser.parse_first(body, {"Content-Type": "application/rss+xml"},
+                                              "https://x/", watches)
+    assert feed == parse_feed(body, {"Content-Type": "application/rss+xml"}, "https://x/")
+    if queries[0].startswith("/["):
+        assert previews == ()
+        return
+    assert previews == preview_matches("Feed", 50, feed.entries, watches).watches
+    assert {p.watch_id for p in previews} == {1, 2, 3} and previews[0].count == 50
 
 
 def test_wire_format_round_trips() -> None:
