@@ -59,7 +59,9 @@ class MatcherCache:
         if found is not None:
             self._matchers.move_to_end(key)
             return found
-        compiled = {watch.id: compile_query(watch.query) for watch in watches}
+        # Stored watches compile even without the model (it may have been uninstalled since):
+        # their about: terms then never match; /watch add and the config refuse new ones.
+        compiled = {watch.id: compile_query(watch.query, semantic=True) for watch in watches}
         built = (WatchMatcher(compiled.items()), compiled)
         self._matchers[key] = built
         if len(self._matchers) > self._size:

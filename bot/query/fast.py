@@ -37,9 +37,10 @@ from typing import Any
 import ahocorasick
 import re2
 
-from bot.query.ast import FIELDS, And, Near, Node, Or, Regex, Term, iter_terms
+from bot.query.ast import FIELDS, About, And, Near, Node, Or, Regex, Term, iter_terms
 from bot.query.common_words import is_common, probe_length
 from bot.query.evaluate import DocView, evaluate
+from bot.query.semantic import Meaning
 from bot.query.words import MARKS
 
 __all__ = ["REGEX_MARK", "MultiMatcher", "required_probes"]
@@ -52,7 +53,13 @@ REGEX_MARK = "\x00re:"  # pseudo-probe prefix; never part of a word probe
 
 
 def required_probes(node: Node) -> frozenset[str] | None:
-    """Probes of which at least one is found whenever ``node`` matches; None: unknown."""
+    """Probes of which at least one is found whenever ``node`` matches; None: unknown.
+
+    An ``about:`` term has no probe (its text need not contain any word of the topic): it
+    requires nothing, so a rule that can match through it alone is always verified.
+    """
+    if isinstance(node, About):
+        return None
     if isinstance(node, Term):
         return frozenset({node.probe})
     if isinstance(node, Regex):
@@ -213,8 +220,11 @@ class MultiMatcher:
                 found.add(probe)
         return frozenset(found)
 
-    def match(self, fields: Mapping[str, str]) -> list[int]:
-        """Indices of the rules that match the document, in ascending order."""
+    def match(self, fields: Mapping[str, str], meaning: Meaning | None = None) -> list[int]:
+        """Indices of the rules that match the document, in ascending order.
+
+        ``meaning`` scores the ``about:`` terms (None: the item has no vector; they fail).
+        """
         found = self.found_probes(fields)
         regex_hits = None
         if self._regex_sets is not None:
@@ -229,7 +239,7 @@ class MultiMatcher:
                 candidates.update(rules)
         if not candidates:
             return []
-        view = DocView(fields, self._known, found, regex_hits)
+        view = DocView(fields, self._known, found, regex_hits, meaning)
         nodes = self.nodes
         return [i for i in sorted(candidates) if evaluate(nodes[i], view)]
 
@@ -245,7 +255,7 @@ def _add_search_keys(
     not at all, so "searched and not found" always means absent.
     """
     for leaf, _negated in iter_terms(node):
-        if isinstance(leaf, Regex):
+        if isinstance(leaf, Regex | About):
             continue
         for term in (leaf.left, leaf.right) if isinstance(leaf, Near) else (leaf,):
             for probe, words in zip(term.probes, term.searches, strict=True):

@@ -28,6 +28,7 @@ class Kind(Enum):
     WORD = "word"  # a bare word chunk, e.g. tariff, rare-earth, tariff*
     PHRASE = "phrase"  # "…"
     REGEX = "regex"  # /…/ or /…/i
+    ABOUT = "about"  # about:"topic"~sensitivity (text: the topic, option: the sensitivity)
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,6 +41,7 @@ class Tok:
     case_sensitive: bool = False
     ignore_case: bool = False  # regex /i
     distance: int = 0  # NEAR/n
+    option: str = ""  # about: sensitivity as written after "~" ("" = the default)
 
 
 _FIELD = re.compile(rf"({'|'.join(FIELDS)}):")
@@ -47,6 +49,8 @@ _NEAR = re.compile(r"NEAR(?:/(\d+))?$")
 _DELIMS = frozenset('()"')
 _NOT_AFTER_MINUS = frozenset(" \t\n\r\f\v)")
 _OPERATORS = {"AND": Kind.AND, "OR": Kind.OR, "NOT": Kind.NOT}
+_ABOUT = "about:"
+_ABOUT_OPTION = re.compile(r"~([A-Za-z]+|\d*\.?\d+)")
 
 
 def lex(query: str) -> list[Tok]:
@@ -67,6 +71,8 @@ def lex(query: str) -> list[Tok]:
         elif char == "-" and pos + 1 < length and query[pos + 1] not in _NOT_AFTER_MINUS:
             tokens.append(Tok(Kind.NOT, "-", pos))
             pos += 1
+        elif query.startswith(_ABOUT, pos):
+            pos = _lex_about(query, pos, tokens)
         elif field := _FIELD.match(query, pos):
             tokens.append(Tok(Kind.FIELD, field.group(1), pos))
             pos = field.end()
@@ -145,3 +151,33 @@ def _lex_regex(query: str, pos: int, tokens: list[Tok]) -> int:
         raise QueryError("empty regex", pos)
     tokens.append(Tok(Kind.REGEX, pattern, pos, ignore_case=flag_text == "i"))
     return flags
+
+
+def _lex_about(query: str, pos: int, tokens: list[Tok]) -> int:
+    """``about:"topic"`` or ``about:word``, optionally followed by ``~strict`` or ``~0.7``."""
+    start = pos
+    pos += len(_ABOUT)
+    while pos < len(query) and query[pos] == " ":
+        pos += 1
+    if pos < len(query) and query[pos] == '"':
+        close = query.find('"', pos + 1)
+        if close < 0:
+            raise QueryError("unbalanced quote: this phrase is never closed", pos)
+        topic, end = query[pos + 1 : close], close + 1
+    else:
+        end = pos
+        while end < len(query) and not query[end].isspace() and query[end] not in '()"~':
+            end += 1
+        topic = query[pos:end]
+    if not any(c.isalnum() for c in topic):
+        raise QueryError('about: needs a topic in words, as in about:"rare earth exports"', start)
+    option = ""
+    if end < len(query) and query[end] == "~":
+        match = _ABOUT_OPTION.match(query, end)
+        if match is None:
+            raise QueryError("after '~' write strict, normal, broad or a number such as 0.7", end)
+        option, end = match.group(1), match.end()
+    if end < len(query) and not query[end].isspace() and query[end] != ")":
+        raise QueryError("about: topic must be followed by a space or ')'", end)
+    tokens.append(Tok(Kind.ABOUT, topic.strip(), start, option=option))
+    return end

