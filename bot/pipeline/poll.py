@@ -26,6 +26,7 @@ from bot.pipeline.fetch import Fetcher, NotModified
 from bot.pipeline.fulltext import add_article_text, full_text_mode
 from bot.pipeline.hold import hold_drafts
 from bot.pipeline.isolation import IsolatedParser
+from bot.pipeline.meaning import Meanings, item_meanings
 from bot.pipeline.next_check import (
     PAUSE_AFTER_FAILURES,
     PAUSED_PROBE_S,
@@ -35,8 +36,9 @@ from bot.pipeline.next_check import (
 from bot.pipeline.prescan import prescan_keys
 from bot.pipeline.preview import Preview, preview_matches
 from bot.pipeline.render import MatcherCache, plan_deliveries
+from bot.query.semantic import Meaning
 from bot.store.base import Store
-from bot.store.rows import DeliveryDraft, FeedRow
+from bot.store.rows import DeliveryDraft, FeedRow, WatchRow
 
 log = logging.getLogger(__name__)
 
@@ -85,6 +87,8 @@ class PollDeps:
     # so that an offline machine is said once rather than per feed.
     on_result: Callable[[FeedRow, PollResult], None] = lambda feed, result: None
     failure_level: Callable[[FeedError], int] = lambda exc: logging.WARNING
+    # Issue 23: the meaning model for about: watches (None: not installed, or turned off).
+    meanings: Meanings | None = None
 
 
 async def poll_feed(feed: FeedRow, deps: PollDeps) -> PollResult:
@@ -121,10 +125,12 @@ async def _poll(feed: FeedRow, deps: PollDeps) -> PollResult:
     metrics.observe_parse(time.perf_counter() - started)
     watches = await store.watches_for_feed(feed.id)
     entries = await _with_articles(feed, parsed.entries, bool(watches), deps)
+    meanings, vectors = await _with_meanings(feed, entries, watches, deps)
     seen_at = datetime.fromtimestamp(now, UTC)
 
     def plan(new_entries: Sequence[Entry]) -> list[DeliveryDraft]:
-        drafts = plan_deliveries(new_entries, watches, deps.matchers, feed.url, seen_at)
+        drafts = plan_deliveries(new_entries, watches, deps.matchers, feed.url, seen_at,
+                                 meanings)
         # Digest periods by the clock when matched, just before the write: a draft late for
         # a digest already made is sent alone by the store (bot.store.digests), never lost.
         return hold_drafts(drafts, watches, new_entries,
@@ -133,7 +139,7 @@ async def _poll(feed: FeedRow, deps: PollDeps) -> PollResult:
     result = await store.ingest(
         feed.id, entries, now=now, next_check=next_check, title=parsed.title or None,
         etag=response.etag, last_modified=response.last_modified, body_hash=body_hash,
-        plan=plan)
+        plan=plan, vectors=vectors)
     metrics.count_items(result.new_items)
     metrics.count_matches(result.deliveries)
     if result.new_items:
@@ -176,6 +182,24 @@ async def _with_articles(feed: FeedRow, entries: Sequence[Entry], watched: bool,
             log.warning("feed %r: article counts not recorded: %s", feed.name, exc,
                         extra={"feed": feed.name})
     return enriched
+
+
+async def _with_meanings(feed: FeedRow, entries: Sequence[Entry],
+                         watches: Sequence[tuple[WatchRow, str]], deps: PollDeps,
+                         ) -> tuple[dict[str, Meaning], dict[str, str]]:
+    """Vectors of the new items when an about: watch follows this feed (issue 23).
+
+    Feeds without such a watch return at once (one cached look at the watch queries). Not on
+    a feed's first poll, which records silently.
+    """
+    if deps.meanings is None or not feed.primed or not watches or not entries:
+        return {}, {}
+    topics = deps.matchers.topics(watch for watch, _ in watches)
+    if not topics:
+        return {}, {}
+    known = await deps.store.known_keys(feed.id, [entry.key for entry in entries])
+    new = [entry for entry in entries if entry.key not in known]
+    return await item_meanings(deps.meanings, topics, new)
 
 
 async def _all_known(feed: FeedRow, body: bytes, headers: Mapping[str, str],

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 
@@ -25,6 +25,7 @@ from bot.pipeline.match import (
     document_from_entry,
 )
 from bot.pipeline.snippet import make_snippet
+from bot.query.semantic import Meaning
 from bot.store.rows import DeliveryDraft, WatchRow
 
 SUMMARY_LINES = 15
@@ -51,6 +52,20 @@ class MatcherCache:
     def __init__(self, size: int = 64) -> None:
         self._size = size
         self._matchers: OrderedDict[tuple[tuple[int, str], ...], Compiled] = OrderedDict()
+        self._topics: dict[str, tuple[str, ...]] = {}
+
+    def topics(self, watches: Iterable[WatchRow]) -> set[str]:
+        """The ``about:`` topics of these watches (each query parsed once per process)."""
+        out: set[str] = set()
+        for watch in watches:
+            found = self._topics.get(watch.query)
+            if found is None:
+                if len(self._topics) > 4096:  # bounded: watches change rarely
+                    self._topics.clear()
+                found = self._topics[watch.query] = compile_query(watch.query,
+                                                                  semantic=True).topics
+            out.update(found)
+        return out
 
     def get(self, watches: Sequence[WatchRow]) -> Compiled:
         """The matcher for exactly these watches (their ids and queries)."""
@@ -70,10 +85,13 @@ class MatcherCache:
 
 
 def plan_deliveries(entries: Sequence[Entry], watches: Sequence[tuple[WatchRow, str]],
-                    matchers: MatcherCache, feed_url: str, now: datetime) -> list[DeliveryDraft]:
+                    matchers: MatcherCache, feed_url: str, now: datetime,
+                    meanings: Mapping[str, Meaning] | None = None) -> list[DeliveryDraft]:
     """Match new entries against the feed's watches; one draft per (entry, matching watch).
 
     Watches are grouped by the feed's name in their guild, because ``feed:`` terms see it.
+    ``meanings`` (item key → scores) serve ``about:`` terms; an item without one never
+    matches them.
     """
     groups: dict[str, list[WatchRow]] = {}
     for watch, feed_name in watches:
@@ -85,6 +103,8 @@ def plan_deliveries(entries: Sequence[Entry], watches: Sequence[tuple[WatchRow, 
         by_id = {watch.id: watch for watch in group}
         for position, entry in enumerate(ordered):
             doc = document_from_entry(entry, feed_name)
+            if meanings and entry.key in meanings:
+                doc = replace(doc, meaning=meanings[entry.key])
             for watch_id in matcher.match(doc):
                 explanation = compiled[watch_id].explain(doc)
                 if explanation.matched:

@@ -24,8 +24,10 @@ from bot.pipeline.access import PrivateAccess
 from bot.pipeline.article import ArticleFetcher
 from bot.pipeline.fetch import Fetcher, FetchLimits
 from bot.pipeline.isolation import IsolatedParser
+from bot.pipeline.meaning import Meanings
 from bot.pipeline.netguard import AddressGuard
 from bot.pipeline.poll import PollDeps
+from bot.query.semantic import semantic_available
 from bot.service.dispatcher import ClusterSchedule, Dispatcher
 from bot.service.membership import (
     PROCESS_TTL_S,
@@ -71,6 +73,13 @@ async def build_app(settings: Settings, config: Config,
         stack.push_async_callback(fetcher.close)
         parser = IsolatedParser()
         stack.push_async_callback(parser.close)
+        # about: watches (issue 23): their own one-process pool, started on first use only, so
+        # embedding never holds a parse worker; absent without the semantic extra.
+        meanings = None
+        if semantic_available():
+            embed_pool = IsolatedParser(workers=1)
+            stack.push_async_callback(embed_pool.close)
+            meanings = Meanings(embed_pool)
         outbox = OutboxSender(
             store, console=ConsoleSender(), clock=clock,
             discord=DiscordSender(session, settings.discord_api_base, settings.discord_token,
@@ -79,7 +88,8 @@ async def build_app(settings: Settings, config: Config,
         reporter = ConsoleReporter(len({sub.feed.id for sub in await store.subscriptions()}))
         deps = PollDeps(store=store, fetcher=fetcher, parser=parser, clock=clock,
                         on_queued=outbox.wake, articles=ArticleFetcher(fetcher, parser),
-                        on_result=reporter.on_result, failure_level=reporter.failure_level)
+                        on_result=reporter.on_result, failure_level=reporter.failure_level,
+                        meanings=meanings)
         poller = Dispatcher(deps, config.bot.poll_concurrency)
         if membership is not None and isinstance(store, ClusterStore):
             poller.schedule = ClusterSchedule(store, membership.me.id, clock)

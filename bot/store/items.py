@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, Executable, bindparam, func, select, true, update
@@ -71,7 +71,8 @@ class Poll:
 
 def record(conn: Connection, poll: Poll, candidates: Sequence[Entry],
            drafts: Sequence[DeliveryDraft] | None, book: StoryBook | None = None,
-           fixed: Sequence[Entry] = ()) -> IngestResult | None:
+           fixed: Sequence[Entry] = (),
+           vectors: Mapping[str, str] | None = None) -> IngestResult | None:
     """Write the items not yet stored and the deliveries of those that came back new.
 
     ``drafts`` were planned outside for a primed feed (None: the feed was not primed then).
@@ -82,7 +83,7 @@ def record(conn: Connection, poll: Poll, candidates: Sequence[Entry],
     primed = bool(conn.execute(_PRIMED_LOCKED, {"p_feed": poll.feed_id}).scalar())
     if primed and drafts is None:
         return None
-    new_keys = _insert_items(conn, poll.feed_id, candidates, poll.now)
+    new_keys = _insert_items(conn, poll.feed_id, candidates, poll.now, vectors or {})
     fresh = [draft for draft in drafts or () if stored_text(conn, draft.item_key) in new_keys]
     fresh = hold_in(conn, poll.feed_id, poll.now, fresh) if primed else fresh  # digests
     stories: dict[str, str] = {}
@@ -124,7 +125,7 @@ def _inserts(conn: Connection) -> tuple[Executable, Executable]:
 
 
 def _insert_items(conn: Connection, feed_id: int, entries: Sequence[Entry],
-                  now: float) -> set[str]:
+                  now: float, vectors: Mapping[str, str]) -> set[str]:
     if not entries:
         return set()
     # One multi-row INSERT … ON CONFLICT DO NOTHING RETURNING key per page of rows
@@ -132,7 +133,8 @@ def _insert_items(conn: Connection, feed_id: int, entries: Sequence[Entry],
     rows = conn.execute(_inserts(conn)[0], [
         {"feed_id": feed_id, "key": entry.key, "title": entry.title, "link": entry.link,
          "published": entry.published.timestamp() if entry.published else None,
-         "first_seen": now, "data": entry_to_json(entry)} for entry in entries])
+         "first_seen": now, "data": entry_to_json(entry), "vector": vectors.get(entry.key)}
+        for entry in entries])
     return set(rows.scalars())
 
 
@@ -162,13 +164,15 @@ class Items(Database):
     async def ingest(self, feed_id: int, entries: Sequence[Entry], *, now: float,
                      next_check: float, title: str | None, etag: str | None,
                      last_modified: str | None, body_hash: str | None,
-                     plan: PlanDeliveries) -> IngestResult:
+                     plan: PlanDeliveries,
+                     vectors: Mapping[str, str] | None = None) -> IngestResult:
         """Record items and, for a primed feed, queue deliveries for the new ones: atomically.
 
         Decide outside, write inside: one read learns the known keys and whether the feed is
         primed, ``plan`` (match and render, pure CPU) runs on a worker thread holding no
         lock, and one short transaction writes the items with the deliveries of exactly those
         that came back new. Items and their deliveries commit together or not at all.
+        ``vectors`` (item key → meaning vector, issue 23) are stored with the new items.
         """
         poll = Poll(feed_id, now, next_check, title, etag, last_modified, body_hash,
                     tuple(entry.key for entry in entries))
@@ -188,11 +192,11 @@ class Items(Database):
             await self.read(lambda conn: catch_up_stories(conn, book, now))
         try:
             result = await self.write(
-                lambda conn: record(conn, poll, candidates, drafts, book, fixed))
+                lambda conn: record(conn, poll, candidates, drafts, book, fixed, vectors))
             if result is None:  # primed meanwhile by another poll of this feed: plan after all
                 drafts = await _plan(plan, candidates)
                 result = await self.write(
-                    lambda conn: record(conn, poll, candidates, drafts, book, fixed))
+                    lambda conn: record(conn, poll, candidates, drafts, book, fixed, vectors))
         except BaseException:
             book.forget()  # it may hold decisions that were rolled back: rebuild next time
             raise
@@ -217,15 +221,15 @@ class Items(Database):
                            limit: int = RECENT_ITEMS_LIMIT) -> list[StoredItem]:
         """At most ``limit`` items first seen since ``since`` in the feeds a guild subscribes
         to, newest first; items whose body was pruned are left out."""
-        query = (select(subscriptions.c.name, items.c.data, items.c.first_seen)
+        query = (select(subscriptions.c.name, items.c.data, items.c.first_seen, items.c.vector)
                  .join_from(items, subscriptions, (subscriptions.c.feed_id == items.c.feed_id)
                             & (subscriptions.c.guild_id == guild_id))
                  .where(items.c.first_seen >= since, items.c.data != "")
                  .order_by(items.c.first_seen.desc(), items.c.published.desc().nulls_last())
                  .limit(limit))
         rows = await self.read(lambda conn: conn.execute(query).all())
-        return [StoredItem(name, entry_from_json(data), first_seen)
-                for name, data, first_seen in rows]
+        return [StoredItem(name, entry_from_json(data), first_seen, vector)
+                for name, data, first_seen, vector in rows]
 
 
 async def _plan(plan: PlanDeliveries, candidates: Sequence[Entry]) -> list[DeliveryDraft]:

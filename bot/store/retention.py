@@ -30,7 +30,7 @@ class Retention(Database):
         ``keys_before``, keeping every key still in its feed's latest body."""
         bodies = await self.write(lambda conn: int(conn.execute(
             update(items).where(items.c.first_seen < bodies_before, items.c.data != "")
-            .values(data="")).rowcount))
+            .values(data="", vector=None)).rowcount))
         old = (select(feeds.c.id, feeds.c.latest_keys)
                .where(feeds.c.latest_keys.is_not(None),
                       exists().where(items.c.feed_id == feeds.c.id,
