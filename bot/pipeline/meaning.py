@@ -19,13 +19,23 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import replace
 
 from bot.core import metrics
 from bot.core.errors import ParseError
 from bot.core.model import Entry
-from bot.pipeline.embedding import CALIBRATIONS, DEFAULT_MODEL, encode_vector, item_text
+from bot.pipeline.embedding import (
+    CALIBRATIONS,
+    DEFAULT_MODEL,
+    MAX_TEXT_CHARS,
+    decode_vector,
+    encode_vector,
+    item_text,
+    load_embedder,
+)
 from bot.pipeline.isolation import IsolatedParser
+from bot.pipeline.match import Document
 from bot.query.semantic import RIVALS, Meaning, Space
 
 log = logging.getLogger(__name__)
@@ -104,8 +114,49 @@ async def item_meanings(meanings: Meanings, topics: Iterable[str], entries: Sequ
             {key: encode_vector(vec) for key, vec in vectors.items()})
 
 
-def stored_meanings(space: Space, vectors: Mapping[str, str]) -> dict[str, Meaning]:
-    """``Meaning`` views of vectors read back from the store (``/watch test``)."""
-    from bot.pipeline.embedding import decode_vector
+async def stored_meanings(meanings: Meanings | None, topics: Iterable[str],
+                          vectors: Sequence[str | None]) -> list[Meaning | None]:
+    """``Meaning`` views of vectors read back from the store (``/watch test``); None where an
+    item has no vector or no model is available."""
+    topics = list(topics)
+    if meanings is None or not topics:
+        return [None] * len(vectors)
+    try:
+        space = await meanings.space(topics)
+    except ParseError as exc:
+        log.warning("meaning model %s: topics not embedded: %s", meanings.model, exc)
+        return [None] * len(vectors)
+    return [None if text is None else space.meaning(decode_vector(text)) for text in vectors]
 
-    return {key: space.meaning(decode_vector(text)) for key, text in vectors.items()}
+
+async def text_meaning(meanings: Meanings | None, topics: Iterable[str],
+                       text: str) -> Meaning | None:
+    """The ``Meaning`` of a free text (``/watch test`` with text), embedded in the pool."""
+    topics = list(topics)
+    if meanings is None or not topics:
+        return None
+    found, _ = await item_meanings(meanings, topics, [Entry(key="text", title=text)])
+    return found.get("text")
+
+
+def document_text(doc: Document) -> str:
+    """What is embedded for a matchable document: as ``item_text``, content as a last resort."""
+    fields = doc.fields
+    text = fields.get("title") or fields.get("summary") or fields.get("content") or ""
+    return text[:MAX_TEXT_CHARS]
+
+
+def embed_locally(topics: Sequence[str], docs: Sequence[Document],
+                  model: str = DEFAULT_MODEL) -> list[Document]:
+    """``docs`` with meanings, the model run in this process (``wirewatch match``, a
+    one-shot tool: no worker pool there). Raises ImportError without the model."""
+    if not topics:
+        return list(docs)
+    embedder = load_embedder(model)
+    space = Space(model, tuple(tuple(v) for v in embedder.embed(RIVALS, query=True)),
+                  CALIBRATIONS[model])
+    for topic, vector in zip(topics, embedder.embed(list(topics), query=True), strict=True):
+        space.add_topic(topic, vector)
+    vectors = embedder.embed([document_text(doc) or " " for doc in docs], query=False)
+    return [replace(doc, meaning=space.meaning(vec))
+            for doc, vec in zip(docs, vectors, strict=True)]
