@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Sequence
+from dataclasses import replace
 
 import discord
 from discord import app_commands
@@ -24,6 +26,7 @@ from bot.exts.common import (
     reply,
 )
 from bot.exts.watch_cadence import DESCRIPTIONS, cadence_from_options, timezone_choices
+from bot.exts.watch_meaning import near_threshold_lines
 from bot.pipeline.match import (
     CompiledQuery,
     WatchMatcher,
@@ -31,7 +34,9 @@ from bot.pipeline.match import (
     document_from_entry,
     document_from_mapping,
 )
+from bot.pipeline.meaning import stored_meanings, text_meaning
 from bot.pipeline.snippet import make_snippet
+from bot.query.semantic import Meaning
 from bot.service.runtime import App
 from bot.store.rows import CONFIG_GUILD, NewWatch, StoredItem, WatchRow
 
@@ -112,24 +117,34 @@ def describe(watch: WatchRow) -> str:
     return f"• **{plain(watch.name, 100)}** → {target}{extra}: `{query}`"
 
 
-def explain_text(compiled: CompiledQuery, text: str) -> str:
-    """/watch test with text: the decision, the terms that matched and the snippet."""
-    doc = document_from_mapping({"content": text})
+def explain_text(compiled: CompiledQuery, text: str, meaning: Meaning | None = None) -> str:
+    """/watch test with text: the decision, the terms that matched, about: scores, snippet."""
+    doc = replace(document_from_mapping({"content": text}), meaning=meaning)
     explanation = compiled.explain(doc)
+    scores = "".join(
+        f"\nabout: {plain(s.topic, 150)}: "
+        + ("no vector" if s.score is None else f"score {s.score:.2f}")
+        + f", threshold {s.threshold:.2f}" for s in explanation.scores)
     if not explanation.matched:
         blocked = (f" Excluded by: {plain(', '.join(explanation.excluded), 300)}."
                    if explanation.excluded else "")
-        return f"❌ No match.{blocked}"
+        return f"❌ No match.{blocked}{scores}"
     snippet = render_snippet(make_snippet(doc, explanation.spans), 1200)
     terms = plain(", ".join(explanation.terms), 300) or "—"
-    return f"✅ Match on: {terms}\n> {snippet}"
+    return f"✅ Match on: {terms}{scores}\n> {snippet}"
 
 
-def recent_matches(compiled: CompiledQuery, items: list[StoredItem]) -> list[StoredItem]:
-    """The items the query matches, newest first (CPU-bound: run it off the event loop)."""
+def recent_matches(compiled: CompiledQuery, items: list[StoredItem],
+                   meanings: Sequence[Meaning | None] = ()) -> list[StoredItem]:
+    """The items the query matches, newest first (CPU-bound: run it off the event loop).
+
+    ``meanings`` (aligned with ``items``) serve about: terms; without them those never match.
+    """
     matcher = WatchMatcher([(0, compiled)])
-    return [item for item in items
-            if matcher.match(document_from_entry(item.entry, item.feed_name))]
+    docs = (document_from_entry(item.entry, item.feed_name) for item in items)
+    found = [(item, replace(doc, meaning=meaning)) for item, doc, meaning
+             in zip(items, docs, list(meanings) or [None] * len(items), strict=True)]
+    return [item for item, doc in found if matcher.match(doc)]
 
 
 def item_line(item: StoredItem) -> str:
@@ -287,18 +302,24 @@ class WatchCommands(ManagedGroup):
         """Explain a query on some text, or show which recent items it would have matched."""
         guild_id = guild_of(interaction)
         compiled = checked_query(query)
+        model = self.app.poller.deps.meanings
         if text is not None:
-            await reply(interaction, explain_text(compiled, text))
+            if compiled.topics:  # the model takes a moment: acknowledge first
+                await interaction.response.defer(ephemeral=True, thinking=True)
+            meaning = await text_meaning(model, compiled.topics, text)
+            await reply(interaction, explain_text(compiled, text, meaning))
             return
         # Matching a day of items can take seconds (1.3-1.9 s for 5,000 long items on the
         # reference machine): acknowledge before Discord's 3-second deadline.
         await interaction.response.defer(ephemeral=True, thinking=True)
         items = await self.app.store.recent_items(guild_id, now() - DAY_S, WATCH_TEST_SAMPLE)
-        hits = await asyncio.to_thread(recent_matches, compiled, items)
+        meanings = await stored_meanings(model, compiled.topics, [i.vector for i in items])
+        hits = await asyncio.to_thread(recent_matches, compiled, items, meanings)
         sample = (f"the newest {len(items)} items" if len(items) >= WATCH_TEST_SAMPLE
                   else f"{len(items)} items")
         lines = [f"{len(hits)} of {sample} from the last 24 hours would have matched."]
         lines += [item_line(item) for item in hits[:NEWEST_SHOWN]]
+        lines += near_threshold_lines(compiled, items, meanings)
         await reply(interaction, fit_lines(lines))
 
     remove.autocomplete("name")(_watch_names)
