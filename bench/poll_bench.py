@@ -39,10 +39,11 @@ import contextlib
 
 import feed_farm
 
-from bot.config.file import BotConfig, Config, FeedConfig
+from bot.config.file import BotConfig, Config, FeedConfig, WatchConfig
 from bot.core.model import Entry
 from bot.pipeline.fetch import Fetched, Fetcher, FetchLimits
 from bot.pipeline.isolation import IsolatedParser
+from bot.pipeline.meaning import Meanings
 from bot.pipeline.netguard import AddressGuard
 from bot.pipeline.poll import PollDeps
 from bot.pipeline.prescan import prescan_keys
@@ -177,12 +178,17 @@ async def round_(kind: type[Dispatcher], args: argparse.Namespace, port: int, fa
         store = await open_store(f"sqlite:///{Path(tmp) / 'bench.db'}")
         feeds = tuple(FeedConfig(name=f"feed {i}", url=feed_farm.feed_url(i, args.hosts, port),
                                  interval=args.interval) for i in range(args.feeds))
-        await store.sync_config(Config(feeds=feeds), time.time())
+        watches = tuple(WatchConfig(name=f"w{i}", query=query, channel=1)
+                        for i, query in enumerate(args.watch or ()))
+        await store.sync_config(Config(feeds=feeds, watches=watches), time.time())
         fetcher = Fetcher(FetchLimits(), LOOPBACK)
         parser = IsolatedParser(workers=2)
         try:
             await prime(store, fetcher, args.interval, time.time() + 1.0)
-            deps = PollDeps(store=store, fetcher=fetcher, parser=parser)
+            # --meanings: the model pool present, as with the semantic extra (issue 23); it
+            # starts only if an about: watch follows a feed.
+            meanings = Meanings(IsolatedParser(workers=1)) if args.meanings else None
+            deps = PollDeps(store=store, fetcher=fetcher, parser=parser, meanings=meanings)
             dispatcher = kind(deps, args.concurrency)
             dispatcher.lag = LagWindow(size=10_000_000)
             return await steady(dispatcher, args, farm)
@@ -233,6 +239,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     feed_farm.add_load_arguments(parser, warmup=5.0)
     parser.add_argument("--concurrency", type=int, default=BotConfig().poll_concurrency)
+    parser.add_argument("--watch", action="append",
+                        help="a watch query every feed is followed by (repeatable)")
+    parser.add_argument("--meanings", action="store_true",
+                        help="give polls the about: model pool (issue 23)")
     args = feed_farm.parse_load(parser)
     asyncio.run(bench(args))
 

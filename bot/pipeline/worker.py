@@ -133,8 +133,8 @@ def _handle_embed(meta: Mapping[str, Any], body: bytes, cpu_s: float) -> tuple[b
         texts = json.loads(body)
         vectors = model.embed([str(t) for t in texts], query=bool(meta.get("query")))
         return json.dumps({"vectors": encode_vectors(vectors)}).encode(), False
-    except ImportError as exc:
-        message = f"meaning model {name!r} is not installed: {exc}"
+    except (ImportError, KeyError) as exc:
+        message = f"meaning model {name!r} is not installed or unknown: {exc}"
         return json.dumps({"error": message}).encode(), False
     except MemoryError:
         return json.dumps({"error": "embedder ran out of memory", "fatal": True}).encode(), True
