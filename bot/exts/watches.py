@@ -225,7 +225,9 @@ class WatchCommands(ManagedGroup):
     async def _preview(self, guild_id: int, compiled: CompiledQuery) -> str:
         """What the watch would have matched among the last day's items, newest first."""
         items = await self.app.store.recent_items(guild_id, now() - DAY_S, WATCH_TEST_SAMPLE)
-        hits = await asyncio.to_thread(recent_matches, compiled, items)
+        meanings = await stored_meanings(self.app.poller.deps.meanings, compiled.topics,
+                                         [item.vector for item in items])
+        hits = await asyncio.to_thread(recent_matches, compiled, items, meanings)
         newest = "newest " if len(items) >= WATCH_TEST_SAMPLE else ""
         lines = [f"Among the {newest}{len(items)} items of the last 24 hours, {len(hits)} match "
                  "now (not alerted); new matching items will be alerted."]
