@@ -178,7 +178,7 @@ async def round_(kind: type[Dispatcher], args: argparse.Namespace, port: int, fa
         store = await open_store(f"sqlite:///{Path(tmp) / 'bench.db'}")
         feeds = tuple(FeedConfig(name=f"feed {i}", url=feed_farm.feed_url(i, args.hosts, port),
                                  interval=args.interval) for i in range(args.feeds))
-        watches = tuple(WatchConfig(name=f"w{i}", query=query, channel=1)
+        watches = tuple(WatchConfig(name=f"w{i}", query=query)
                         for i, query in enumerate(args.watch or ()))
         await store.sync_config(Config(feeds=feeds, watches=watches), time.time())
         fetcher = Fetcher(FetchLimits(), LOOPBACK)
