@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Generic, TypeVar
 
+from bot.core.errors import QueryError
 from bot.core.model import Entry, Span
 from bot.core.text import (
     INVISIBLE,
@@ -23,13 +24,15 @@ from bot.core.text import (
     normalize_text,
     published_text,
 )
-from bot.query.ast import Node
-from bot.query.evaluate import DocView, collect, evaluate
+from bot.query.ast import About, Node, abouts, iter_terms
+from bot.query.evaluate import DocView, about_score, collect, evaluate
 from bot.query.fast import MultiMatcher
 from bot.query.lang import language_name
 from bot.query.parser import parse_with_language
+from bot.query.semantic import EXTRA_MESSAGE, Meaning, semantic_available
 
 __all__ = [
+    "AboutScore",
     "CompiledQuery",
     "Document",
     "Explanation",
@@ -58,6 +61,8 @@ class Document:
     fields: Mapping[str, str]
     tags: tuple[str, ...] = ()
     published: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    # The item's vector and scores for about: terms (bot.pipeline.semantic); None: none.
+    meaning: Meaning | None = None
 
 
 def _document(
@@ -164,6 +169,27 @@ def document_from_mapping(data: Mapping[str, object]) -> Document:
 
 
 @dataclass(frozen=True, slots=True)
+class AboutScore:
+    """One ``about:`` term's score for an item and its threshold (score None: no vector)."""
+
+    topic: str
+    label: str
+    score: float | None
+    threshold: float
+    negated: bool = False
+
+    @property
+    def passed(self) -> bool:
+        """Whether the score reaches the threshold."""
+        return self.score is not None and self.score >= self.threshold
+
+    def describe(self) -> str:
+        """``about: rare earths, score 0.83 (threshold 0.50)`` for explanations."""
+        score = "no vector" if self.score is None else f"score {self.score:.2f}"
+        return f"about: {self.topic}, {score} (threshold {self.threshold:.2f})"
+
+
+@dataclass(frozen=True, slots=True)
 class Explanation:
     """Why a query did or did not match one document.
 
@@ -177,6 +203,7 @@ class Explanation:
     spans: tuple[Span, ...]
     terms: tuple[str, ...]
     excluded: tuple[str, ...] = ()
+    scores: tuple[AboutScore, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -194,25 +221,49 @@ class CompiledQuery:
         how = "detected from the query's words" if self.lang_detected else "from lang:"
         return f"{language_name(self.lang)}, {how}"
 
+    @property
+    def topics(self) -> tuple[str, ...]:
+        """The distinct ``about:`` topics (empty for a keyword-only query)."""
+        return tuple(dict.fromkeys(node.topic for node in abouts(self.node)))
+
     def matches(self, doc: Document) -> bool:
         """Whether the query matches ``doc``."""
-        return evaluate(self.node, DocView(doc.fields))
+        return evaluate(self.node, DocView(doc.fields, meaning=doc.meaning))
 
     def explain(self, doc: Document) -> Explanation:
-        """The decision plus the spans and terms behind it."""
-        view = DocView(doc.fields)
+        """The decision plus the spans, terms and about: scores behind it.
+
+        A positive about: term that passed is listed in ``terms`` as
+        ``about: topic, score 0.83`` (what an alert shows).
+        """
+        view = DocView(doc.fields, meaning=doc.meaning)
         matched = evaluate(self.node, view)
         spans, excluded = collect(self.node, view)
         terms: list[str] = []
         for span in spans:
             if span.term not in terms:
                 terms.append(span.term)
-        return Explanation(matched, tuple(spans), tuple(terms), tuple(excluded))
+        scores = tuple(
+            AboutScore(leaf.topic, leaf.label, about_score(leaf, view), leaf.level, negated)
+            for leaf, negated in iter_terms(self.node) if isinstance(leaf, About))
+        for score in scores:
+            if score.passed and not score.negated and score.score is not None:
+                terms.append(f"about: {score.topic}, score {score.score:.2f}")
+        return Explanation(matched, tuple(spans), tuple(terms), tuple(excluded), scores)
 
 
-def compile_query(text: str) -> CompiledQuery:
-    """Parse and compile a watch query; raises ``QueryError`` (message, position)."""
+def compile_query(text: str, *, semantic: bool | None = None) -> CompiledQuery:
+    """Parse and compile a watch query; raises ``QueryError`` (message, position).
+
+    A query with an ``about:`` term is refused, naming the extra to install, when no
+    meaning model is installed (``semantic`` overrides the check, for tests and tools).
+    """
     node, lang, detected = parse_with_language(text)
+    available = semantic_available() if semantic is None else semantic
+    if not available:
+        found = abouts(node)
+        if found:
+            raise QueryError(EXTRA_MESSAGE, found[0].position)
     return CompiledQuery(text, node, lang, detected)
 
 
@@ -234,11 +285,10 @@ class WatchMatcher(Generic[K]):
 
     def match(self, doc: Document) -> list[K]:
         """Keys of the rules that match ``doc``, in input order."""
-        keys = self._keys
-        return [keys[i] for i in self._matcher.match(doc.fields)]
+        return self.match_view(doc)[0]
 
     def match_view(self, doc: Document) -> tuple[list[K], DocView]:
         """``match``, and the prefilter's view of ``doc`` (see ``MultiMatcher.match_view``)."""
         keys = self._keys
-        found, view = self._matcher.match_view(doc.fields)
+        found, view = self._matcher.match_view(doc.fields, doc.meaning)
         return [keys[i] for i in found], view

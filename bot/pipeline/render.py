@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import threading
 from collections import OrderedDict
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 
@@ -28,6 +28,7 @@ from bot.pipeline.match import (
 )
 from bot.pipeline.snippet import make_snippet
 from bot.pipeline.verdicts import watch_verdicts
+from bot.query.semantic import Meaning
 from bot.store.rows import DeliveryDraft, WatchRow
 
 SUMMARY_LINES = 15
@@ -65,6 +66,21 @@ class MatcherCache:
         self._size = size
         self._matchers: OrderedDict[tuple[tuple[int, str], ...], Compiled] = OrderedDict()
         self._lock = threading.Lock()
+        self._topics: dict[str, tuple[str, ...]] = {}
+
+    def topics(self, watches: Iterable[WatchRow]) -> set[str]:
+        """The ``about:`` topics of these watches (each query parsed once per process)."""
+        out: set[str] = set()
+        with self._lock:
+            for watch in watches:
+                found = self._topics.get(watch.query)
+                if found is None:
+                    if len(self._topics) > 4096:  # bounded: watches change rarely
+                        self._topics.clear()
+                    found = self._topics[watch.query] = compile_query(watch.query,
+                                                                      semantic=True).topics
+                out.update(found)
+        return out
 
     def get(self, watches: Sequence[WatchRow]) -> Compiled:
         """The matcher for exactly these watches (their ids and queries)."""
@@ -74,7 +90,10 @@ class MatcherCache:
             if found is not None:
                 self._matchers.move_to_end(key)
                 return found
-            compiled = {watch.id: compile_query(watch.query) for watch in watches}
+            # Stored watches compile even without the model (it may have been uninstalled
+            # since): their about: terms then never match; /watch add and the config refuse
+            # new ones.
+            compiled = {watch.id: compile_query(watch.query, semantic=True) for watch in watches}
             built = (WatchMatcher(compiled.items()), compiled)
             self._matchers[key] = built
             if len(self._matchers) > self._size:
@@ -83,14 +102,16 @@ class MatcherCache:
 
 
 def matches(entries: Sequence[Entry], watches: Sequence[tuple[WatchRow, str]],
-            matchers: MatcherCache, verdicts: dict[str, list[Verdict]] | None = None
+            matchers: MatcherCache, verdicts: dict[str, list[Verdict]] | None = None,
+            meanings: Mapping[str, Meaning] | None = None
             ) -> Iterator[tuple[int, WatchRow, str, Entry, Document, Explanation]]:
     """(position, watch, feed name, entry, document, explanation) of each match, entries
     in publication order. Watches are grouped by the feed's name in their guild, because
     ``feed:`` terms see it. What alerts and previews are made of, so they cannot disagree.
 
     With ``verdicts``, each entry's key gets one ``Verdict`` per watch: the terms it matched
-    on, or the first term that failed (the decision trail, issue 21).
+    on, or the first term that failed (the decision trail, issue 21). ``meanings`` (item
+    key → scores) serve ``about:`` terms; an item without one never matches them.
     """
     groups: dict[str, list[WatchRow]] = {}
     for watch, feed_name in watches:
@@ -101,6 +122,8 @@ def matches(entries: Sequence[Entry], watches: Sequence[tuple[WatchRow, str]],
         by_id = {watch.id: watch for watch in group}
         for position, entry in enumerate(ordered):
             doc = document_from_entry(entry, feed_name)
+            if meanings and entry.key in meanings:
+                doc = replace(doc, meaning=meanings[entry.key])
             terms: dict[int, tuple[str, ...]] = {}
             hits, view = matcher.match_view(doc)
             for watch_id in hits:
@@ -115,12 +138,14 @@ def matches(entries: Sequence[Entry], watches: Sequence[tuple[WatchRow, str]],
 
 def plan_deliveries(entries: Sequence[Entry], watches: Sequence[tuple[WatchRow, str]],
                     matchers: MatcherCache, feed_url: str, now: datetime,
-                    verdicts: dict[str, list[Verdict]] | None = None) -> list[DeliveryDraft]:
+                    verdicts: dict[str, list[Verdict]] | None = None,
+                    meanings: Mapping[str, Meaning] | None = None) -> list[DeliveryDraft]:
     """Match new entries against the feed's watches; one draft per (entry, matching watch).
-    With ``verdicts``, the decision trail's verdicts too (see ``matches``)."""
+    With ``verdicts``, the decision trail's verdicts too; ``meanings`` score ``about:``
+    terms (see ``matches``)."""
     found: list[tuple[int, int, DeliveryDraft]] = []
-    for position, watch, feed_name, entry, doc, explanation in matches(entries, watches,
-                                                                       matchers, verdicts):
+    for position, watch, feed_name, entry, doc, explanation in matches(
+            entries, watches, matchers, verdicts, meanings):
         alert = _alert(entry, watch, feed_name, doc, explanation, now)
         draft = DeliveryDraft(watch.id, entry.key, delivery_nonce(feed_url, entry.key, watch.id),
                               alert)

@@ -15,7 +15,7 @@ from alembic import op
 from bot.store.types import Id, StoredText, Time
 
 revision = "0014_intervals"
-down_revision = "0011_scale"
+down_revision = "0012_semantic"
 branch_labels = None
 depends_on = None
 
