@@ -69,16 +69,27 @@ def test_bulk_equals_single_on_real_news(real_news: Vocabulary, seed: int) -> No
 def test_bulk_equals_single_with_about_terms(seed: int) -> None:
     """Random rules joined with about: terms (OR, AND, NOT) over items that have a meaning
     or none: the prefilter must verify every rule an about: term can decide."""
+    _run_about(bundled_vocabulary(), seed)
+
+
+def test_bulk_equals_single_with_about_terms_on_real_news(real_news: Vocabulary) -> None:
+    """The same with the real news vocabulary (many languages and scripts)."""
+    _run_about(real_news, SEEDS[0])
+
+
+def _run_about(vocab: Vocabulary, seed: int) -> None:
     rng = random.Random(seed)
     space = Space("test", tuple(_axis(k) for k in range(4)), Calibration(0.0, 0.05))
     for k in range(4):
         space.add_topic(f"t{k}", _axis(k, 0.3))
-    maker = RuleMaker(bundled_vocabulary(), rng)
+    maker = RuleMaker(vocab, rng)
     shapes = ["({}) OR about:t{}", "{} about:t{}~broad", "{} -about:t{}", "-({}) about:t{}~0.7",
               "about:t{1} OR ({0})"]
     sources = [rng.choice(shapes).format(maker.rule(), rng.randrange(4)) for _ in range(120)]
     rules = compile_rules(sources)
-    items = ItemMaker(bundled_vocabulary(), rng)
+    assert len(rules) > len(sources) // 2, "most rules must compile (about: and lang: alike)"
+    assert any(rule.topics for rule in rules) and any(not rule.lang_detected for rule in rules)
+    items = ItemMaker(vocab, rng)
     docs = []
     for n in range(60):
         doc = document_from_mapping(items.item())

@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 import math
 import re
+from dataclasses import replace
 
 import pytest
 
@@ -139,7 +140,7 @@ def test_a_rule_whose_about_term_decides_is_never_dropped_by_the_prefilter() -> 
 def test_explain_shows_score_and_threshold() -> None:
     query = compile_query('tariffs OR about:"rare earths" -about:sports', semantic=True)
     doc = document_from_mapping({"title": "Gallium exports curbed"})
-    explained = query.explain(type(doc)(doc.fields, doc.tags, meaning(1, 0.2, 0, 0)))
+    explained = query.explain(replace(doc, meaning=meaning(1, 0.2, 0, 0)))
     assert explained.matched
     [positive, negative] = explained.scores
     assert positive.passed and not negative.passed and negative.negated
