@@ -14,9 +14,10 @@ from dataclasses import replace
 import pytest
 
 from bot.core.errors import QueryError
-from bot.pipeline.match import compile_query, document_from_mapping
+from bot.pipeline.match import WatchMatcher, compile_query, document_from_mapping
 from bot.query.ast import About
 from bot.query.evaluate import DocView, evaluate
+from bot.query.failure import first_failure
 from bot.query.fast import MultiMatcher, required_probes
 from bot.query.parser import parse
 from bot.query.reference import reference_matches
@@ -161,3 +162,25 @@ def test_all_sensitivity_levels_order_the_same_way() -> None:
               for s in ("broad", "normal", "strict")]
     # broader never matches less than stricter
     assert all(a >= b for a, b in itertools.pairwise(levels))
+
+
+NO_VECTOR = "'about:\"rare earths\"': the item has no meaning vector"
+FAILURES = [  # (query, the item's meaning axes or None, reason pattern; "" = it matches)
+    ('about:"rare earths"', (1, 0.2, 0, 0), ""),
+    ('about:"rare earths"', None, re.escape(NO_VECTOR)),
+    ("about:sports", (1, 0, 0, 0), r"^'about:\"sports\"' scored -?\d\.\d\d, below 0\.50$"),
+    ("gallium -about:sports", (0, 0, 1, 0), r"^'about:\"sports\"' is there, and the watch"),
+]
+
+
+def test_the_trail_says_why_an_about_term_failed() -> None:
+    # The poll's verdicts (issue 21) explain refusals on the view its matcher decided with:
+    # that view must carry the item's meaning, or every about: term would read as missing.
+    doc = document_from_mapping({"title": "Gallium exports curbed"})
+    for query, axes, reason in FAILURES:
+        compiled = compile_query(query, semantic=True)
+        seen = replace(doc, meaning=None if axes is None else meaning(*axes))
+        hits, view = WatchMatcher([(0, compiled)]).match_view(seen)
+        assert (hits == [0]) is (reason == ""), query
+        found = first_failure(compiled.node, view)
+        assert re.search(reason, found) if reason else found == "", (query, found)
