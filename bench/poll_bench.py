@@ -49,6 +49,7 @@ from bot.config.file import BotConfig, Config, FeedConfig, WatchConfig
 from bot.core.model import Entry
 from bot.pipeline.fetch import Fetched, Fetcher, FetchLimits
 from bot.pipeline.isolation import IsolatedParser
+from bot.pipeline.meaning import Meanings
 from bot.pipeline.netguard import AddressGuard
 from bot.pipeline.poll import PollDeps
 from bot.pipeline.prescan import prescan_keys
@@ -239,15 +240,21 @@ async def round_(kind: type[Dispatcher], args: argparse.Namespace, port: int, fa
         store = await open_store(f"sqlite:///{Path(tmp) / 'bench.db'}")
         feeds = tuple(FeedConfig(name=f"feed {i}", url=feed_farm.feed_url(i, args.hosts, port),
                                  interval=args.interval) for i in range(args.feeds))
+        # --watch adds queries (an about: one, issue 23) to the vocabulary's watches.
+        queries = [*WATCHES[args.vocabulary][:args.watches], *(args.watch or ())]
         watches = tuple(WatchConfig(name=f"w{n}", query=query)
-                        for n, query in enumerate(WATCHES[args.vocabulary][:args.watches]))
+                        for n, query in enumerate(queries))
         await store.sync_config(Config(feeds=feeds, watches=watches), time.time())
         fetcher = Fetcher(FetchLimits(), LOOPBACK)
         parser = IsolatedParser(workers=2)
+        embed_pool = IsolatedParser(workers=1) if args.meanings else None
         peak = [0.0]
         sampler = asyncio.create_task(peak_rss(farm, peak))
         try:
-            deps = PollDeps(store=store, fetcher=fetcher, parser=parser)
+            # --meanings: the model pool present, as with the semantic extra (issue 23); it
+            # starts only if an about: watch follows a feed.
+            meanings = Meanings(embed_pool) if embed_pool is not None else None
+            deps = PollDeps(store=store, fetcher=fetcher, parser=parser, meanings=meanings)
             first: tuple[float, float] | None = None
             if args.first_polls:
                 first = await first_polls(kind(deps, args.concurrency), store, args.feeds,
@@ -265,6 +272,8 @@ async def round_(kind: type[Dispatcher], args: argparse.Namespace, port: int, fa
             sampler.cancel()
             await fetcher.close()
             await parser.close()
+            if embed_pool is not None:
+                await embed_pool.close()
             await store.close()
 
 
@@ -347,6 +356,10 @@ def main() -> None:
     parser.add_argument("--first-poll-limit", type=float, default=300.0)
     parser.add_argument("--no-tick", action="store_true", help="skip the tick × batch round")
     parser.add_argument("--baseline-sample", type=int, default=200)
+    parser.add_argument("--watch", action="append",
+                        help="a watch query every feed is followed by (repeatable)")
+    parser.add_argument("--meanings", action="store_true",
+                        help="give polls the about: model pool (issue 23)")
     args = feed_farm.parse_load(parser)
     asyncio.run(bench(args))
 

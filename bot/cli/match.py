@@ -23,7 +23,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Iterable
+from collections.abc import Sequence
 from pathlib import Path
 
 from bot.core.errors import QueryError
@@ -36,7 +36,9 @@ from bot.pipeline.match import (
     compile_query,
     document_from_mapping,
 )
+from bot.pipeline.meaning import embed_locally
 from bot.pipeline.snippet import make_snippet
+from bot.query.semantic import EXTRA_MESSAGE
 
 __all__ = ["add_match_arguments", "run_match"]
 
@@ -86,13 +88,13 @@ def _run(args: argparse.Namespace) -> int:
         raise UsageError("give a QUERY (or --queries FILE)")
     compiled = _compile(query)
     if jsonl is not None:
-        for doc in _read_items(jsonl):
+        for doc in _meant(compiled.topics, _read_items(jsonl)):
             print(json.dumps(_explanation_json(compiled.explain(doc))))
         return 0
     if text is None and file is None and body is None:
         raise UsageError("give --text TEXT, --file PATH or --jsonl ITEMS")
     content = text if text is not None or file is None else _read_text(file)
-    doc = document_from_mapping({"content": content, "body": body})
+    [doc] = _meant(compiled.topics, [document_from_mapping({"content": content, "body": body})])
     explanation = compiled.explain(doc)
     snippet = make_snippet(doc, explanation.spans) if explanation.matched else None
     print(_describe(compiled, doc, explanation, snippet))
@@ -156,7 +158,17 @@ def _read_items(path: str) -> list[Document]:
     return docs
 
 
-def _bulk(rules: list[tuple[int, CompiledQuery]], docs: Iterable[Document]) -> int:
+def _meant(topics: Sequence[str], docs: Sequence[Document]) -> list[Document]:
+    """The documents with their meaning when the query has about: terms (model in-process)."""
+    try:
+        return embed_locally(topics, docs)
+    except ImportError:  # compile_query already refused about: without the model
+        raise UsageError(EXTRA_MESSAGE) from None
+
+
+def _bulk(rules: list[tuple[int, CompiledQuery]], docs: Sequence[Document]) -> int:
+    topics = list(dict.fromkeys(t for _, rule in rules for t in rule.topics))
+    docs = _meant(topics, docs)
     matcher = WatchMatcher(rules)
     out = sys.stdout
     for doc in docs:
@@ -168,6 +180,8 @@ def _explanation_json(explanation: Explanation) -> dict[str, object]:
     return {
         "matched": explanation.matched,
         "terms": list(explanation.terms),
+        "about": [{"topic": a.topic, "score": a.score, "threshold": a.threshold}
+                  for a in explanation.scores],
         "spans": [
             {"field": s.field, "start": s.start, "end": s.end, "term": s.term}
             for s in explanation.spans
@@ -189,6 +203,9 @@ def _describe(
         found = doc.fields.get(span.field, "")[span.start : span.end]
         # Which form in the text matched which word of the query (Zölle <- Zoll).
         lines.append(f"  {span.field}[{span.start}:{span.end}] {found!r} <- {span.term}")
+    for score in explanation.scores:
+        verdict = "passes" if score.passed else "below"
+        lines.append(f"  {score.describe()}: {verdict}{' (negated)' if score.negated else ''}")
     if explanation.excluded:
         lines.append("excluded terms present: " + ", ".join(explanation.excluded))
     if snippet is not None:

@@ -25,6 +25,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from apscheduler.triggers.cron import CronTrigger
 
 from bot.core.errors import QueryError
+from bot.query.ast import abouts
 from bot.query.parser import parse as parse_query
 
 INSTANT, HOURLY, DAILY = "instant", "hourly", "daily"
@@ -118,9 +119,11 @@ def make_cadence(deliver: str | None = None, timezone: str | None = None,
     zone(tz_name)
     if urgent is not None:
         try:
-            parse_query(urgent)
+            node = parse_query(urgent)
         except QueryError as exc:
             raise CadenceError("urgent", f"invalid query: {exc}") from None
+        if abouts(node):  # held matches are re-checked without their vectors
+            raise CadenceError("urgent", "about: terms are not supported in urgent; use words")
     return Cadence(deliver=parse_deliver(deliver or INSTANT), timezone=tz_name,
                    quiet=parse_quiet(quiet) if quiet else None, urgent=urgent or None)
 

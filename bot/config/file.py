@@ -26,7 +26,9 @@ from pydantic import (
 from bot.config.cadence import Cadence, CadenceError, make_cadence
 from bot.core.durations import AUTO, AUTO_INTERVAL_S, parse_duration
 from bot.core.errors import ConfigError, QueryError
+from bot.query.ast import abouts
 from bot.query.parser import parse as parse_query
+from bot.query.semantic import EXTRA_MESSAGE, semantic_available
 
 log = logging.getLogger(__name__)
 
@@ -156,9 +158,11 @@ class WatchConfig(_Strict):
     @classmethod
     def _valid_query(cls, query: str) -> str:
         try:
-            parse_query(query)
+            node = parse_query(query)
         except QueryError as exc:
             raise ValueError(f"invalid query: {exc}") from None
+        if abouts(node) and not semantic_available():
+            raise ValueError(EXTRA_MESSAGE)
         return query
 
     @model_validator(mode="after")

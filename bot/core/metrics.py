@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, ProcessCollector
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, ProcessCollector
 from prometheus_client.metrics_core import CounterMetricFamily, GaugeMetricFamily, Metric
 
 from bot.core.settings import Settings
@@ -55,6 +55,19 @@ ARTICLES = Counter("wirewatch_article_fetches",
 ITEMS_DROPPED = Counter("wirewatch_items_dropped",
                         "Items left out of a feed body that held more than the parser takes.",
                         registry=PIPELINE)
+# Issue 23: embedding for about: watches. Lag is the wait of a batch of new items from
+# entering the embedding queue to having vectors; the queue gauge counts items waiting.
+_EMBED_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0)
+EMBED_LAG = Histogram("wirewatch_embed_lag_seconds",
+                      "Wait of new items for their meaning vectors (queue + model).",
+                      buckets=_EMBED_BUCKETS, registry=PIPELINE)
+EMBED_QUEUE = Gauge("wirewatch_embed_queue_items",
+                    "Items waiting for (or being given) a meaning vector.", registry=PIPELINE)
+EMBEDDED = Counter("wirewatch_embedded_items", "Items given a meaning vector.",
+                   registry=PIPELINE)
+EMBED_FAILURES = Counter("wirewatch_embed_failures",
+                         "Batches that got no vectors (their about: terms did not match).",
+                         registry=PIPELINE)
 
 JOBS_SKIPPED = Counter("wirewatch_jobs_skipped",
                        "Scheduled job runs skipped because the previous run was still going.",
@@ -100,6 +113,20 @@ def count_matches(n: int) -> None:
 def count_job_skipped(job: str) -> None:
     """Count one run of ``job`` skipped because its previous run had not finished."""
     JOBS_SKIPPED.labels(job=job).inc()
+
+
+def embed_queued(n: int) -> None:
+    """``n`` items entered (positive) or left (negative) the embedding queue."""
+    EMBED_QUEUE.inc(n)
+
+
+def observe_embedding(items: int, seconds: float, ok: bool) -> None:
+    """One batch of ``items`` waited ``seconds`` for vectors (``ok``: it got them)."""
+    EMBED_LAG.observe(max(seconds, 0.0))
+    if ok and items > 0:
+        EMBEDDED.inc(items)
+    elif not ok:
+        EMBED_FAILURES.inc()
 
 
 def count_article(reason: str) -> None:

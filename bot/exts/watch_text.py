@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Sequence
+from dataclasses import replace
 
 from bot.config.cadence import SEND_NOW
 from bot.core.errors import QueryError
@@ -16,6 +18,7 @@ from bot.pipeline.match import (
     document_from_mapping,
 )
 from bot.pipeline.snippet import make_snippet
+from bot.query.semantic import Meaning
 from bot.store.rows import StoredItem, WatchRow
 
 MANUAL_PAUSE = "paused by"  # the reason of a pause a member made (not a lost channel)
@@ -57,27 +60,38 @@ def describe(watch: WatchRow) -> str:
     return f"• **{plain(watch.name, 100)}** → {target}{extra}: `{query}`{language}"
 
 
-def explain_text(compiled: CompiledQuery, text: str) -> str:
-    """/watch test with text: the decision, the terms that matched and the snippet."""
-    doc = document_from_mapping({"content": text})
+def explain_text(compiled: CompiledQuery, text: str, meaning: Meaning | None = None) -> str:
+    """/watch test with text: the decision, the terms that matched, about: scores, snippet."""
+    doc = replace(document_from_mapping({"content": text}), meaning=meaning)
     explanation = compiled.explain(doc)
     language = f"Language: {compiled.language}."
+    scores = "".join(
+        f"\nabout: {plain(s.topic, 150)}: "
+        + ("no vector" if s.score is None else f"score {s.score:.2f}")
+        + f", threshold {s.threshold:.2f}" for s in explanation.scores)
     if not explanation.matched:
         blocked = (f" Excluded by: {plain(', '.join(explanation.excluded), 300)}."
                    if explanation.excluded else "")
-        return f"❌ No match.{blocked} {language}"
+        return f"❌ No match.{blocked} {language}{scores}"
     snippet = render_snippet(make_snippet(doc, explanation.spans), 1200)
-    # Which form in the text matched which query word: 'Zölle' ← Zoll.
+    # Which form in the text matched which query word: 'Zölle' ← Zoll; then about: terms.
     forms = [f"{doc.fields[s.field][s.start:s.end]} ← {s.term}" for s in explanation.spans[:8]]
+    forms += [term for term in explanation.terms if term.startswith("about: ")]
     terms = plain(", ".join(dict.fromkeys(forms)), 300) or "—"
-    return f"✅ Match on: {terms}. {language}\n> {snippet}"
+    return f"✅ Match on: {terms}. {language}{scores}\n> {snippet}"
 
 
-def recent_matches(compiled: CompiledQuery, items: list[StoredItem]) -> list[StoredItem]:
-    """The items the query matches, newest first (CPU-bound: run it off the event loop)."""
+def recent_matches(compiled: CompiledQuery, items: list[StoredItem],
+                   meanings: Sequence[Meaning | None] = ()) -> list[StoredItem]:
+    """The items the query matches, newest first (CPU-bound: run it off the event loop).
+
+    ``meanings`` (aligned with ``items``) serve about: terms; without them those never match.
+    """
     matcher = WatchMatcher([(0, compiled)])
-    return [item for item in items
-            if matcher.match(document_from_entry(item.entry, item.feed_name))]
+    docs = (document_from_entry(item.entry, item.feed_name) for item in items)
+    found = [(item, replace(doc, meaning=meaning)) for item, doc, meaning
+             in zip(items, docs, list(meanings) or [None] * len(items), strict=True)]
+    return [item for item, doc in found if matcher.match(doc)]
 
 
 def item_line(item: StoredItem) -> str:

@@ -24,6 +24,7 @@ from bot.exts.common import (
     reply,
 )
 from bot.exts.watch_cadence import DESCRIPTIONS, cadence_from_options, timezone_choices
+from bot.exts.watch_meaning import near_threshold_lines
 from bot.exts.watch_text import (
     MANUAL_PAUSE,
     describe,
@@ -35,6 +36,7 @@ from bot.pipeline.match import (
     CompiledQuery,
     compile_query,
 )
+from bot.pipeline.meaning import stored_meanings, text_meaning
 from bot.service.runtime import App
 from bot.store.rows import CONFIG_GUILD, NewWatch
 from bot.store.why import feed_facts
@@ -175,7 +177,9 @@ class WatchCommands(ManagedGroup):
     async def _preview(self, guild_id: int, compiled: CompiledQuery) -> str:
         """What the watch would have matched among the last day's items, newest first."""
         items = await self.app.store.recent_items(guild_id, now() - DAY_S, WATCH_TEST_SAMPLE)
-        hits = await asyncio.to_thread(recent_matches, compiled, items)
+        meanings = await stored_meanings(self.app.poller.deps.meanings, compiled.topics,
+                                         [item.vector for item in items])
+        hits = await asyncio.to_thread(recent_matches, compiled, items, meanings)
         newest = "newest " if len(items) >= WATCH_TEST_SAMPLE else ""
         lines = [f"Among the {newest}{len(items)} items of the last 24 hours, {len(hits)} match "
                  "now (not alerted); new matching items will be alerted."]
@@ -265,19 +269,25 @@ class WatchCommands(ManagedGroup):
         """Explain a query on some text, or show which recent items it would have matched."""
         guild_id = guild_of(interaction)
         compiled = checked_query(query)
+        model = self.app.poller.deps.meanings
         if text is not None:
-            await reply(interaction, explain_text(compiled, text))
+            if compiled.topics:  # the model takes a moment: acknowledge first
+                await interaction.response.defer(ephemeral=True, thinking=True)
+            meaning = await text_meaning(model, compiled.topics, text)
+            await reply(interaction, explain_text(compiled, text, meaning))
             return
         # Matching a day of items can take seconds (1.3-1.9 s for 5,000 long items on the
         # reference machine): acknowledge before Discord's 3-second deadline.
         await interaction.response.defer(ephemeral=True, thinking=True)
         items = await self.app.store.recent_items(guild_id, now() - DAY_S, WATCH_TEST_SAMPLE)
-        hits = await asyncio.to_thread(recent_matches, compiled, items)
+        meanings = await stored_meanings(model, compiled.topics, [i.vector for i in items])
+        hits = await asyncio.to_thread(recent_matches, compiled, items, meanings)
         sample = (f"the newest {len(items)} items" if len(items) >= WATCH_TEST_SAMPLE
                   else f"{len(items)} items")
         lines = [f"{len(hits)} of {sample} from the last 24 hours would have matched."]
         lines += [item_line(item) for item in hits[:NEWEST_SHOWN]]
         lines += await self._unread_feeds(guild_id)
+        lines += near_threshold_lines(compiled, items, meanings)
         await reply(interaction, fit_lines(lines))
 
     async def _unread_feeds(self, guild_id: int) -> list[str]:

@@ -34,6 +34,7 @@ from bot.core import metrics
 from bot.core.errors import ParseError
 from bot.core.model import ParsedFeed
 from bot.core.urls import host_of
+from bot.pipeline.embedding import decode_vectors
 from bot.pipeline.preview import WatchPreview
 from bot.pipeline.worker import (
     FRAME_HEADER,
@@ -227,6 +228,25 @@ class IsolatedParser:
         if not isinstance(text, str):
             raise ParseError("extractor sent a malformed reply")
         return text
+
+    async def embed(self, texts: Sequence[str], *, model: str, query: bool,
+                    timeout_s: float = 60.0) -> list[tuple[float, ...]]:
+        """Vectors of ``texts`` from a sentence-embedding model run in a worker (issue 23).
+
+        ParseError for a missing model, timeouts, crashes and blown limits (the worker is
+        then replaced, as for a hostile feed).
+        """
+        timeout_s = min(timeout_s, self._timeout_s * 6)
+        request = json.dumps({"job": "embed", "model": model, "query": query,
+                              "cpu_s": min(timeout_s, self._cpu_s * 6)}).encode()
+        reply = await self._job(request, json.dumps(list(texts)).encode(), timeout_s)
+        vectors = reply.get("vectors")
+        if not isinstance(vectors, list) or len(vectors) != len(texts):
+            raise ParseError("embedder sent a malformed reply")
+        try:
+            return decode_vectors([str(v) for v in vectors])
+        except ValueError as exc:
+            raise ParseError(f"embedder sent a malformed reply: {exc}") from exc
 
     async def _job(self, request: bytes, body: bytes, timeout_s: float) -> dict[str, Any]:
         """Run one job in a worker; its reply, or ParseError (the worker is then replaced)."""

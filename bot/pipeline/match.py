@@ -13,11 +13,12 @@ import threading
 import unicodedata
 from collections import OrderedDict
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from types import MappingProxyType
 from typing import Generic, Protocol, TypeVar
 
+from bot.core.errors import QueryError
 from bot.core.model import Entry, Span
 from bot.core.text import (
     INVISIBLE,
@@ -26,13 +27,15 @@ from bot.core.text import (
     normalize_text,
     published_text,
 )
-from bot.query.ast import Node
-from bot.query.evaluate import DocView, collect, evaluate
+from bot.query.ast import About, Node, abouts, iter_terms
+from bot.query.evaluate import DocView, about_score, collect, evaluate
 from bot.query.fast import MultiMatcher
 from bot.query.lang import language_name
 from bot.query.parser import parse_with_language
+from bot.query.semantic import EXTRA_MESSAGE, Meaning, semantic_available
 
 __all__ = [
+    "AboutScore",
     "CompiledQuery",
     "Document",
     "Explanation",
@@ -61,6 +64,8 @@ class Document:
     fields: Mapping[str, str]
     tags: tuple[str, ...] = ()
     published: Mapping[str, str] = field(default_factory=lambda: MappingProxyType({}))
+    # The item's vector and scores for about: terms (bot.pipeline.semantic); None: none.
+    meaning: Meaning | None = None
 
 
 def _document(
@@ -167,6 +172,27 @@ def document_from_mapping(data: Mapping[str, object]) -> Document:
 
 
 @dataclass(frozen=True, slots=True)
+class AboutScore:
+    """One ``about:`` term's score for an item and its threshold (score None: no vector)."""
+
+    topic: str
+    label: str
+    score: float | None
+    threshold: float
+    negated: bool = False
+
+    @property
+    def passed(self) -> bool:
+        """Whether the score reaches the threshold."""
+        return self.score is not None and self.score >= self.threshold
+
+    def describe(self) -> str:
+        """``about: rare earths, score 0.83 (threshold 0.50)`` for explanations."""
+        score = "no vector" if self.score is None else f"score {self.score:.2f}"
+        return f"about: {self.topic}, {score} (threshold {self.threshold:.2f})"
+
+
+@dataclass(frozen=True, slots=True)
 class Explanation:
     """Why a query did or did not match one document.
 
@@ -180,6 +206,7 @@ class Explanation:
     spans: tuple[Span, ...]
     terms: tuple[str, ...]
     excluded: tuple[str, ...] = ()
+    scores: tuple[AboutScore, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,25 +224,49 @@ class CompiledQuery:
         how = "detected from the query's words" if self.lang_detected else "from lang:"
         return f"{language_name(self.lang)}, {how}"
 
+    @property
+    def topics(self) -> tuple[str, ...]:
+        """The distinct ``about:`` topics (empty for a keyword-only query)."""
+        return tuple(dict.fromkeys(node.topic for node in abouts(self.node)))
+
     def matches(self, doc: Document) -> bool:
         """Whether the query matches ``doc``."""
-        return evaluate(self.node, DocView(doc.fields))
+        return evaluate(self.node, DocView(doc.fields, meaning=doc.meaning))
 
     def explain(self, doc: Document) -> Explanation:
-        """The decision plus the spans and terms behind it."""
-        view = DocView(doc.fields)
+        """The decision plus the spans, terms and about: scores behind it.
+
+        A positive about: term that passed is listed in ``terms`` as
+        ``about: topic, score 0.83`` (what an alert shows).
+        """
+        view = DocView(doc.fields, meaning=doc.meaning)
         matched = evaluate(self.node, view)
         spans, excluded = collect(self.node, view)
         terms: list[str] = []
         for span in spans:
             if span.term not in terms:
                 terms.append(span.term)
-        return Explanation(matched, tuple(spans), tuple(terms), tuple(excluded))
+        scores = tuple(
+            AboutScore(leaf.topic, leaf.label, about_score(leaf, view), leaf.level, negated)
+            for leaf, negated in iter_terms(self.node) if isinstance(leaf, About))
+        for score in scores:
+            if score.passed and not score.negated and score.score is not None:
+                terms.append(f"about: {score.topic}, score {score.score:.2f}")
+        return Explanation(matched, tuple(spans), tuple(terms), tuple(excluded), scores)
 
 
-def compile_query(text: str) -> CompiledQuery:
-    """Parse and compile a watch query; raises ``QueryError`` (message, position)."""
+def compile_query(text: str, *, semantic: bool | None = None) -> CompiledQuery:
+    """Parse and compile a watch query; raises ``QueryError`` (message, position).
+
+    A query with an ``about:`` term is refused, naming the extra to install, when no
+    meaning model is installed (``semantic`` overrides the check, for tests and tools).
+    """
     node, lang, detected = parse_with_language(text)
+    available = semantic_available() if semantic is None else semantic
+    if not available:
+        found = abouts(node)
+        if found:
+            raise QueryError(EXTRA_MESSAGE, found[0].position)
     return CompiledQuery(text, node, lang, detected)
 
 
@@ -237,13 +288,12 @@ class WatchMatcher(Generic[K]):
 
     def match(self, doc: Document) -> list[K]:
         """Keys of the rules that match ``doc``, in input order."""
-        keys = self._keys
-        return [keys[i] for i in self._matcher.match(doc.fields)]
+        return self.match_view(doc)[0]
 
     def match_view(self, doc: Document) -> tuple[list[K], DocView]:
         """``match``, and the prefilter's view of ``doc`` (see ``MultiMatcher.match_view``)."""
         keys = self._keys
-        found, view = self._matcher.match_view(doc.fields)
+        found, view = self._matcher.match_view(doc.fields, doc.meaning)
         return [keys[i] for i in found], view
 
 class Watchlike(Protocol):
@@ -270,6 +320,21 @@ class MatcherCache:
         self._size = size
         self._matchers: OrderedDict[tuple[tuple[int, str], ...], Compiled] = OrderedDict()
         self._lock = threading.Lock()
+        self._topics: dict[str, tuple[str, ...]] = {}
+
+    def topics(self, watches: Iterable[Watchlike]) -> set[str]:
+        """The ``about:`` topics of these watches (each query parsed once per process)."""
+        out: set[str] = set()
+        with self._lock:
+            for watch in watches:
+                found = self._topics.get(watch.query)
+                if found is None:
+                    if len(self._topics) > 4096:  # bounded: watches change rarely
+                        self._topics.clear()
+                    found = self._topics[watch.query] = compile_query(watch.query,
+                                                                      semantic=True).topics
+                out.update(found)
+        return out
 
     def get(self, watches: Sequence[Watchlike]) -> Compiled:
         """The matcher for exactly these watches (their ids and queries)."""
@@ -279,7 +344,10 @@ class MatcherCache:
             if found is not None:
                 self._matchers.move_to_end(key)
                 return found
-            compiled = {watch.id: compile_query(watch.query) for watch in watches}
+            # Stored watches compile even without the model (it may have been uninstalled
+            # since): their about: terms then never match; /watch add and the config refuse
+            # new ones.
+            compiled = {watch.id: compile_query(watch.query, semantic=True) for watch in watches}
             built = (WatchMatcher(compiled.items()), compiled)
             self._matchers[key] = built
             if len(self._matchers) > self._size:
@@ -301,13 +369,16 @@ EntryObserver = Callable[
 
 
 def matches(entries: Sequence[Entry], watches: Sequence[tuple[W, str]], matchers: MatcherCache,
-            observe: EntryObserver[W] | None = None
+            observe: EntryObserver[W] | None = None,
+            meanings: Mapping[str, Meaning] | None = None
             ) -> Iterator[tuple[int, W, str, Entry, Document, Explanation]]:
     """(position, watch, feed name, entry, document, explanation) of each match, entries
     in publication order. Watches are grouped by the feed's name in their guild, because
     ``feed:`` terms see it. Alerts (``render``) and first-poll previews (``preview``, in
     the parser workers) are both made of this, so they cannot disagree. ``observe``, if
     given, sees each entry's prefilter view and matched terms per group of watches.
+    ``meanings`` (item key → scores) serve ``about:`` terms; an item without one never
+    matches them.
     """
     groups: dict[str, list[W]] = {}
     for watch, feed_name in watches:
@@ -318,6 +389,8 @@ def matches(entries: Sequence[Entry], watches: Sequence[tuple[W, str]], matchers
         by_id = {watch.id: watch for watch in group}
         for position, entry in enumerate(ordered):
             doc = document_from_entry(entry, feed_name)
+            if meanings and entry.key in meanings:
+                doc = replace(doc, meaning=meanings[entry.key])
             terms: dict[int, tuple[str, ...]] = {}
             hits, view = matcher.match_view(doc)
             for watch_id in hits:

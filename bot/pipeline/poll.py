@@ -37,6 +37,7 @@ from bot.pipeline.fulltext import (
 )
 from bot.pipeline.hold import hold_drafts
 from bot.pipeline.isolation import IsolatedParser
+from bot.pipeline.meaning import Meanings, item_meanings
 from bot.pipeline.next_check import (
     DEFAULT_MAX_AUTO_S,
     DEFAULT_MIN_AUTO_S,
@@ -50,8 +51,9 @@ from bot.pipeline.next_check import (
 from bot.pipeline.prescan import prescan_keys
 from bot.pipeline.preview import Preview, WatchPreview
 from bot.pipeline.render import MatcherCache, in_publication_order, plan_deliveries
+from bot.query.semantic import Meaning
 from bot.store.base import Store
-from bot.store.rows import DeliveryDraft, FeedRow
+from bot.store.rows import DeliveryDraft, FeedRow, WatchRow
 from bot.store.trail import TrailNotes
 
 log = logging.getLogger(__name__)
@@ -103,6 +105,8 @@ class PollDeps:
     failure_level: Callable[[FeedError], int] = lambda exc: logging.WARNING
     # [bot] min_interval / max_interval: the range of an "auto" interval.
     interval_bounds: tuple[float, float] = (DEFAULT_MIN_AUTO_S, DEFAULT_MAX_AUTO_S)
+    # Issue 23: the meaning model for about: watches (None: not installed, or turned off).
+    meanings: Meanings | None = None
 
 
 async def poll_feed(feed: FeedRow, deps: PollDeps) -> PollResult:
@@ -153,6 +157,7 @@ async def _poll(feed: FeedRow, deps: PollDeps) -> PollResult:
                                                   response.max_age_s, deps.rng)
     notes = TrailNotes()  # the decision trail (issue 21), written by the ingest
     entries, modes = await _with_articles(feed, parsed.entries, bool(watches), deps, notes)
+    meanings, vectors = await _with_meanings(feed, entries, watches, deps)
     seen_at = datetime.fromtimestamp(now, UTC)
 
     def plan(new_entries: Sequence[Entry]) -> list[DeliveryDraft]:
@@ -162,7 +167,7 @@ async def _poll(feed: FeedRow, deps: PollDeps) -> PollResult:
         for mode, group in by_follower_mode(watches, modes).items():
             seen = as_asked(new_entries, mode)
             found = plan_deliveries(seen, group, deps.matchers, feed.url, seen_at,
-                                    notes.verdicts)
+                                    notes.verdicts, meanings)
             # Digest periods by the clock when matched, just before the write: a draft late
             # for a digest already made is sent alone by the store (bot.store.digests).
             drafts += hold_drafts(found, group, seen, datetime.fromtimestamp(deps.clock(), UTC))
@@ -174,7 +179,8 @@ async def _poll(feed: FeedRow, deps: PollDeps) -> PollResult:
     result = await store.ingest(
         feed.id, entries, now=now, next_check=next_check, title=parsed.title or None,
         etag=response.etag, last_modified=response.last_modified, body_hash=body_hash,
-        plan=plan, publishing=publishing, lease=feed.lease_token, trail=notes)
+        plan=plan, publishing=publishing, lease=feed.lease_token, trail=notes,
+        vectors=vectors)
     metrics.count_items(result.new_items)
     metrics.count_matches(result.deliveries)
     if result.new_items:
@@ -224,6 +230,24 @@ async def _with_articles(feed: FeedRow, entries: Sequence[Entry], watched: bool,
             log.warning("feed %r: article counts not recorded: %s", feed.name, exc,
                         extra={"feed": feed.name})
     return enriched, modes
+
+
+async def _with_meanings(feed: FeedRow, entries: Sequence[Entry],
+                         watches: Sequence[tuple[WatchRow, str]], deps: PollDeps,
+                         ) -> tuple[dict[str, Meaning], dict[str, str]]:
+    """Vectors of the new items when an about: watch follows this feed (issue 23).
+
+    Feeds without such a watch return at once (one cached look at the watch queries). Not on
+    a feed's first poll, which records silently.
+    """
+    if deps.meanings is None or not feed.primed or not watches or not entries:
+        return {}, {}
+    topics = deps.matchers.topics(watch for watch, _ in watches)
+    if not topics:
+        return {}, {}
+    known = await deps.store.known_keys(feed.id, [entry.key for entry in entries])
+    new = [entry for entry in entries if entry.key not in known]
+    return await item_meanings(deps.meanings, topics, new)
 
 
 async def _all_known(feed: FeedRow, body: bytes, headers: Mapping[str, str],

@@ -9,7 +9,7 @@ carries the same nonce and Discord returns the first message instead of posting 
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
 
@@ -28,6 +28,7 @@ from bot.pipeline.match import (
 from bot.pipeline.snippet import make_snippet
 from bot.pipeline.verdicts import watch_verdicts
 from bot.query.evaluate import DocView
+from bot.query.semantic import Meaning
 from bot.store.rows import DeliveryDraft, WatchRow
 
 __all__ = ["MatcherCache", "collapse_bursts", "delivery_nonce", "plan_deliveries",
@@ -51,11 +52,13 @@ def in_publication_order(drafts: list[DeliveryDraft],
 
 def plan_deliveries(entries: Sequence[Entry], watches: Sequence[tuple[WatchRow, str]],
                     matchers: MatcherCache, feed_url: str, now: datetime,
-                    verdicts: dict[str, list[Verdict]] | None = None) -> list[DeliveryDraft]:
+                    verdicts: dict[str, list[Verdict]] | None = None,
+                    meanings: Mapping[str, Meaning] | None = None) -> list[DeliveryDraft]:
     """Match new entries against the feed's watches; one draft per (entry, matching watch).
 
     With ``verdicts``, each entry's key gets one ``Verdict`` per watch: the terms it matched
-    on, or the first term that failed (the decision trail, issue 21).
+    on, or the first term that failed (the decision trail, issue 21). ``meanings`` (item key
+    → scores) serve ``about:`` terms; an item without one never matches them.
     """
     observe: EntryObserver[WatchRow] | None = None
     if verdicts is not None:
@@ -66,8 +69,8 @@ def plan_deliveries(entries: Sequence[Entry], watches: Sequence[tuple[WatchRow, 
             into.setdefault(entry.key, []).extend(watch_verdicts(view, group, terms, compiled))
 
     found: list[tuple[int, int, DeliveryDraft]] = []
-    for position, watch, feed_name, entry, doc, explanation in matches(entries, watches,
-                                                                       matchers, observe):
+    for position, watch, feed_name, entry, doc, explanation in matches(
+            entries, watches, matchers, observe, meanings):
         alert = _alert(entry, watch, feed_name, doc, explanation, now)
         draft = DeliveryDraft(watch.id, entry.key, delivery_nonce(feed_url, entry.key, watch.id),
                               alert)

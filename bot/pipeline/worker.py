@@ -140,6 +140,30 @@ def _preview(feed: ParsedFeed, watches: list[list[Any]]) -> list[list[Any]]:
         return []
     return [[w.watch_id, w.guild_id, w.watch_name, w.count, list(w.titles)]
             for w in found.watches]
+_EMBEDDERS: dict[str, Any] = {}
+
+
+def _handle_embed(meta: Mapping[str, Any], body: bytes, cpu_s: float) -> tuple[bytes, bool]:
+    """One batch of texts → vectors (issue 23). The model loads once per worker."""
+    from bot.pipeline.embedding import encode_vectors, load_embedder
+
+    _set_cpu_budget(float(meta.get("cpu_s", cpu_s)))
+    name = str(meta["model"])
+    try:
+        model = _EMBEDDERS.get(name)
+        if model is None:
+            model = _EMBEDDERS[name] = load_embedder(name)
+        texts = json.loads(body)
+        vectors = model.embed([str(t) for t in texts], query=bool(meta.get("query")))
+        return json.dumps({"vectors": encode_vectors(vectors)}).encode(), False
+    except (ImportError, KeyError) as exc:
+        message = f"meaning model {name!r} is not installed or unknown: {exc}"
+        return json.dumps({"error": message}).encode(), False
+    except MemoryError:
+        return json.dumps({"error": "embedder ran out of memory", "fatal": True}).encode(), True
+    except _CpuExceeded:
+        message = f"embedder killed after using {meta.get('cpu_s', cpu_s):g} s of CPU"
+        return json.dumps({"error": message, "fatal": True}).encode(), True
 
 
 def _handle(request: bytes, body: bytes, cpu_s: float) -> tuple[bytes, bool]:
@@ -147,6 +171,8 @@ def _handle(request: bytes, body: bytes, cpu_s: float) -> tuple[bytes, bool]:
     meta = json.loads(request)
     if meta.get("job") == "extract":
         return _handle_extract(meta, body, cpu_s)
+    if meta.get("job") == "embed":
+        return _handle_embed(meta, body, cpu_s)
     _set_cpu_budget(cpu_s)
     try:
         feed = parse_feed(body, meta["headers"], meta["url"])

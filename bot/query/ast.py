@@ -10,13 +10,16 @@ from bot.query.lang import WordRule
 __all__ = [
     "DEFAULT_SCOPE",
     "FIELDS",
+    "About",
     "And",
+    "Leaf",
     "Near",
     "Node",
     "Not",
     "Or",
     "Regex",
     "Term",
+    "abouts",
     "iter_terms",
 ]
 
@@ -93,6 +96,22 @@ class Near:
 
 
 @dataclass(frozen=True, slots=True)
+class About:
+    """``about:"topic"``: the item's meaning is near the topic's (a sentence-embedding model).
+
+    ``sensitivity`` is ``strict``, ``normal`` or ``broad``; ``level`` is the score threshold on
+    the model-independent scale of ``bot.query.semantic`` (0..1, ``normal`` = 0.5). No
+    prefilter probe can prove it absent, so a rule that needs it is always verified.
+    """
+
+    topic: str
+    sensitivity: str
+    level: float
+    label: str
+    position: int
+
+
+@dataclass(frozen=True, slots=True)
 class And:
     """All children match."""
 
@@ -113,12 +132,13 @@ class Not:
     child: Node
 
 
-Node = Term | Regex | Near | And | Or | Not
+Leaf = Term | Regex | Near | About
+Node = Term | Regex | Near | About | And | Or | Not
 
 
-def iter_terms(node: Node, negated: bool = False) -> list[tuple[Term | Regex | Near, bool]]:
+def iter_terms(node: Node, negated: bool = False) -> list[tuple[Leaf, bool]]:
     """Every leaf of ``node`` with whether it sits under an odd number of NOTs (iterative)."""
-    out: list[tuple[Term | Regex | Near, bool]] = []
+    out: list[tuple[Leaf, bool]] = []
     stack: list[tuple[Node, bool]] = [(node, negated)]
     while stack:
         current, neg = stack.pop()
@@ -129,3 +149,8 @@ def iter_terms(node: Node, negated: bool = False) -> list[tuple[Term | Regex | N
         else:
             out.append((current, neg))
     return out
+
+
+def abouts(node: Node) -> tuple[About, ...]:
+    """The ``about:`` leaves of ``node``, in query order (empty for a keyword-only query)."""
+    return tuple(leaf for leaf, _ in iter_terms(node) if isinstance(leaf, About))

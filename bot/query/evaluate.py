@@ -15,9 +15,10 @@ from bisect import bisect_right
 from collections.abc import Mapping
 
 from bot.core.model import Span
-from bot.query.ast import FIELDS, And, Near, Node, Not, Or, Regex, Term, iter_terms
+from bot.query.ast import FIELDS, About, And, Leaf, Near, Node, Not, Or, Regex, Term, iter_terms
 from bot.query.fold import fold
 from bot.query.lang import WordRule
+from bot.query.semantic import Meaning
 from bot.query.words import gap_allows, word_list, word_offsets
 
 __all__ = ["MAX_SPANS_PER_LEAF", "DocView", "FieldIndex", "collect", "evaluate", "find_term"]
@@ -83,7 +84,7 @@ def _positions(words: list[str]) -> dict[str, list[int]]:
 class DocView:
     """Lazily indexed fields of one document plus what a prefilter already knows."""
 
-    __slots__ = ("_indexes", "fields", "found", "known", "regex_hits")
+    __slots__ = ("_indexes", "fields", "found", "known", "meaning", "regex_hits")
 
     def __init__(
         self,
@@ -91,8 +92,11 @@ class DocView:
         known: frozenset[str] = frozenset(),
         found: frozenset[str] = frozenset(),
         regex_hits: RegexHits | None = None,
+        meaning: Meaning | None = None,
     ) -> None:
         self.fields = fields
+        # The item's vector and scores (``about:``); None: not embedded, so no about: matches.
+        self.meaning = meaning
         self.known = known  # probes a prefilter searched for ...
         self.found = found  # ... and those it found
         self.regex_hits = regex_hits  # field -> keys of the regexes that match in it
@@ -261,8 +265,16 @@ def _absent(term: Term, view: DocView) -> bool:
     return bool(known) and any(p in known and p not in found for p in term.probes)
 
 
-def leaf_matches(node: Term | Regex | Near, view: DocView) -> bool:
-    """Whether one leaf occurs anywhere in its scope."""
+def about_score(node: About, view: DocView) -> float | None:
+    """The item's score for an ``about:`` topic; None when the item or topic has no vector."""
+    return None if view.meaning is None else view.meaning.score(node.topic)
+
+
+def leaf_matches(node: Leaf, view: DocView) -> bool:
+    """Whether one leaf occurs anywhere in its scope (for about:, scores at its threshold)."""
+    if isinstance(node, About):
+        score = about_score(node, view)
+        return score is not None and score >= node.level
     if isinstance(node, Term):
         return not _absent(node, view) and any(find_term(node, view.index(f)) for f in node.fields)
     if isinstance(node, Regex):
@@ -283,9 +295,11 @@ def evaluate(node: Node, view: DocView) -> bool:
     return leaf_matches(node, view)
 
 
-def leaf_spans(node: Term | Regex | Near, view: DocView) -> list[Span]:
-    """Spans of every occurrence of one leaf in its scope (capped per leaf)."""
+def leaf_spans(node: Leaf, view: DocView) -> list[Span]:
+    """Spans of every occurrence of one leaf in its scope (capped per leaf; none for about:)."""
     spans: list[Span] = []
+    if isinstance(node, About):
+        return spans
     for field in node.fields:
         if isinstance(node, Regex):
             found = regex_spans(node, view, field, MAX_SPANS_PER_LEAF)

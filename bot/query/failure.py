@@ -9,8 +9,20 @@ alternatives when all are plain terms ("none of 'a', 'b'"), else its first child
 
 from __future__ import annotations
 
-from bot.query.ast import DEFAULT_SCOPE, And, Near, Node, Not, Or, Regex, Term, iter_terms
-from bot.query.evaluate import DocView, evaluate, leaf_matches
+from bot.query.ast import (
+    DEFAULT_SCOPE,
+    About,
+    And,
+    Leaf,
+    Near,
+    Node,
+    Not,
+    Or,
+    Regex,
+    Term,
+    iter_terms,
+)
+from bot.query.evaluate import DocView, about_score, evaluate, leaf_matches
 
 __all__ = ["describe_scope", "first_failure", "why_false"]
 
@@ -27,9 +39,11 @@ def describe_scope(fields: tuple[str, ...]) -> str:
     return " or ".join(_FIELD_WORDS.get(field, field) for field in fields)
 
 
-def _bare(leaf: Term | Regex | Near) -> str:
+def _bare(leaf: Leaf) -> str:
     """A leaf's label without its field prefix (the scope is said separately)."""
     label = leaf.label
+    if isinstance(leaf, About):
+        return label  # no field: the label says all
     if leaf.fields != DEFAULT_SCOPE and label.startswith(f"{leaf.fields[0]}:"):
         label = label[len(leaf.fields[0]) + 1:]
     if len(label) > 1 and label[0] == label[-1] == '"':
@@ -69,4 +83,9 @@ def why_false(node: Node, view: DocView) -> str:
     if isinstance(node, Near):
         return (f"'{_bare(node.left)}' and '{_bare(node.right)}' not within {node.distance} "
                 f"words in {describe_scope(node.fields)}")
+    if isinstance(node, About):
+        score = about_score(node, view)
+        if score is None:
+            return f"'{_bare(node)}': the item has no meaning vector"
+        return f"'{_bare(node)}' scored {score:.2f}, below {node.level:.2f}"
     return f"'{_bare(node)}' not in {describe_scope(node.fields)}"

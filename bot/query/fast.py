@@ -37,11 +37,12 @@ from typing import Any
 import ahocorasick
 import re2
 
-from bot.query.ast import FIELDS, And, Near, Node, Or, Regex, Term, iter_terms
+from bot.query.ast import FIELDS, About, And, Near, Node, Or, Regex, Term, iter_terms
 from bot.query.common_words import is_common, probe_length
 from bot.query.evaluate import DocView, evaluate
 from bot.query.fold import fold
 from bot.query.segment import is_unspaced_char
+from bot.query.semantic import Meaning
 from bot.query.words import MARKS
 
 __all__ = ["REGEX_MARK", "MultiMatcher", "required_probes"]
@@ -64,7 +65,13 @@ def _segmented(left: str, right: str) -> bool:
 
 
 def required_probes(node: Node) -> frozenset[str] | None:
-    """Probes of which at least one is found whenever ``node`` matches; None: unknown."""
+    """Probes of which at least one is found whenever ``node`` matches; None: unknown.
+
+    An ``about:`` term has no probe (its text need not contain any word of the topic): it
+    requires nothing, so a rule that can match through it alone is always verified.
+    """
+    if isinstance(node, About):
+        return None
     if isinstance(node, Term):
         return frozenset({node.probe})
     if isinstance(node, Regex):
@@ -235,11 +242,15 @@ class MultiMatcher:
                 found.add(probe)
         return frozenset(found)
 
-    def match(self, fields: Mapping[str, str]) -> list[int]:
-        """Indices of the rules that match the document, in ascending order."""
-        return self.match_view(fields)[0]
+    def match(self, fields: Mapping[str, str], meaning: Meaning | None = None) -> list[int]:
+        """Indices of the rules that match the document, in ascending order.
 
-    def match_view(self, fields: Mapping[str, str]) -> tuple[list[int], DocView]:
+        ``meaning`` scores the ``about:`` terms (None: the item has no vector; they fail).
+        """
+        return self.match_view(fields, meaning)[0]
+
+    def match_view(self, fields: Mapping[str, str], meaning: Meaning | None = None
+                   ) -> tuple[list[int], DocView]:
         """``match``, and the view it decided on: what the prefilter searched and found, so
         evaluating another of these rules on it (why it failed, issue 21) skips the text for
         every probe known absent."""
@@ -255,7 +266,7 @@ class MultiMatcher:
             rules = by_probe.get(probe)
             if rules:
                 candidates.update(rules)
-        view = DocView(fields, self._known, found, regex_hits)
+        view = DocView(fields, self._known, found, regex_hits, meaning)
         if not candidates:
             return [], view
         nodes = self.nodes
@@ -273,7 +284,7 @@ def _add_search_keys(
     not at all, so "searched and not found" always means absent.
     """
     for leaf, _negated in iter_terms(node):
-        if isinstance(leaf, Regex):
+        if isinstance(leaf, Regex | About):
             continue
         for term in (leaf.left, leaf.right) if isinstance(leaf, Near) else (leaf,):
             for probe, words in zip(term.probes, term.searches, strict=True):

@@ -29,6 +29,7 @@ class Kind(Enum):
     PHRASE = "phrase"  # "…"
     REGEX = "regex"  # /…/ or /…/i
     LANG = "lang"  # lang:xx, the watch's language
+    ABOUT = "about"  # about:"topic"~sensitivity (text: the topic, option: the sensitivity)
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +42,7 @@ class Tok:
     case_sensitive: bool = False
     ignore_case: bool = False  # regex /i
     distance: int = 0  # NEAR/n
+    option: str = ""  # about: sensitivity as written after "~" ("" = the default)
 
 
 _FIELD = re.compile(rf"({'|'.join(FIELDS)}):")
@@ -49,6 +51,8 @@ _NEAR = re.compile(r"NEAR(?:/(\d+))?$")
 _DELIMS = frozenset('()"')
 _NOT_AFTER_MINUS = frozenset(" \t\n\r\f\v)")
 _OPERATORS = {"AND": Kind.AND, "OR": Kind.OR, "NOT": Kind.NOT}
+_ABOUT = "about:"
+_ABOUT_OPTION = re.compile(r"~([A-Za-z]+|\d*\.?\d+)")
 
 
 def lex(query: str) -> list[Tok]:
@@ -72,6 +76,8 @@ def lex(query: str) -> list[Tok]:
         elif lang := _LANG.match(query, pos):
             tokens.append(Tok(Kind.LANG, lang.group(1), pos))
             pos = lang.end()
+        elif query.startswith(_ABOUT, pos):
+            pos = _lex_about(query, pos, tokens)
         elif field := _FIELD.match(query, pos):
             tokens.append(Tok(Kind.FIELD, field.group(1), pos))
             pos = field.end()
@@ -150,3 +156,33 @@ def _lex_regex(query: str, pos: int, tokens: list[Tok]) -> int:
         raise QueryError("empty regex", pos)
     tokens.append(Tok(Kind.REGEX, pattern, pos, ignore_case=flag_text == "i"))
     return flags
+
+
+def _lex_about(query: str, pos: int, tokens: list[Tok]) -> int:
+    """``about:"topic"`` or ``about:word``, optionally followed by ``~strict`` or ``~0.7``."""
+    start = pos
+    pos += len(_ABOUT)
+    while pos < len(query) and query[pos] == " ":
+        pos += 1
+    if pos < len(query) and query[pos] == '"':
+        close = query.find('"', pos + 1)
+        if close < 0:
+            raise QueryError("unbalanced quote: this phrase is never closed", pos)
+        topic, end = query[pos + 1 : close], close + 1
+    else:
+        end = pos
+        while end < len(query) and not query[end].isspace() and query[end] not in '()"~':
+            end += 1
+        topic = query[pos:end]
+    if not any(c.isalnum() for c in topic):
+        raise QueryError('about: needs a topic in words, as in about:"rare earth exports"', start)
+    option = ""
+    if end < len(query) and query[end] == "~":
+        match = _ABOUT_OPTION.match(query, end)
+        if match is None:
+            raise QueryError("after '~' write strict, normal, broad or a number such as 0.7", end)
+        option, end = match.group(1), match.end()
+    if end < len(query) and not query[end].isspace() and query[end] != ")":
+        raise QueryError("about: topic must be followed by a space or ')'", end)
+    tokens.append(Tok(Kind.ABOUT, topic.strip(), start, option=option))
+    return end

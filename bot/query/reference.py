@@ -11,8 +11,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from bot.query.ast import And, Near, Node, Not, Or, Regex, Term
+from bot.query.ast import About, And, Near, Node, Not, Or, Regex, Term
 from bot.query.fold import fold
+from bot.query.semantic import Meaning
 from bot.query.words import Token, gap_allows, same_word, tokenize
 
 __all__ = ["reference_matches", "reference_occurrences"]
@@ -77,14 +78,21 @@ def _regex(node: Regex, field: str, text: str) -> bool:
     return any(node.compiled.search(part) is not None for part in parts)
 
 
-def reference_matches(node: Node, fields: Mapping[str, str]) -> bool:
-    """Whether ``node`` matches the document whose normalised fields are ``fields``."""
+def reference_matches(node: Node, fields: Mapping[str, str],
+                      meaning: Meaning | None = None) -> bool:
+    """Whether ``node`` matches the document whose normalised fields are ``fields``.
+
+    ``about:`` terms take the score ``meaning`` gives (no vector: no match), as in production.
+    """
     if isinstance(node, And):
-        return all([reference_matches(child, fields) for child in node.children])
+        return all([reference_matches(child, fields, meaning) for child in node.children])
     if isinstance(node, Or):
-        return any([reference_matches(child, fields) for child in node.children])
+        return any([reference_matches(child, fields, meaning) for child in node.children])
     if isinstance(node, Not):
-        return not reference_matches(node.child, fields)
+        return not reference_matches(node.child, fields, meaning)
+    if isinstance(node, About):
+        score = None if meaning is None else meaning.score(node.topic)
+        return score is not None and score >= node.level
     if isinstance(node, Term):
         return any(reference_occurrences(node, fields.get(f, "")) for f in node.fields)
     if isinstance(node, Regex):

@@ -5,15 +5,16 @@ from __future__ import annotations
 from itertools import pairwise
 
 from bot.core.errors import QueryError
-from bot.query.ast import DEFAULT_SCOPE, Term
+from bot.query.ast import DEFAULT_SCOPE, About, Term
 from bot.query.common_words import is_common, probe_length
 from bot.query.fold import fold
 from bot.query.lang import WordRule, word_rule
 from bot.query.lexer import Kind, Tok
+from bot.query.semantic import DEFAULT_SENSITIVITY, SENSITIVITIES
 from bot.query.symbols import check_symbols, normalize_query
 from bot.query.words import APOSTROPHES, DASHES, forms, tokenize
 
-__all__ = ["build_term", "probe_preference", "scoped"]
+__all__ = ["build_about", "build_term", "probe_preference", "scoped"]
 
 _SOFT_GAP = frozenset(DASHES) | frozenset(APOSTROPHES)
 
@@ -99,6 +100,29 @@ def _probes(
             probes.append("|".join(sorted(rule.forms)))
             searches.append(rule.forms)
     return tuple(probes), tuple(searches)
+
+
+def build_about(tok: Tok) -> About:
+    """An ``about:`` term: its topic, and the score threshold its sensitivity names.
+
+    The topic gets the normalisation every query text gets; it is not folded or split into
+    words: the meaning model reads it whole, in any language.
+    """
+    topic = " ".join(normalize_query(tok.text).split())
+    option = tok.option.lower() or DEFAULT_SENSITIVITY
+    if option in SENSITIVITIES:
+        level = SENSITIVITIES[option]
+    else:
+        try:
+            level = float(option)
+        except ValueError:
+            raise QueryError(
+                f"unknown sensitivity {tok.option!r}: use strict, normal, broad or a number",
+                tok.position) from None
+        if not 0.0 <= level <= 1.0:
+            raise QueryError("an about: sensitivity number must be between 0 and 1", tok.position)
+    suffix = f"~{tok.option}" if tok.option else ""
+    return About(topic, option, level, f'about:"{topic}"{suffix}', tok.position)
 
 
 def probe_preference(probe: str) -> tuple[bool, int]:

@@ -25,8 +25,10 @@ from bot.pipeline.access import PrivateAccess
 from bot.pipeline.article import ArticleFetcher
 from bot.pipeline.fetch import Fetcher, FetchLimits
 from bot.pipeline.isolation import IsolatedParser
+from bot.pipeline.meaning import Meanings
 from bot.pipeline.netguard import AddressGuard
 from bot.pipeline.poll import PollDeps
+from bot.query.semantic import semantic_available
 from bot.service.dispatcher import ClusterSchedule, Dispatcher
 from bot.service.membership import (
     HEARTBEAT_S,
@@ -76,6 +78,13 @@ async def build_app(settings: Settings, config: Config,
         stack.push_async_callback(fetcher.close)
         parser = IsolatedParser()
         stack.push_async_callback(parser.close)
+        # about: watches (issue 23): their own one-process pool, started on first use only, so
+        # embedding never holds a parse worker; absent without the semantic extra.
+        meanings = None
+        if semantic_available():
+            embed_pool = IsolatedParser(workers=1)
+            stack.push_async_callback(embed_pool.close)
+            meanings = Meanings(embed_pool)
         outbox = OutboxSender(
             store, console=ConsoleSender(), clock=clock,
             discord=DiscordSender(session, settings.discord_api_base, settings.discord_token,
@@ -85,7 +94,8 @@ async def build_app(settings: Settings, config: Config,
         deps = PollDeps(store=store, fetcher=fetcher, parser=parser, clock=clock,
                         on_queued=outbox.wake, articles=ArticleFetcher(fetcher, parser),
                         on_result=reporter.on_result, failure_level=reporter.failure_level,
-                        interval_bounds=(config.bot.min_interval, config.bot.max_interval))
+                        interval_bounds=(config.bot.min_interval, config.bot.max_interval),
+                        meanings=meanings)
         poller = Dispatcher(deps, config.bot.poll_concurrency)
         if membership is not None and isinstance(store, ClusterStore):
             poller.schedule = ClusterSchedule(store, membership.me.id, clock)

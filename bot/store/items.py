@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, Executable, bindparam, func, select, true, update
@@ -84,6 +84,7 @@ class Poll:
     keys: tuple[str, ...] = ()  # every item key in the body (the prune keeps them)
     publishing: PublishingSeen | None = None  # None keeps what the feed row had
     lease: int | None = None  # the claim's fencing token (None: unguarded)
+    vectors: Mapping[str, str] | None = None  # item key → meaning vector (issue 23)
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,7 +118,7 @@ def record(conn: Connection, poll: Poll, candidates: Sequence[Entry],
     primed = bool(primed_now[0])
     if primed and drafts is None:
         return None
-    new_keys = _insert_items(conn, poll.feed_id, candidates, poll.now)
+    new_keys = _insert_items(conn, poll.feed_id, candidates, poll.now, poll.vectors or {})
     new_entries = [e for e in candidates if stored_text(conn, e.key) in new_keys]
     queued = 0
     if primed:
@@ -182,7 +183,7 @@ def _inserts(conn: Connection) -> tuple[Executable, Executable]:
 
 
 def _insert_items(conn: Connection, feed_id: int, entries: Sequence[Entry],
-                  now: float) -> set[str]:
+                  now: float, vectors: Mapping[str, str]) -> set[str]:
     if not entries:
         return set()
     # One multi-row INSERT … ON CONFLICT DO NOTHING RETURNING key per page of rows
@@ -190,7 +191,8 @@ def _insert_items(conn: Connection, feed_id: int, entries: Sequence[Entry],
     rows = conn.execute(_inserts(conn)[0], [
         {"feed_id": feed_id, "key": entry.key, "title": entry.title, "link": entry.link,
          "published": entry.published.timestamp() if entry.published else None,
-         "first_seen": now, "data": entry_to_json(entry)} for entry in entries])
+         "first_seen": now, "data": entry_to_json(entry), "vector": vectors.get(entry.key)}
+        for entry in entries])
     return set(rows.scalars())
 
 
@@ -222,7 +224,8 @@ class Items(Database):
                      last_modified: str | None, body_hash: str | None,
                      plan: PlanDeliveries, lease: int | None = None,
                      publishing: PublishingSeen | None = None,
-                     trail: TrailNotes | None = None) -> IngestResult:
+                     trail: TrailNotes | None = None,
+                     vectors: Mapping[str, str] | None = None) -> IngestResult:
         """Record items and, for a primed feed, queue deliveries for the new ones: atomically.
 
         Decide outside, write inside: one read learns the known keys and whether the feed is
@@ -233,9 +236,10 @@ class Items(Database):
         Items and their deliveries commit together or not at all, and so does the decision
         trail ``plan`` noted in ``trail`` (issue 21). With ``lease`` (the claim's fencing
         token) it raises LeaseLost and writes nothing once a later claim has taken the feed.
+        ``vectors`` (item key → meaning vector, issue 23) are stored with the new items.
         """
         poll = Poll(feed_id, now, next_check, title, etag, last_modified, body_hash,
-                    tuple(entry.key for entry in entries), publishing, lease)
+                    tuple(entry.key for entry in entries), publishing, lease, vectors)
 
         def look(conn: Connection) -> tuple[bool, set[str], list[Entry]]:
             primed = bool(conn.execute(_PRIMED, {"p_feed": feed_id}).scalar())
@@ -302,15 +306,15 @@ class Items(Database):
                            limit: int = RECENT_ITEMS_LIMIT) -> list[StoredItem]:
         """At most ``limit`` items first seen since ``since`` in the feeds a guild subscribes
         to, newest first; items whose body was pruned are left out."""
-        query = (select(subscriptions.c.name, items.c.data, items.c.first_seen)
+        query = (select(subscriptions.c.name, items.c.data, items.c.first_seen, items.c.vector)
                  .join_from(items, subscriptions, (subscriptions.c.feed_id == items.c.feed_id)
                             & (subscriptions.c.guild_id == guild_id))
                  .where(items.c.first_seen >= since, items.c.data != "")
                  .order_by(items.c.first_seen.desc(), items.c.published.desc().nulls_last())
                  .limit(limit))
         rows = await self.read(lambda conn: conn.execute(query).all())
-        return [StoredItem(name, entry_from_json(data), first_seen)
-                for name, data, first_seen in rows]
+        return [StoredItem(name, entry_from_json(data), first_seen, vector)
+                for name, data, first_seen, vector in rows]
 
 
 async def _plan(plan: PlanDeliveries, candidates: Sequence[Entry]) -> list[DeliveryDraft]:

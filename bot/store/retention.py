@@ -33,7 +33,7 @@ class Retention(Database):
             patient(conn, lock_s=30.0, statement_s=600.0)  # one statement over the table
             return int(conn.execute(
                 update(items).where(items.c.first_seen < bodies_before, items.c.data != "")
-                .values(data="")).rowcount)
+                .values(data="", vector=None)).rowcount)
 
         bodies = await self.write(drop_bodies)
         old = (select(feeds.c.id, feeds.c.latest_keys)

@@ -173,6 +173,7 @@ class StoredItem:
     feed_name: str
     entry: Entry
     first_seen: float
+    vector: str | None = None  # base64 float32 meaning vector (issue 23), when one was made
 
 
 @dataclass(frozen=True, slots=True)

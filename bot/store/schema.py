@@ -135,6 +135,9 @@ items = Table(
     Column("first_seen", Time, nullable=False),
     # JSON of the entry, for /watch test; '' once the daily prune dropped the body.
     Column("data", StoredText, nullable=False),
+    # Issue 23: the item's meaning vector (base64 float32) when a feed it came from is followed
+    # by an about: watch; computed once, at ingest. NULL otherwise.
+    Column("vector", StoredText),
     PrimaryKeyConstraint("feed_id", "key"),
     Index("items_first_seen", "first_seen"),
     sqlite_with_rowid=False,

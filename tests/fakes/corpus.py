@@ -124,9 +124,22 @@ def declared_headers(body: bytes) -> dict[str, str]:
 
 
 def shared_dir() -> Path | None:
-    """``../shared`` next to the repository, or None (a fresh clone lacks it)."""
-    shared = REPO.parent / "shared"
-    return shared if shared.is_dir() else None
+    """``../shared`` next to the repository, or None (a fresh clone lacks it).
+
+    In a git worktree (``.git`` is a file naming the main checkout's git directory) it is
+    looked for next to the main checkout too, so worktree runs do not skip the corpus tests.
+    """
+    checkouts = [REPO]
+    git = REPO / ".git"
+    if git.is_file():
+        gitdir = Path(git.read_text(encoding="utf-8").removeprefix("gitdir:").strip())
+        if gitdir.parent.name == "worktrees" and gitdir.parent.parent.name == ".git":
+            checkouts.append(gitdir.parent.parent.parent)
+    for checkout in checkouts:
+        shared = checkout.parent / "shared"
+        if shared.is_dir():
+            return shared
+    return None
 
 
 def real_news_dir() -> Path | None:

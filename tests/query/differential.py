@@ -310,7 +310,7 @@ def compile_rules(sources: Iterable[str]) -> list[CompiledQuery]:
     out = []
     for source in sources:
         try:
-            out.append(compile_query(source))
+            out.append(compile_query(source, semantic=True))  # about: needs no model here
         except QueryError:
             continue
     return out
@@ -356,7 +356,7 @@ def compare(
     for number, doc in enumerate(docs):
         got = set(bulk.match(doc))
         matching |= got
-        view = DocView(doc.fields)
+        view = DocView(doc.fields, meaning=doc.meaning)
         alone = alone_every and number % alone_every == 0
         for i, rule in enumerate(rules):
             expected = evaluate(rule.node, view)
@@ -366,7 +366,7 @@ def compare(
                 decisions.append(bool(singles[i].match(doc)))
             count += 1
             if reference_every and count % reference_every == 0:
-                decisions.append(reference_matches(rule.node, doc.fields))
+                decisions.append(reference_matches(rule.node, doc.fields, doc.meaning))
             result.decisions += 1
             if any(d != expected for d in decisions):
                 result.mismatches += 1

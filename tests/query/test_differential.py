@@ -10,11 +10,14 @@ to a few seconds; ``bench/match_differential.py`` is the long run.
 
 from __future__ import annotations
 
+import math
 import random
+from dataclasses import replace
 
 import pytest
 
 from bot.pipeline.match import document_from_mapping
+from bot.query.semantic import Calibration, Space
 from tests.fakes.corpus import real_news_dir
 from tests.query.differential import (
     ItemMaker,
@@ -60,6 +63,50 @@ def test_bulk_equals_single_on_bundled_vocabulary(seed: int) -> None:
 @pytest.mark.parametrize("seed", SEEDS)
 def test_bulk_equals_single_on_real_news(real_news: Vocabulary, seed: int) -> None:
     _run(real_news, seed, 150, 40)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_bulk_equals_single_with_about_terms(seed: int) -> None:
+    """Random rules joined with about: terms (OR, AND, NOT) over items that have a meaning
+    or none: the prefilter must verify every rule an about: term can decide."""
+    _run_about(bundled_vocabulary(), seed)
+
+
+def test_bulk_equals_single_with_about_terms_on_real_news(real_news: Vocabulary) -> None:
+    """The same with the real news vocabulary (many languages and scripts)."""
+    _run_about(real_news, SEEDS[0])
+
+
+def _run_about(vocab: Vocabulary, seed: int) -> None:
+    rng = random.Random(seed)
+    space = Space("test", tuple(_axis(k) for k in range(4)), Calibration(0.0, 0.05))
+    for k in range(4):
+        space.add_topic(f"t{k}", _axis(k, 0.3))
+    maker = RuleMaker(vocab, rng)
+    shapes = ["({}) OR about:t{}", "{} about:t{}~broad", "{} -about:t{}", "-({}) about:t{}~0.7",
+              "about:t{1} OR ({0})"]
+    sources = [rng.choice(shapes).format(maker.rule(), rng.randrange(4)) for _ in range(120)]
+    rules = compile_rules(sources)
+    assert len(rules) > len(sources) // 2, "most rules must compile (about: and lang: alike)"
+    assert any(rule.topics for rule in rules) and any(not rule.lang_detected for rule in rules)
+    items = ItemMaker(vocab, rng)
+    docs = []
+    for n in range(60):
+        doc = document_from_mapping(items.item())
+        vector = [rng.random() for _ in range(4)]
+        docs.append(replace(doc, meaning=None if n % 5 == 0 else space.meaning(_unit(vector))))
+    result = compare(rules, docs, alone_every=2, reference_every=3)
+    assert result.mismatches == 0, "\n".join(result.examples)
+    assert 0 < result.matches < result.decisions
+
+
+def _unit(values: list[float]) -> tuple[float, ...]:
+    norm = math.sqrt(sum(v * v for v in values)) or 1.0
+    return tuple(v / norm for v in values)
+
+
+def _axis(k: int, rest: float = 0.0) -> tuple[float, ...]:
+    return _unit([1.0 if i == k else rest for i in range(4)])
 
 
 def test_vocabularies_contain_the_most_common_words(real_news: Vocabulary) -> None:

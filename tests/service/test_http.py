@@ -18,7 +18,15 @@ from aiohttp import web
 from prometheus_client.parser import text_string_to_metric_families
 
 from bot.config.file import Config, FeedConfig
-from bot.core.metrics import AppCollector, LoopLagMonitor, count_items, count_matches, observe_fetch
+from bot.core.metrics import (
+    AppCollector,
+    LoopLagMonitor,
+    count_items,
+    count_matches,
+    embed_queued,
+    observe_embedding,
+    observe_fetch,
+)
 from bot.core.settings import load_settings
 from bot.service.app import build_app
 from bot.service.http import HealthLimits, health, start_web
@@ -220,6 +228,27 @@ async def test_pipeline_functions_move_their_metrics(served: Served) -> None:
     _, after = await served.get("/metrics")
     deltas = {key: read(after)[key] - read(before)[key] for key in read(before)}
     assert deltas == {"items": 5, "matches": 2, "fetches": 1}
+
+
+async def test_embedding_lag_and_queue_are_in_metrics(served: Served) -> None:
+    """Issue 23: a burst for about: watches shows as queue depth and lag."""
+    def read(page: str) -> dict[str, float]:
+        found = samples(page)
+        return {"queue": found["wirewatch_embed_queue_items", ()],
+                "lag": found["wirewatch_embed_lag_seconds_count", ()],
+                "embedded": found["wirewatch_embedded_items_total", ()],
+                "failed": found["wirewatch_embed_failures_total", ()]}
+
+    _, before = await served.get("/metrics")
+    embed_queued(40)
+    _, during = await served.get("/metrics")
+    embed_queued(-40)
+    observe_embedding(40, 12.5, ok=True)
+    observe_embedding(8, 120.0, ok=False)
+    _, after = await served.get("/metrics")
+    assert read(during)["queue"] - read(before)["queue"] == 40
+    deltas = {key: read(after)[key] - read(before)[key] for key in read(before)}
+    assert deltas == {"queue": 0, "lag": 2, "embedded": 40, "failed": 1}
 
 
 async def test_database_reads_are_cached_between_scrapes(served: Served) -> None:

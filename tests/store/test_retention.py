@@ -76,3 +76,24 @@ async def test_pruning_one_feed_leaves_another_guilds_feed_alone(store: Store) -
     await prune(store)
     assert await known(store, fresh.id, "z") == {"z"}
     assert [i.entry.key for i in await store.recent_items(222, NOW - 1)] == ["z"]
+
+
+async def test_meaning_vectors_are_stored_with_new_items_and_pruned_with_bodies(
+        store: Store) -> None:
+    """Issue 23: the vector is written with the item, only for a new one, and goes with the
+    body when the daily prune drops it."""
+    await store.subscribe(111, "https://meant.example/rss", "Meant", 300, NOW)
+    [feed] = await store.claim_due_feeds(NOW, 10, 120)
+
+    async def ingest_with(keys: str, vectors: dict[str, str], now: float) -> None:
+        await store.ingest(feed.id, entries(*keys), now=now, next_check=now + 60, title=None,
+                           etag=None, last_modified=None, body_hash=None,
+                           plan=lambda new: [], vectors=vectors)
+
+    await ingest_with("ab", {"a": "AACAPw=="}, WEEK_OLD)  # b: no vector
+    await ingest_with("abc", {"a": "changed", "c": "AAAAQA=="}, NOW)  # a is known: kept
+    stored = {item.entry.key: item.vector for item in await store.recent_items(111, OLD)}
+    assert stored == {"a": "AACAPw==", "b": None, "c": "AAAAQA=="}
+    await prune(store)
+    stored = {item.entry.key: item.vector for item in await store.recent_items(111, OLD)}
+    assert stored == {"c": "AAAAQA=="}
