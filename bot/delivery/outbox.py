@@ -51,6 +51,10 @@ class Sender(Protocol):
         """Set the message ``delivery`` edits to its alert (a story edit, issue 14)."""
 
 
+class _Superseded(Exception):
+    """An edit older than what its message shows already: done without sending it."""
+
+
 TargetGoneHook = Callable[[Delivery, str], Awaitable[None]]
 
 
@@ -256,8 +260,14 @@ class OutboxSender:
                 raise PermanentDelivery("Discord delivery needs DISCORD_TOKEN or a webhook")
             if not await self._attempt(delivery, now):
                 return False
-            message_id = await (sender.send(delivery) if delivery.edit_of is None
-                                else self._edit(sender, delivery))
+            message_id = await (sender.send(await self._fresh(delivery))
+                                if delivery.edit_of is None else self._edit(sender, delivery))
+        except _Superseded:
+            await self._store.mark_superseded(delivery.id, self._clock(), owner=self.owner)
+            log.info("watch %r: edit %d skipped: its message shows a newer revision",
+                     delivery.watch_name, delivery.id, extra=context)
+            self.outcomes["superseded"] += 1
+            return True
         except MessageGone as exc:
             # The story's message was deleted: nothing to edit any more; the watch is fine.
             await self._store.mark_failed(delivery.id, str(exc), self._clock(),
@@ -300,6 +310,14 @@ class OutboxSender:
         return await self._store.start_attempt(delivery.id, self.owner,
                                                target_lease(delivery.target), now)
 
+    async def _fresh(self, delivery: Delivery) -> Delivery:
+        """A new post as its row is now that its attempt started: a correction may have
+        rewritten it after the lane read it (issue 20). Nobody saw the old text, so the
+        post carries no "updated" marker (an edit queued by a later correction adds it)."""
+        alert = await self._store.delivery_alert(delivery.id)
+        return delivery if alert is None else replace(delivery,
+                                                      alert=replace(alert, updated=False))
+
     async def _edit(self, sender: Sender, delivery: Delivery) -> str | None:
         """A story edit: the edited message's id once it is posted (an edit waits for it)."""
         if delivery.edit_status == "pending":
@@ -309,6 +327,10 @@ class OutboxSender:
         # New sources refresh the row until its attempt started (just now): the lane's copy
         # may predate them, so send the row as it is from here on.
         alert = await self._store.delivery_alert(delivery.id)
+        # A newer revision may have gone out while this one waited for a retry: never step
+        # the message back (issue 20). One lane per target orders the check and the PATCH.
+        if await self._store.edit_superseded(delivery.id):
+            raise _Superseded
         await sender.edit(delivery if alert is None else replace(delivery, alert=alert),
                           delivery.edit_message_id)
         return delivery.edit_message_id
