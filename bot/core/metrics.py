@@ -55,6 +55,10 @@ ARTICLES = Counter("wirewatch_article_fetches",
 ITEMS_DROPPED = Counter("wirewatch_items_dropped",
                         "Items left out of a feed body that held more than the parser takes.",
                         registry=PIPELINE)
+DUPLICATES_DELETED = Counter(
+    "wirewatch_duplicates_deleted",
+    "Second copies of an alert (same ref marker) found in a channel and deleted.",
+    registry=PIPELINE)
 
 DB_CACHE_S = 5.0
 LAG_INTERVAL_S = 0.5
@@ -85,6 +89,12 @@ def count_dropped(n: int) -> None:
     """Count ``n`` items dropped from an oversized feed body."""
     if n > 0:
         ITEMS_DROPPED.inc(n)
+
+
+def count_duplicates_deleted(n: int) -> None:
+    """Copies of an alert deleted because another copy was there first (issue 20)."""
+    if n > 0:
+        DUPLICATES_DELETED.inc(n)
 
 
 def count_matches(n: int) -> None:

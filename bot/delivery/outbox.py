@@ -23,6 +23,7 @@ from dataclasses import dataclass, field, replace
 from typing import Protocol
 
 from bot.core.errors import MessageGone, PermanentDelivery, RetryableDelivery, TargetGone
+from bot.delivery.duplicates import Copies, remove_late_copy
 from bot.store.base import Store
 from bot.store.rows import Delivery
 
@@ -42,7 +43,7 @@ def target_lease(target: str) -> str:
     return f"target:{target}"
 
 
-class Sender(Protocol):
+class Sender(Copies, Protocol):
     """Something that posts one delivery and returns its message id."""
 
     async def send(self, delivery: Delivery) -> str | None: ...
@@ -295,7 +296,13 @@ class OutboxSender:
             self.outcomes["failed"] += 1
             self.failed_by_feed[delivery.feed_id] += 1
             return True
-        await self._store.mark_sent(delivery.id, message_id, self._clock(), owner=self.owner)
+        if not await self._store.mark_sent(delivery.id, message_id, self._clock(),
+                                           owner=self.owner):
+            # Posted, but no longer ours to mark: another process sent it meanwhile.
+            self.outcomes["lost_mark"] += 1
+            self.outcomes["duplicate_deleted"] += await remove_late_copy(
+                self._store, sender, delivery, message_id)
+            return True
         self.sent_total += 1
         self.sent_by_feed[delivery.feed_id] += 1
         self.outcomes["sent"] += 1

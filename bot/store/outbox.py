@@ -105,15 +105,20 @@ class Outbox(Database):
         return row is not None and 0 < row.revision <= row.shown_revision
 
     async def mark_sent(self, delivery_id: int, message_id: str | None, now: float, *,
-                        owner: str | None = None) -> None:
-        """The alert is in Discord (or printed): never send it again."""
-        def write(conn: Connection) -> None:
+                        owner: str | None = None) -> bool:
+        """The alert is in Discord (or printed): never send it again.
+
+        False when the row was not this sender's to mark (another process sent it, or it is
+        no longer pending): whatever this sender just posted may be a duplicate.
+        """
+        def write(conn: Connection) -> bool:
             marked = conn.execute(_update(
                 delivery_id, owner, status="sent", message_id=message_id, sent_at=now,
                 attempts=deliveries.c.attempts + 1, first_attempt=_first_attempt(now)))
             if marked.rowcount:  # not a stale sender's: the row is its to mark
                 edit_sent(conn, delivery_id, now)  # nothing when it was not a story edit
-        await self.write(write)
+            return bool(marked.rowcount)
+        return await self.write(write)
 
     async def mark_superseded(self, delivery_id: int, now: float, *,
                               owner: str | None = None) -> None:
@@ -125,6 +130,12 @@ class Outbox(Database):
             if marked.rowcount:
                 edit_done(conn, delivery_id)
         await self.write(write)
+
+    async def sent_message(self, delivery_id: int) -> str | None:
+        """The message id recorded for a sent delivery (None if none is recorded)."""
+        return await self.read(lambda conn: conn.execute(
+            select(deliveries.c.message_id).where(deliveries.c.id == delivery_id,
+                                                   deliveries.c.status == "sent")).scalar())
 
     async def mark_retry(self, delivery_id: int, error: str, next_attempt: float,
                          now: float, *, owner: str | None = None) -> None:
