@@ -1,0 +1,88 @@
+"""Each slash command once, only when fresh, only while the gateway is provably held (issue 20).
+
+The real client against the fake Discord. A pause is a real one: the test blocks the event
+loop (as SIGSTOP would stop the process) after the fake wrote INTERACTION_CREATE to the socket,
+so the client reads it late, exactly as a holder does that wakes with a buffered event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+
+import pytest
+
+from bot.core.metrics import INTERACTIONS_REFUSED
+from bot.service.membership import GatewayElection, Held
+from tests.exts.harness import Bot
+from tests.fakes.discord_payloads import GUILD_ID, JSON
+from tests.fakes.discord_state import InteractionRecord
+
+pytestmark = pytest.mark.timeout(30)
+LEASE = "gateway:0/1"
+
+
+def refused(reason: str) -> float:
+    return float(INTERACTIONS_REFUSED.labels(reason=reason)._value.get())
+
+
+async def settle(bot: Bot) -> None:
+    """Give the client time to read and dispatch what the fake sent (or to drop it)."""
+    await asyncio.sleep(0.3)
+    await bot.fake.wait_until(lambda: True)
+
+
+def remove_options(name: str) -> list[JSON]:
+    return [{"name": "name", "type": 3, "value": name}]
+
+
+async def test_a_command_buffered_during_a_pause_is_not_run(bot: Bot) -> None:
+    await bot.watch_add("trade", "tariffs")
+    before = refused("late")
+    record = await bot.command("watch", remove_options("trade"), subcommand="remove")
+    time.sleep(3.5)  # the pause itself: nothing on this loop may run meanwhile
+    await settle(bot)
+    assert [w.name for w in await bot.app.store.watches(GUILD_ID)] == ["trade"]
+    assert record.callbacks == [] and record.rejected == []
+    assert refused("late") == before + 1
+
+
+async def test_a_command_delivered_twice_is_run_once(bot: Bot) -> None:
+    """Discord sends an interaction to every session of the shard; a paused holder may
+    replay it. The second delivery must not run the command (nor try to answer)."""
+    before = refused("claimed")
+    record = await bot.command("watch", [*remove_options("gone"),
+                                         {"name": "query", "type": 3, "value": "tariffs"}],
+                               subcommand="add")
+    await bot.fake.wait_for_callback(record)
+    await bot.fake.gateway.dispatch("INTERACTION_CREATE", record.payload)
+    await settle(bot)
+    assert len(record.callbacks) == 1 and record.rejected == []
+    assert [w.name for w in await bot.app.store.watches(GUILD_ID)] == ["gone"]
+    assert refused("claimed") == before + 1
+
+
+@pytest.mark.parametrize(("renewed_s_ago", "db_owner", "runs"), [
+    (0.0, "me", True),  # held, and renewed just now
+    (11.0, "me", False),  # not renewed within the give-up time: maybe lost already
+    (0.0, "other", False),  # the database says another process holds it now
+])
+async def test_a_command_runs_only_while_the_gateway_is_provably_held(
+        bot: Bot, renewed_s_ago: float, db_owner: str, runs: bool) -> None:
+    app = bot.app
+    assert app.membership is not None
+    me = app.membership.me.id
+    election = GatewayElection(app.store, me, LEASE, _nothing, _nothing)  # type: ignore[arg-type]
+    election.held = Held(LEASE, renewed=time.monotonic() - renewed_s_ago)
+    app.elections = [election]
+    assert await app.store.acquire_lease(LEASE, me if db_owner == "me" else "other", 15.0)
+    record: InteractionRecord = await bot.command("watch", subcommand="list")
+    if runs:
+        await bot.fake.wait_for_callback(record)
+    else:
+        await settle(bot)
+    assert bool(record.callbacks) is runs
+
+
+async def _nothing() -> None:
+    return None
