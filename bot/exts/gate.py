@@ -18,6 +18,7 @@ same commands. So, before any command runs:
 from __future__ import annotations
 
 import logging
+import time
 from datetime import UTC, datetime
 
 import discord
@@ -43,7 +44,7 @@ async def admit(app: App, interaction: discord.Interaction, lease: str) -> bool:
     election = _election(app, lease)
     if age > ANSWER_WINDOW_S:
         return _refuse("late", interaction, f"created {age:.1f}s ago, past the 3 s window")
-    if election is not None and not election.provably_held():
+    if election is not None and not provably_held(election):
         return _refuse("lease", interaction, f"{lease} is not provably held")
     if interaction.type is not discord.InteractionType.application_command:
         return True  # autocomplete and the like read only; they need no claim
@@ -55,6 +56,14 @@ async def admit(app: App, interaction: discord.Interaction, lease: str) -> bool:
     except StoreError as exc:
         return _refuse("store", interaction, f"cannot claim it: {exc}")
     return claimed or _refuse("claimed", interaction, "handled elsewhere, or lease lost")
+
+
+def provably_held(election: GatewayElection) -> bool:
+    """Held, and renewed within the give-up time, so no other process can have taken it: a
+    holder paused past that (SIGSTOP, a VM migration) has not noticed yet that it may have
+    lost the lease, and must not act on what its gateway buffered meanwhile."""
+    held = election.held
+    return held is not None and time.monotonic() - held.renewed < election.give_up_s
 
 
 def _election(app: App, lease: str) -> GatewayElection | None:

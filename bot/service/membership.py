@@ -173,12 +173,6 @@ class GatewayElection:
         """True while this process holds the lease (and runs the gateway)."""
         return self.held is not None
 
-    def provably_held(self) -> bool:
-        """Held, and renewed recently enough that no other process can have taken it: a
-        holder paused past that (SIGSTOP, a VM migration) has not noticed yet that it may
-        have lost it, and must not act on what its gateway buffered meanwhile (issue 20)."""
-        return self.held is not None and time.monotonic() - self.held.renewed < self.give_up_s
-
     async def step(self) -> None:
         """Acquire or renew once; start or stop the gateway on a change."""
         try:

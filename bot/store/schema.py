@@ -142,13 +142,13 @@ deliveries = Table(
     Column("sent_at", Time),
     # An edit of the message another delivery posted (issue 14); NULL for a new message.
     Column("edit_of", Id),
-    Column("claimed_by", StoredText),  # the process sending it (holds its target's lease)
     # Message state only moves forward (issue 20). An edit carries the revision of the message
     # content it renders; the message's own row (edit_of IS NULL) counts the revisions queued
     # so far in ``revision`` and the one its message shows in ``shown_revision``: an edit
     # whose revision is not above that one is older than what was sent, and is never sent.
     Column("revision", Integer, nullable=False, server_default=text("0")),
     Column("shown_revision", Integer, nullable=False, server_default=text("0")),
+    Column("claimed_by", StoredText),  # the process sending it (holds its target's lease)
     UniqueConstraint("watch_id", "feed_id", "item_key"),
     Index("deliveries_pending", "id", sqlite_where=text("status = 'pending'"),
           postgresql_where=text("status = 'pending'")),

@@ -13,7 +13,7 @@ import time
 import pytest
 
 from bot.core.metrics import INTERACTIONS_REFUSED
-from bot.service.membership import GatewayElection, Held
+from bot.service.membership import GatewayElection
 from tests.exts.harness import Bot
 from tests.fakes.discord_payloads import GUILD_ID, JSON
 from tests.fakes.discord_state import InteractionRecord
@@ -73,9 +73,13 @@ async def test_a_command_runs_only_while_the_gateway_is_provably_held(
     assert app.membership is not None
     me = app.membership.me.id
     election = GatewayElection(app.store, me, LEASE, _nothing, _nothing)  # type: ignore[arg-type]
-    election.held = Held(LEASE, renewed=time.monotonic() - renewed_s_ago)
+    await election.step()  # takes the lease (its start hook does nothing here)
+    assert election.held is not None
+    election.held.renewed -= renewed_s_ago
+    if db_owner == "other":  # it expired meanwhile and another process took it
+        await app.store.release_lease(LEASE, me)
+        assert await app.store.acquire_lease(LEASE, "other", 15.0)
     app.elections = [election]
-    assert await app.store.acquire_lease(LEASE, me if db_owner == "me" else "other", 15.0)
     record: InteractionRecord = await bot.command("watch", subcommand="list")
     if runs:
         await bot.fake.wait_for_callback(record)
