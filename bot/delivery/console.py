@@ -46,3 +46,8 @@ class ConsoleSender:
         also = f"  also reported by: {sources}\n" if sources else ""
         stream.write("(update) " + format_alert(delivery.alert) + also + "\n")
         stream.flush()
+
+    async def remove_duplicates(self, delivery: Delivery, posted: str | None,
+                                keep: str | None) -> int:
+        """Printed lines cannot be taken back: nothing to remove."""
+        return 0

@@ -30,6 +30,7 @@ from typing import Protocol
 from bot.core.errors import MessageGone, PermanentDelivery, RetryableDelivery, TargetGone
 from bot.delivery import fence
 from bot.delivery.claims import Claim, ClaimTimes
+from bot.delivery.duplicates import Copies, remove_late_copy
 from bot.store.base import Store
 from bot.store.rows import Delivery
 
@@ -48,13 +49,17 @@ def target_lease(target: str) -> str:
     return f"target:{target}"
 
 
-class Sender(Protocol):
+class Sender(Copies, Protocol):
     """Something that posts one delivery and returns its message id."""
 
     async def send(self, delivery: Delivery) -> str | None: ...
 
     async def edit(self, delivery: Delivery, message_id: str | None) -> None:
         """Set the message ``delivery`` edits to its alert (a story edit, issue 14)."""
+
+
+class _Superseded(Exception):
+    """An edit older than what its message shows already: done without sending it."""
 
 
 TargetGoneHook = Callable[[Delivery, str], Awaitable[None]]
@@ -272,6 +277,12 @@ class OutboxSender:
                 lane.claim.drop()
                 return False
             message_id = await self._within(deadline, sender, delivery)
+        except _Superseded:
+            await self._store.mark_superseded(delivery.id, self._clock(), owner=self.owner)
+            log.info("watch %r: edit %d skipped: its message shows a newer revision",
+                     delivery.watch_name, delivery.id, extra=context)
+            self.outcomes["superseded"] += 1
+            return True
         except MessageGone as exc:
             # The story's message was deleted: nothing to edit any more; the watch is fine.
             await self._store.mark_failed(delivery.id, str(exc), self._clock(),
@@ -299,8 +310,13 @@ class OutboxSender:
             self.outcomes["failed"] += 1
             self.failed_by_feed[delivery.feed_id] += 1
             return True
-        await self._store.mark_sent(delivery.id, message_id, self._clock(), owner=self.owner,
-                                    token=token)
+        if not await self._store.mark_sent(delivery.id, message_id, self._clock(),
+                                           owner=self.owner, token=token):
+            # Posted, but no longer ours to mark: another process sent it meanwhile.
+            self.outcomes["lost_mark"] += 1
+            self.outcomes["duplicate_deleted"] += await remove_late_copy(
+                self._store, sender, delivery, message_id)
+            return True
         self.sent_total += 1
         self.sent_by_feed[delivery.feed_id] += 1
         self.outcomes["sent"] += 1
@@ -320,10 +336,18 @@ class OutboxSender:
         try:
             with fence.send_deadline(deadline):
                 async with asyncio.timeout(deadline - time.monotonic()):
-                    return await (sender.send(delivery) if delivery.edit_of is None
-                                  else self._edit(sender, delivery))
+                    return await (sender.send(await self._fresh(delivery))
+                                  if delivery.edit_of is None else self._edit(sender, delivery))
         except TimeoutError:
             raise RetryableDelivery("no answer before the target's claim ran out") from None
+
+    async def _fresh(self, delivery: Delivery) -> Delivery:
+        """A new post as its row is now that its attempt started: a correction may have
+        rewritten it after the lane read it (issue 20). Nobody saw the old text, so the
+        post carries no "updated" marker (an edit queued by a later correction adds it)."""
+        alert = await self._store.delivery_alert(delivery.id)
+        return delivery if alert is None else replace(delivery,
+                                                      alert=replace(alert, updated=False))
 
     async def _edit(self, sender: Sender, delivery: Delivery) -> str | None:
         """A story edit: the edited message's id once it is posted (an edit waits for it)."""
@@ -334,6 +358,10 @@ class OutboxSender:
         # New sources refresh the row until its attempt started (just now): the lane's copy
         # may predate them, so send the row as it is from here on.
         alert = await self._store.delivery_alert(delivery.id)
+        # A newer revision may have gone out while this one waited for a retry: never step
+        # the message back (issue 20). One lane per target orders the check and the PATCH.
+        if await self._store.edit_superseded(delivery.id):
+            raise _Superseded
         await sender.edit(delivery if alert is None else replace(delivery, alert=alert),
                           delivery.edit_message_id)
         return delivery.edit_message_id

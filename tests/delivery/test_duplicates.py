@@ -1,0 +1,115 @@
+"""Reconcile what could not be prevented (issue 20): a sender paused past its claim posts an
+alert another process already sent; it finds the second copy (same ``ref``) and deletes it.
+
+Two outbox senders (two "processes") on one SQLite file and one fake Discord whose nonce
+window is zero, as after Discord's few minutes: the repeated nonce no longer dedupes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import aiohttp
+import pytest
+
+from bot.core.metrics import DUPLICATES_DELETED
+from bot.delivery.console import ConsoleSender
+from bot.delivery.discord_rest import DiscordSender
+from bot.delivery.embed import delivery_marker, footer_marker
+from bot.delivery.outbox import OutboxSender, target_lease
+from bot.store import SqlStore, open_store
+from bot.store.rows import Delivery, NewWatch
+from tests.delivery.rig import NOW, queue
+from tests.fakes.discord_payloads import (
+    ALERTS_CHANNEL_ID,
+    BOT_TOKEN,
+    GUILD_ID,
+    FakeConfig,
+    FakeWebhook,
+)
+from tests.fakes.discord_server import FakeDiscord
+
+pytestmark = pytest.mark.timeout(30)
+
+
+class PausedSender(DiscordSender):
+    """The real sender, stopped right before its POST until the test lets it go on: what a
+    SIGSTOP (or a GC pause, a VM migration) between the claim check and the request does."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.paused = asyncio.Event()
+        self.resume = asyncio.Event()
+
+    async def send(self, delivery: Delivery) -> str | None:
+        self.paused.set()
+        await self.resume.wait()
+        return await super().send(delivery)
+
+
+@dataclass
+class Pair:
+    store: SqlStore
+    fake: FakeDiscord
+    paused: OutboxSender
+    other: OutboxSender
+    pause: PausedSender
+
+
+@pytest.fixture
+async def pair(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[Pair]:
+    token = request.param
+    store = await open_store(f"sqlite:///{tmp_path / 'ww.db'}")
+    async with FakeDiscord(FakeConfig(nonce_window=0.0)) as fake, \
+            aiohttp.ClientSession() as session:
+        pause = PausedSender(session, fake.api_base, token, time.time)
+        senders = [OutboxSender(store, console=ConsoleSender(io.StringIO()), clock=time.time,
+                                discord=sender)
+                   for sender in (pause, DiscordSender(session, fake.api_base, token, time.time))]
+        for owner, outbox in zip(("paused", "other"), senders, strict=True):
+            outbox.owner = owner
+        yield Pair(store, fake, *senders, pause)
+    await store.close()
+
+
+def copies(fake: FakeDiscord, nonce: str) -> list[str]:
+    marker = delivery_marker(nonce)
+    return [m["id"] for m in fake.messages(ALERTS_CHANNEL_ID)
+            if footer_marker(m["embeds"][0]) == marker]
+
+
+@pytest.mark.parametrize(("pair", "target"), [
+    (BOT_TOKEN, "channel"),
+    (BOT_TOKEN, "webhook"),  # the bot token reads the webhook's channel
+    (None, "webhook"),  # webhook-only: the paused sender knows its own copy and the recorded one
+], indirect=["pair"])
+async def test_a_paused_senders_late_copy_is_deleted(pair: Pair, target: str) -> None:
+    watch = await pair.store.add_watch(NewWatch(
+        guild_id=GUILD_ID, name="trade", query="tariffs",
+        channel_id=ALERTS_CHANNEL_ID if target == "channel" else None,
+        webhook_url=FakeWebhook().url if target == "webhook" else None,
+        stories="every-item"), NOW)
+    await queue(pair.store, watch, 1)
+    [(delivery, _)] = await pair.store.pending_deliveries(10)
+    before = DUPLICATES_DELETED._value.get()
+    late = asyncio.create_task(pair.paused.drain_once())
+    await asyncio.wait_for(pair.pause.paused.wait(), 10)  # attempt started, then paused
+    # Its claim runs out meanwhile; the other process takes the target and sends the alert.
+    await pair.store.release_lease(target_lease(delivery.target), "paused")
+    assert await pair.other.drain_once() == 1
+    [first] = copies(pair.fake, delivery.nonce)
+    pair.pause.resume.set()  # it wakes and posts its stale copy: Discord no longer dedupes
+    await late
+    posts = [r for r in pair.fake.state.requests if r.method == "POST"
+             and ("/messages" in r.path or "/webhooks/" in r.path)]
+    assert copies(pair.fake, delivery.nonce) == [first]  # the later copy is gone
+    deleted = len(posts) - 1
+    assert pair.paused.outcomes["duplicate_deleted"] == deleted
+    assert DUPLICATES_DELETED._value.get() - before == deleted
+    sent = await pair.store.sent_message(delivery.id)
+    assert sent == first  # the copy kept is the one recorded (later edits go to it)
