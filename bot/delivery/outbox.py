@@ -364,6 +364,14 @@ class OutboxSender:
             raise _Superseded
         await sender.edit(delivery if alert is None else replace(delivery, alert=alert),
                           delivery.edit_message_id)
+        if await self._store.edit_superseded(delivery.id):
+            # A newer revision went out while this PATCH was on its way (this process was
+            # paused past its claim): it may have stepped the message back; put back the
+            # newest content sent (PATCH sets the whole state, so a repeat is harmless).
+            newest = await self._store.shown_alert(delivery.edit_of or 0)
+            if newest is not None:
+                await sender.edit(replace(delivery, alert=newest), delivery.edit_message_id)
+                self.outcomes["edit_restored"] += 1
         return delivery.edit_message_id
 
     async def _target_gone(self, delivery: Delivery, reason: str, token: int | None) -> None:

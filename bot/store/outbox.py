@@ -131,6 +131,18 @@ class Outbox(Database):
             return bool(marked.rowcount)
         return await self.write(write)
 
+    async def shown_alert(self, original_id: int) -> Alert | None:
+        """What the message ``original_id`` posted shows now: the sent edit of its highest
+        revision (None when no edit of it was sent)."""
+        edit = deliveries.alias("edit")
+        query = (select(edit.c.payload)
+                 .join_from(edit, deliveries, deliveries.c.id == edit.c.edit_of)
+                 .where(deliveries.c.id == original_id, edit.c.status == "sent",
+                        edit.c.revision == deliveries.c.shown_revision,
+                        edit.c.revision > 0, edit.c.message_id.is_not(None)))
+        payload = await self.read(lambda conn: conn.execute(query).scalar())
+        return None if payload is None else alert_from_json(payload)
+
     async def mark_superseded(self, delivery_id: int, now: float, *,
                               owner: str | None = None) -> None:
         """An edit older than its message's content is done without being sent."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import io
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -18,12 +18,13 @@ import aiohttp
 import pytest
 
 from bot.core.metrics import DUPLICATES_DELETED
+from bot.core.model import Alert, Entry, Snippet
 from bot.delivery.console import ConsoleSender
 from bot.delivery.discord_rest import DiscordSender
 from bot.delivery.embed import delivery_marker, footer_marker
 from bot.delivery.outbox import OutboxSender, target_lease
 from bot.store import SqlStore, open_store
-from bot.store.rows import Delivery, NewWatch
+from bot.store.rows import Delivery, DeliveryDraft, NewWatch
 from tests.delivery.rig import NOW, queue
 from tests.fakes.discord_payloads import (
     ALERTS_CHANNEL_ID,
@@ -38,8 +39,9 @@ pytestmark = pytest.mark.timeout(30)
 
 
 class PausedSender(DiscordSender):
-    """The real sender, stopped right before its POST until the test lets it go on: what a
-    SIGSTOP (or a GC pause, a VM migration) between the claim check and the request does."""
+    """The real sender, stopped right before its POST or PATCH until the test lets it go on:
+    what a SIGSTOP (or a GC pause, a VM migration) between the claim check and the request
+    does."""
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
@@ -50,6 +52,12 @@ class PausedSender(DiscordSender):
         self.paused.set()
         await self.resume.wait()
         return await super().send(delivery)
+
+    async def edit(self, delivery: Delivery, message_id: str | None) -> None:
+        if not self.resume.is_set():
+            self.paused.set()
+            await self.resume.wait()
+        await super().edit(delivery, message_id)
 
 
 @dataclass
@@ -113,3 +121,53 @@ async def test_a_paused_senders_late_copy_is_deleted(pair: Pair, target: str) ->
     assert DUPLICATES_DELETED._value.get() - before == deleted
     sent = await pair.store.sent_message(delivery.id)
     assert sent == first  # the copy kept is the one recorded (later edits go to it)
+
+
+async def _publish(store: SqlStore, watch_id: int, feed: str, title: str) -> None:
+    """One item of ``feed`` (subscribed on first use), alerted by the watch: the real ingest,
+    so stories group and edits queue as in a poll."""
+    sub = next((s for s in await store.subscriptions(GUILD_ID) if s.name == feed), None)
+    if sub is None:
+        sub = await store.subscribe(GUILD_ID, f"https://{feed.lower()}.example/rss", feed,
+                                    300, NOW)
+        await store.ingest(sub.feed.id, [], now=NOW, next_check=NOW, title=None, etag=None,
+                           last_modified=None, body_hash=None, plan=lambda new: [])
+    entry = Entry(key=f"{feed}-1", title=title, link=f"https://{feed.lower()}.example/1")
+
+    def plan(new: Sequence[Entry]) -> list[DeliveryDraft]:
+        return [DeliveryDraft(watch_id, e.key, f"n-{feed}-{e.key}", Alert(
+            watch_name="trade", feed_name=feed, title=e.title, link=e.link,
+            snippet=Snippet(e.title, ()), matched_terms=("rates",))) for e in new]
+
+    now = time.time()
+    await store.ingest(sub.feed.id, [entry], now=now, next_check=now + 60, title=None,
+                       etag=None, last_modified=None, body_hash=None, plan=plan)
+
+
+@pytest.mark.parametrize("pair", [BOT_TOKEN], indirect=True)
+async def test_a_paused_senders_stale_edit_is_undone(pair: Pair) -> None:
+    """A story edit (one source) paused on its way; meanwhile the other process sends it and
+    a newer edit (two sources). The late PATCH lands last: it must not leave the message
+    showing the older state."""
+    watch = await pair.store.add_watch(NewWatch(
+        guild_id=GUILD_ID, name="trade", query="rates", channel_id=ALERTS_CHANNEL_ID), NOW)
+    lease = target_lease(f"channel:{ALERTS_CHANNEL_ID}")
+    await _publish(pair.store, watch.id, "AP", "Fed raises interest rates by a quarter point")
+    assert await pair.other.drain_once() == 1
+    await pair.store.release_lease(lease, "other")
+    await _publish(pair.store, watch.id, "Reuters",
+                   "Fed raises interest rates by quarter point - Reuters")
+    late = asyncio.create_task(pair.paused.drain_once())
+    await asyncio.wait_for(pair.pause.paused.wait(), 10)  # the edit's PATCH is on hold
+    await _publish(pair.store, watch.id, "BBC",
+                   "UPDATE 2-Fed raises interest rates by a quarter point")
+    await pair.store.release_lease(lease, "paused")  # its claim ran out
+    await pair.other.drain_once()  # sends the held edit and the newer one
+    assert "BBC" in str(pair.fake.messages(ALERTS_CHANNEL_ID)[0]["embeds"])
+    pair.pause.resume.set()
+    await late
+    [message] = pair.fake.messages(ALERTS_CHANNEL_ID)
+    field = message["embeds"][0]["fields"][0]
+    assert field["name"] == "Also reported by (2)"
+    assert "Reuters" in field["value"] and "BBC" in field["value"]
+    assert pair.paused.outcomes["edit_restored"] == 1

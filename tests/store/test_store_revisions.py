@@ -51,5 +51,7 @@ async def test_corrections_apply_in_fetch_order_and_edits_know_they_are_stale(
     assert not await store.edit_superseded(first.id)  # nothing newer has gone out yet
     await store.mark_sent(second.id, "m1", NOW + 60)
     assert await store.edit_superseded(first.id)  # the newer revision went out first
+    shown = await store.shown_alert(post.id)  # what a stale PATCH is undone with
+    assert shown is not None and shown.title == second.alert.title
     await store.mark_superseded(first.id, NOW + 61)
     assert await _pending(store) == []
