@@ -6,7 +6,6 @@ import asyncio
 import hashlib
 import logging
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
 from typing import Literal
 from urllib.parse import urlsplit
 
@@ -249,8 +248,7 @@ class FeedCommands(ManagedGroup):
         """What this server's watches would have matched among the items just recorded."""
         watches = await self.app.store.watches_for_feed(feed_id)
         preview = await asyncio.to_thread(
-            preview_matches, name, len(parsed.entries), parsed.entries, watches, url,
-            datetime.now(UTC))
+            preview_matches, name, len(parsed.entries), parsed.entries, watches)
         return fit_lines([plain(line, 400) for line in
                           describe_preview(preview.for_guild(guild_id))], 1400)
 

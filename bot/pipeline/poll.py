@@ -173,7 +173,7 @@ async def _poll(feed: FeedRow, deps: PollDeps) -> PollResult:
     if not feed.primed and not result.deliveries:
         # Decided outside the store's transaction; HTML→text is CPU work, off the loop.
         preview = await asyncio.to_thread(preview_matches, feed.name, result.new_items,
-                                          parsed.entries, watches, feed.url, seen_at)
+                                          parsed.entries, watches, deps.matchers)
     return PollResult(Outcome.INGESTED, result.new_items, result.deliveries, preview=preview)
 
 

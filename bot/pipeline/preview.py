@@ -10,10 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import datetime
 
 from bot.core.model import Entry
-from bot.pipeline.render import MatcherCache, plan_deliveries
+from bot.pipeline.render import MatcherCache, matches
 from bot.store.rows import WatchRow
 
 TITLES_SHOWN = 3
@@ -46,25 +45,27 @@ class Preview:
 
 
 def preview_matches(feed_name: str, recorded: int, entries: Sequence[Entry],
-                    watches: Sequence[tuple[WatchRow, str]], feed_url: str,
-                    now: datetime) -> Preview:
+                    watches: Sequence[tuple[WatchRow, str]],
+                    matchers: MatcherCache | None = None) -> Preview:
     """Match ``entries`` as a primed feed would, without queueing anything.
 
-    Runs the same planning as a real poll (so the preview cannot disagree with later
-    alerts), with bursts not collapsed so that every title can be counted. It runs in a
-    worker thread, so it compiles its own matchers rather than share the poller's cache.
+    The same matching as a real poll's planning (``render.matches``), so the preview cannot
+    disagree with later alerts, but no alert is rendered (no snippets): a first poll pays
+    for the matching only. Bursts are not collapsed, so every title is counted. It runs on
+    a worker thread, after the write; ``matchers`` is the poller's (thread-safe) cache.
     """
-    uncollapsed = [(replace(watch, collapse_after=None), name) for watch, name in watches
-                   if not watch.paused]
-    drafts = plan_deliveries(entries, uncollapsed, MatcherCache(), feed_url, now)
-    found: dict[int, list[str]] = {}
-    for draft in drafts:
-        found.setdefault(draft.watch_id, []).append(draft.alert.title)
-    by_id = {watch.id: watch for watch, _ in uncollapsed}
+    active = [(watch, name) for watch, name in watches if not watch.paused]
+    found: dict[int, list[tuple[int, str]]] = {}
+    by_id: dict[int, WatchRow] = {}
+    for position, watch, _feed, entry, _doc, _why in matches(entries, active,
+                                                              matchers or MatcherCache()):
+        found.setdefault(watch.id, []).append((position, entry.title or entry.link))
+        by_id[watch.id] = watch
     previews = []
-    for watch_id, titles in found.items():
+    for watch_id, hits in found.items():
+        titles = [title for _, title in sorted(hits)]  # oldest first, as alerts would post
         watch = by_id[watch_id]
-        newest = tuple(reversed(titles))[:TITLES_SHOWN]  # drafts are oldest first
+        newest = tuple(reversed(titles))[:TITLES_SHOWN]
         previews.append(WatchPreview(watch_id, watch.guild_id, watch.name, len(titles), newest))
     return Preview(feed_name, recorded, tuple(previews))
 

@@ -9,8 +9,9 @@ carries the same nonce and Discord returns the first message instead of posting 
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 
@@ -53,38 +54,43 @@ def in_publication_order(drafts: list[DeliveryDraft],
 
 
 class MatcherCache:
-    """Compiled matchers keyed by the watch set, so unchanged watches are not recompiled."""
+    """Compiled matchers keyed by the watch set, so unchanged watches are not recompiled.
+
+    Planning and previews run on worker threads, so one cache serves them all under a lock.
+    """
 
     def __init__(self, size: int = 64) -> None:
         self._size = size
         self._matchers: OrderedDict[tuple[tuple[int, str], ...], Compiled] = OrderedDict()
+        self._lock = threading.Lock()
 
     def get(self, watches: Sequence[WatchRow]) -> Compiled:
         """The matcher for exactly these watches (their ids and queries)."""
         key = tuple((watch.id, watch.query) for watch in watches)
-        found = self._matchers.get(key)
-        if found is not None:
-            self._matchers.move_to_end(key)
-            return found
-        compiled = {watch.id: compile_query(watch.query) for watch in watches}
-        built = (WatchMatcher(compiled.items()), compiled)
-        self._matchers[key] = built
-        if len(self._matchers) > self._size:
-            self._matchers.popitem(last=False)
-        return built
+        with self._lock:
+            found = self._matchers.get(key)
+            if found is not None:
+                self._matchers.move_to_end(key)
+                return found
+            compiled = {watch.id: compile_query(watch.query) for watch in watches}
+            built = (WatchMatcher(compiled.items()), compiled)
+            self._matchers[key] = built
+            if len(self._matchers) > self._size:
+                self._matchers.popitem(last=False)
+            return built
 
 
-def plan_deliveries(entries: Sequence[Entry], watches: Sequence[tuple[WatchRow, str]],
-                    matchers: MatcherCache, feed_url: str, now: datetime) -> list[DeliveryDraft]:
-    """Match new entries against the feed's watches; one draft per (entry, matching watch).
-
-    Watches are grouped by the feed's name in their guild, because ``feed:`` terms see it.
+def matches(entries: Sequence[Entry], watches: Sequence[tuple[WatchRow, str]],
+            matchers: MatcherCache
+            ) -> Iterator[tuple[int, WatchRow, str, Entry, Document, Explanation]]:
+    """(position, watch, feed name, entry, document, explanation) of each match, entries
+    in publication order. Watches are grouped by the feed's name in their guild, because
+    ``feed:`` terms see it. What alerts and previews are made of, so they cannot disagree.
     """
     groups: dict[str, list[WatchRow]] = {}
     for watch, feed_name in watches:
         groups.setdefault(feed_name, []).append(watch)
     ordered = publication_order(entries)
-    found: list[tuple[int, int, DeliveryDraft]] = []
     for feed_name, group in groups.items():
         matcher, compiled = matchers.get(group)
         by_id = {watch.id: watch for watch in group}
@@ -93,10 +99,19 @@ def plan_deliveries(entries: Sequence[Entry], watches: Sequence[tuple[WatchRow, 
             for watch_id in matcher.match(doc):
                 explanation = compiled[watch_id].explain(doc)
                 if explanation.matched:
-                    alert = _alert(entry, by_id[watch_id], feed_name, doc, explanation, now)
-                    draft = DeliveryDraft(watch_id, entry.key,
-                                          delivery_nonce(feed_url, entry.key, watch_id), alert)
-                    found.append((position, watch_id, draft))
+                    yield position, by_id[watch_id], feed_name, entry, doc, explanation
+
+
+def plan_deliveries(entries: Sequence[Entry], watches: Sequence[tuple[WatchRow, str]],
+                    matchers: MatcherCache, feed_url: str, now: datetime) -> list[DeliveryDraft]:
+    """Match new entries against the feed's watches; one draft per (entry, matching watch)."""
+    found: list[tuple[int, int, DeliveryDraft]] = []
+    for position, watch, feed_name, entry, doc, explanation in matches(entries, watches,
+                                                                       matchers):
+        alert = _alert(entry, watch, feed_name, doc, explanation, now)
+        draft = DeliveryDraft(watch.id, entry.key, delivery_nonce(feed_url, entry.key, watch.id),
+                              alert)
+        found.append((position, watch.id, draft))
     found.sort(key=lambda item: (item[0], item[1]))
     drafts = [draft for _, _, draft in found]
     # A digest already gathers a watch's matches: collapsing them first would hide headlines.

@@ -1,8 +1,9 @@
 """Corrections (issue 14): a known item whose headline or summary changed edits its alert.
 
-The item keeps its identity (same key), so it is not new and posts nothing. Its title and
-summary are fingerprinted in ``story_items.content_hash``; when a poll sees a different
-fingerprint, the stored item is updated and every alert it caused is brought up to date:
+The item keeps its identity (same key), so it is not new and posts nothing. The title and
+summary of each alerted item are fingerprinted in ``story_items.content_hash`` (book -1, one
+row per item; issue 24); when a poll sees a different fingerprint, the stored item is
+updated and every alert it caused is brought up to date:
 one not yet attempted is simply rewritten, one already posted gets an edit delivery with
 the new headline and the "updated" marker (keeping its story's "Also reported by").
 
@@ -25,7 +26,7 @@ from bot.core.text import html_to_text
 from bot.store.codec import alert_from_json, alert_to_json, entry_to_json
 from bot.store.dialect import stored_text
 from bot.store.schema import deliveries, items, story_items, story_posts
-from bot.store.stories import queue_edit
+from bot.store.stories import FINGERPRINTS, queue_edit
 from bot.stories.book import LEAD_CHARS, content_hash
 
 _KEYS_PER_QUERY = 5000
@@ -38,7 +39,7 @@ def changed_entries(conn: Connection, feed_id: int, entries: Sequence[Entry]) ->
     changed = []
     for start in range(0, len(keys), _KEYS_PER_QUERY):
         rows = conn.execute(select(story_items.c.item_key, story_items.c.content_hash).where(
-            story_items.c.feed_id == feed_id,
+            story_items.c.book == FINGERPRINTS, story_items.c.feed_id == feed_id,
             story_items.c.item_key.in_(keys[start:start + _KEYS_PER_QUERY])))
         for key, stored in rows:
             entry = by_key.get(key)

@@ -75,19 +75,6 @@ def lock_config(conn: Connection) -> None:
                                                        func.hashtext(func.current_schema()))))
 
 
-def lock_story_window(conn: Connection) -> None:
-    """Serialise story assignment of this deployment until the transaction ends (PostgreSQL).
-
-    Story decisions replay in sequence (``bot.store.stories``), so one lock per schema: two
-    deployments (or two test schemas) on one server never wait for each other. The wait is
-    bounded by the session's ``lock_timeout``; a holder stopped inside its transaction is
-    ended by ``idle_in_transaction_session_timeout``.
-    """
-    if is_postgres(conn):
-        conn.execute(select(func.pg_advisory_xact_lock(_LOCK_CLASS + 2,
-                                                       func.hashtext(func.current_schema()))))
-
-
 def relaxed_commit(conn: Connection) -> None:
     """Let this transaction commit without waiting for the disk (PostgreSQL).
 

@@ -19,12 +19,20 @@ from bot.store.digests import hold_in
 from bot.store.feeds import held_by
 from bot.store.rows import DeliveryDraft, IngestResult, PublishingSeen, StoredItem
 from bot.store.schema import deliveries, feeds, items, subscriptions
-from bot.store.stories import assign as assign_stories
-from bot.store.stories import catch_up as catch_up_stories
-from bot.store.stories import lock_stories, place_drafts
+from bot.store.stories import (
+    Proposal,
+    WatchTarget,
+    catch_up,
+    place_drafts,
+    posted_by_book,
+    propose,
+    record_fingerprints,
+    record_stories,
+    watch_targets,
+)
 from bot.store.types import NameList, StoredText, Time
 from bot.stories import DEFAULT_WINDOW
-from bot.stories.book import StoryBook
+from bot.stories.book import StoryBooks
 
 _KEYS_PER_QUERY = 5000  # far below SQLite's 32,766 bound variables
 # /watch test matches a bounded sample: bodies (soon with article text) are read whole.
@@ -77,13 +85,23 @@ class Poll:
     lease: int | None = None  # the claim's fencing token (None: unguarded)
 
 
+@dataclass(frozen=True, slots=True)
+class Grouping:
+    """Decided before the write: the watches' guilds and targets, each book's proposal."""
+
+    books: StoryBooks
+    targets: dict[int, WatchTarget]
+    proposals: tuple[Proposal, ...] = ()
+
+
 def record(conn: Connection, poll: Poll, candidates: Sequence[Entry],
-           drafts: Sequence[DeliveryDraft] | None, book: StoryBook | None = None,
+           drafts: Sequence[DeliveryDraft] | None, grouping: Grouping | None = None,
            fixed: Sequence[Entry] = ()) -> IngestResult | None:
     """Write the items not yet stored and the deliveries of those that came back new.
 
-    ``drafts`` were planned outside for a primed feed (None: the feed was not primed then).
-    None back: the feed became primed meanwhile, so the caller plans and calls again.
+    ``drafts`` were planned outside for a primed feed (None: the feed was not primed then),
+    with their ``grouping``. None back: the feed became primed meanwhile, so the caller plans
+    and calls again. A first poll records items only: nothing is grouped, nothing posted.
     """
     # FOR UPDATE (PostgreSQL): two ingests of one feed take turns; SQLite's BEGIN IMMEDIATE
     # already did that. A feed never goes from primed back to silent. The wait is bounded by
@@ -97,31 +115,41 @@ def record(conn: Connection, poll: Poll, candidates: Sequence[Entry],
     if primed and drafts is None:
         return None
     new_keys = _insert_items(conn, poll.feed_id, candidates, poll.now)
-    fresh = [draft for draft in drafts or () if stored_text(conn, draft.item_key) in new_keys]
-    fresh = hold_in(conn, poll.feed_id, poll.now, fresh) if primed else fresh  # digests
-    stories: dict[str, str] = {}
-    if book is not None:
-        new_entries = [e for e in candidates if stored_text(conn, e.key) in new_keys]
-        if new_entries:
-            lock_stories(conn)
-            stories = assign_stories(conn, book, poll.feed_id, new_entries, poll.now)
-    queued = len(fresh)
-    if primed and fixed:
-        queued += apply_corrections(conn, poll.feed_id, fixed, poll.now)
-    if primed and fresh and stories:
-        fresh = place_drafts(conn, poll.feed_id, fresh, stories, poll.now)
-    if primed and fresh:
-        conn.execute(_inserts(conn)[1], [
-            {"watch_id": draft.watch_id, "feed_id": poll.feed_id, "item_key": draft.item_key,
-             "nonce": draft.nonce, "payload": alert_to_json(draft.alert),
-             "next_attempt": poll.now, "created_at": poll.now} for draft in fresh])
+    new_entries = [e for e in candidates if stored_text(conn, e.key) in new_keys]
+    queued = 0
+    if primed:
+        queued = _queue(conn, poll, new_entries, drafts or (), grouping)
+        if fixed:
+            queued += apply_corrections(conn, poll.feed_id, fixed, poll.now)
     # Under the row lock taken above: the claim is still this poll's.
     conn.execute(_SUCCESS, {
         "p_id": poll.feed_id, "p_now": poll.now, "p_next": poll.next_check,
         "p_title": poll.title, "p_etag": poll.etag, "p_modified": poll.last_modified,
         "p_hash": poll.body_hash, "p_keys": list(poll.keys), **_publishing(poll)})
-    new = sum(1 for entry in candidates if stored_text(conn, entry.key) in new_keys)
-    return IngestResult(new_items=new, deliveries=queued if primed else 0)
+    return IngestResult(new_items=len(new_entries), deliveries=queued)
+
+
+def _queue(conn: Connection, poll: Poll, new_entries: Sequence[Entry],
+           drafts: Sequence[DeliveryDraft], grouping: Grouping | None) -> int:
+    """Hold, group and queue the drafts of the new entries; how many were queued."""
+    new = {entry.key for entry in new_entries}
+    fresh = hold_in(conn, poll.feed_id, poll.now, [d for d in drafts if d.item_key in new])
+    queued = len(fresh)
+    if not fresh:
+        return queued
+    alerted = {draft.item_key for draft in fresh}
+    record_fingerprints(conn, poll.feed_id, [e for e in new_entries if e.key in alerted],
+                        poll.now)
+    if grouping is not None and grouping.proposals:
+        stories = record_stories(conn, grouping.books, poll.feed_id, grouping.proposals, new,
+                                 poll.now)
+        fresh = place_drafts(conn, poll.feed_id, fresh, stories, grouping.targets, poll.now)
+    if fresh:
+        conn.execute(_inserts(conn)[1], [
+            {"watch_id": draft.watch_id, "feed_id": poll.feed_id, "item_key": draft.item_key,
+             "nonce": draft.nonce, "payload": alert_to_json(draft.alert),
+             "next_attempt": poll.now, "created_at": poll.now} for draft in fresh])
+    return queued
 
 
 def _publishing(poll: Poll) -> dict[str, float | str | None]:
@@ -160,21 +188,21 @@ def _insert_items(conn: Connection, feed_id: int, entries: Sequence[Entry],
 class Items(Database):
     """Seen items and ingest."""
 
-    _story_book: StoryBook | None = None
+    _story_books: StoryBooks | None = None
     _story_window: float = DEFAULT_WINDOW
 
     @property
-    def story_book(self) -> StoryBook:
-        """This process's view of the story window (issue 14), rebuilt from the database."""
-        if self._story_book is None:
-            self._story_book = StoryBook(self._story_window)
-        return self._story_book
+    def story_books(self) -> StoryBooks:
+        """This process's view of each guild's story window (issue 24), from the database."""
+        if self._story_books is None:
+            self._story_books = StoryBooks(self._story_window)
+        return self._story_books
 
     def set_story_window(self, seconds: float) -> None:
         """Compare new items with the stories of the last ``seconds`` (config ``story_window``)."""
         if seconds != self._story_window:
             self._story_window = seconds
-            self._story_book = None
+            self._story_books = None
 
     async def known_keys(self, feed_id: int, keys: Sequence[str]) -> set[str]:
         """Which of ``keys`` this feed has already recorded."""
@@ -207,20 +235,41 @@ class Items(Database):
         primed, known, fixed = await self.read(look)
         candidates = [entry for entry in entries if entry.key not in known]
         drafts = await _plan(plan, candidates) if primed else None
-        book = self.story_book
-        if candidates:  # warm the story window outside the write transaction
-            await self.read(lambda conn: catch_up_stories(conn, book, now))
-        try:
+        grouping = await self._group(feed_id, candidates, drafts, now)
+        result = await self.write(
+            lambda conn: record(conn, poll, candidates, drafts, grouping, fixed))
+        if result is None:  # primed meanwhile by another poll of this feed: plan after all
+            drafts = await _plan(plan, candidates)
+            grouping = await self._group(feed_id, candidates, drafts, now)
             result = await self.write(
-                lambda conn: record(conn, poll, candidates, drafts, book, fixed))
-            if result is None:  # primed meanwhile by another poll of this feed: plan after all
-                drafts = await _plan(plan, candidates)
-                result = await self.write(
-                    lambda conn: record(conn, poll, candidates, drafts, book, fixed))
-        except BaseException:
-            book.forget()  # it may hold decisions that were rolled back: rebuild next time
-            raise
+                lambda conn: record(conn, poll, candidates, drafts, grouping, fixed))
         return result or IngestResult(new_items=0, deliveries=0)
+
+    async def _group(self, feed_id: int, candidates: Sequence[Entry],
+                     drafts: Sequence[DeliveryDraft] | None, now: float) -> Grouping | None:
+        """Each book's proposal for the items that would post, decided off the write path:
+        one read catches the books up, the decisions run on a worker thread."""
+        if not drafts:
+            return None
+        books = self.story_books
+
+        def look(conn: Connection) -> tuple[dict[int, WatchTarget], dict[int, list[str]]]:
+            targets = watch_targets(conn, {draft.watch_id for draft in drafts})
+            posted = posted_by_book(drafts, targets)
+            for book in posted:
+                catch_up(conn, books.get(book), now)
+            return targets, posted
+
+        targets, posted = await self.read(look)
+        by_key = {entry.key: entry for entry in candidates}
+
+        def decide() -> tuple[Proposal, ...]:
+            return tuple(propose(books.get(book), feed_id,
+                                 [by_key[key] for key in keys if key in by_key], now)
+                         for book, keys in posted.items())
+
+        proposals = await asyncio.to_thread(decide) if posted else ()
+        return Grouping(books, targets, proposals)
 
     async def alerted_keys(self, feed_id: int, keys: Sequence[str], since: float) -> set[str]:
         """Which of ``keys`` caused an alert since ``since`` (their corrections edit it)."""

@@ -166,11 +166,14 @@ deliveries = Table(
           postgresql_where=text("status = 'pending'")),
 )
 
-# Issue 14: which story each item of the window belongs to, in decision order (seq), so every
-# process can replay the same window; content_hash spots corrections of known items.
+# Issues 14 and 24: which story each posted item belongs to, per book (a guild; 0 the config
+# file's watches; -1 rows only fingerprint alerted items), in decision order (version, seq),
+# so every process can replay the same window; content_hash spots corrections of known items.
 story_items = Table(
     "story_items", metadata,
     Column("seq", Id, Identity(always=True), primary_key=True),
+    Column("book", Snowflake, nullable=False),
+    Column("version", Id, nullable=False),
     Column("feed_id", Id, ForeignKey("feeds.id", ondelete="CASCADE"), nullable=False),
     Column("item_key", StoredText, nullable=False),
     Column("story_id", StoredText, nullable=False),
@@ -183,9 +186,17 @@ story_items = Table(
     # When the poll behind the current title and summary fetched (NULL: ``at``). A correction
     # applies only from a poll that fetched no earlier (issue 20): a stale one never reverts it.
     Column("fetched_at", Time),
-    UniqueConstraint("feed_id", "item_key"),
+    UniqueConstraint("book", "feed_id", "item_key"),
     Index("story_items_at", "at"),
+    Index("story_items_book", "book", "version"),
     sqlite_autoincrement=True,
+)
+
+# The version of each book: a decision is recorded only on the version it was made on.
+story_books = Table(
+    "story_books", metadata,
+    Column("book", Snowflake, primary_key=True, autoincrement=False),
+    Column("version", Id, nullable=False),
 )
 
 # One message per story per target: the delivery that posted it, the other sources since,

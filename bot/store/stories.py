@@ -1,12 +1,15 @@
-"""Stories in the store (issue 14): which story each item is in, and one message per story
-and target, edited as more sources report it.
+"""Stories in the store (issues 14 and 24): which story each posted item is in, and one
+message per story and target, edited as more sources report it.
 
-Everything here runs inside the ingest transaction. Story assignment takes the story lock
-first (a transaction-scoped advisory lock of this schema on PostgreSQL, waited for at most the
-session's ``lock_timeout``; SQLite's BEGIN IMMEDIATE already serialises writers), replays what
-other processes decided since this process last looked, decides, and records its decisions
-with the next sequence numbers: every process decides as one process would, and the
-decisions commit with the items or not at all.
+One book per guild (the config file's watches are guild 0): only items that make or join a
+delivery of a "group" watch are grouped, in the book of that watch's guild, so a guild's
+stories depend only on what its own watches posted. Each book has a version
+(``story_books``). Decide outside, write inside: ``propose`` catches the process's book up
+and decides with no lock held; the ingest's write transaction then bumps the book's version
+only if it is still the one decided on, and records the decisions under the new version.
+If another process recorded decisions in that book meanwhile, the transaction, now holding
+the book's row, catches up and decides the few items again: waits are per book and bounded
+by the (bounded) grouping of one poll's posted items, never by a cluster-wide lock.
 
 A draft of a "group" watch whose story already has a message on the draft's target does not
 post: it adds its source to that message's story post and queues (or refreshes) one pending
@@ -19,74 +22,165 @@ import dataclasses
 import hashlib
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy import Connection, delete, insert, select, update
 
 from bot.core.model import Alert, Entry, Source
 from bot.store.codec import alert_from_json, alert_to_json
-from bot.store.dialect import lock_story_window
+from bot.store.dialect import upsert
 from bot.store.rows import DeliveryDraft
-from bot.store.schema import deliveries, story_items, story_posts, watches
-from bot.stories.book import StoryBook, StoryRow, content_hash, story_item
+from bot.store.schema import deliveries, story_books, story_items, story_posts, watches
+from bot.stories.book import StoryBook, StoryBooks, StoryRow, content_hash, story_item
 
 EDIT_GAP_S = 10.0
-PRUNE_EVERY = 1024  # decisions between two prunings of old story_items
+PRUNE_EVERY = 1024  # recorded rows between two prunings of old story_items
 KEEP_S = 2 * 24 * 3600.0
+FINGERPRINTS = -1  # the book of rows that only fingerprint alerted items (corrections)
+_recorded = [0]  # rows this process recorded: a pruning every PRUNE_EVERY
 
 
-def lock_stories(conn: Connection) -> None:
-    """Take the story lock until the transaction ends (PostgreSQL; SQLite holds the db)."""
-    lock_story_window(conn)
+@dataclass(frozen=True, slots=True)
+class WatchTarget:
+    """What grouping needs to know of a watch."""
+
+    guild_id: int
+    mode: str  # "group" | "every-item"
+    target: str
 
 
-def catch_up(conn: Connection, book: StoryBook, now: float) -> None:
-    """Replay the decisions recorded since the book last looked (the window on first use).
+@dataclass(frozen=True, slots=True)
+class Proposal:
+    """One book's decisions for a poll's posted items, made at ``version`` of the book."""
 
-    Also called in a read before the ingest's write transaction, so a restarted process
-    rebuilds its window without holding the story lock (inside it, only the rest is new).
+    book: int
+    version: int
+    decided: tuple[tuple[Entry, str, bool], ...]
+
+
+def watch_targets(conn: Connection, ids: set[int]) -> dict[int, WatchTarget]:
+    """Guild, stories mode and target of each watch in ``ids``."""
+    query = select(watches.c.id, watches.c.guild_id, watches.c.stories, watches.c.channel_id,
+                   watches.c.webhook_url).where(watches.c.id.in_(sorted(ids)))
+    return {row.id: WatchTarget(int(row.guild_id), row.stories,
+                                target_key(row.channel_id, row.webhook_url))
+            for row in conn.execute(query)}
+
+
+def posted_by_book(drafts: Sequence[DeliveryDraft], targets: dict[int, WatchTarget]
+                   ) -> dict[int, list[str]]:
+    """Item keys to group, per book: those with a draft of a "group" watch to send now."""
+    books: dict[int, list[str]] = {}
+    for draft in drafts:
+        watch = targets.get(draft.watch_id)
+        if watch is None or watch.mode != "group" or draft.hold_until is not None:
+            continue
+        keys = books.setdefault(watch.guild_id, [])
+        if draft.item_key not in keys:
+            keys.append(draft.item_key)
+    return books
+
+
+def catch_up(conn: Connection, book: StoryBook, now: float, version: int | None = None) -> None:
+    """Replay the decisions recorded in ``book`` since it last looked (its window on first use).
+
+    The book's version is read before its rows: a row written after the read only moves the
+    book further, never past rows it has not seen. ``version`` given: the caller holds the
+    book's row and knows every version up to it is committed.
     """
     with book.lock:
-        query = select(story_items).order_by(story_items.c.seq)
-        if book.seq:
-            query = query.where(story_items.c.seq > book.seq)
+        if version is None:
+            version = int(conn.execute(select(story_books.c.version).where(
+                story_books.c.book == book.book)).scalar() or 0)
+        if version <= book.version:
+            return
+        query = select(story_items).where(story_items.c.book == book.book).order_by(
+            story_items.c.version, story_items.c.seq)
+        if book.version:
+            query = query.where(story_items.c.version > book.version)
         else:
             query = query.where(story_items.c.at >= now - book.window)
-        book.catch_up(StoryRow(r.seq, r.feed_id, r.item_key, r.story_id, r.at, r.feed_name,
-                               r.title, r.lead, r.link) for r in conn.execute(query))
+        book.catch_up((StoryRow(r.seq, r.feed_id, r.item_key, r.story_id, r.at, r.feed_name,
+                                r.title, r.lead, r.link, r.version)
+                       for r in conn.execute(query)), version)
 
 
-def assign(conn: Connection, book: StoryBook, feed_id: int, entries: Sequence[Entry],
-           now: float) -> dict[str, str]:
-    """Story id of each new entry, recorded in ``story_items``. Hold the story lock."""
-    if not entries:
-        return {}
+def propose(book: StoryBook, feed_id: int, entries: Sequence[Entry], now: float) -> Proposal:
+    """Decide ``entries``' stories on the book as it stands (no lock, no database)."""
     with book.lock:
-        return _assign_locked(conn, book, feed_id, entries, now)
+        return Proposal(book.book, book.version,
+                        tuple(book.propose(feed_id, str(feed_id), entries, now)))
 
 
-def _assign_locked(conn: Connection, book: StoryBook, feed_id: int, entries: Sequence[Entry],
-                   now: float) -> dict[str, str]:
-    catch_up(conn, book, now)
+def record_stories(conn: Connection, books: StoryBooks, feed_id: int,
+                   proposals: Sequence[Proposal], new_keys: set[str],
+                   now: float) -> dict[tuple[int, str], str]:
+    """Record each book's decisions for the entries that came back new; (book, item key) →
+    story id. Call inside the ingest's write transaction, after the items were inserted."""
+    stories: dict[tuple[int, str], str] = {}
+    for proposal in sorted(proposals, key=lambda p: p.book):  # one lock order: no deadlock
+        entries = [e for e, _s, _f in proposal.decided if e.key in new_keys]
+        if not entries:
+            continue
+        conn.execute(upsert(conn, story_books).values(book=proposal.book, version=0)
+                     .on_conflict_do_nothing())
+        decided = list(proposal.decided)
+        checked = conn.execute(update(story_books).where(
+            story_books.c.book == proposal.book, story_books.c.version == proposal.version)
+            .values(version=proposal.version + 1))
+        version = proposal.version + 1
+        if checked.rowcount != 1 or len(entries) != len(decided):
+            # Another process decided in this book meanwhile (or some items were not new
+            # after all): holding the book's row now, catch up and decide these again.
+            version = int(conn.execute(update(story_books).where(
+                story_books.c.book == proposal.book).values(
+                version=story_books.c.version + 1).returning(story_books.c.version)
+            ).scalar_one())
+            book = books.get(proposal.book)
+            catch_up(conn, book, now, version - 1)
+            decided = book.propose(feed_id, str(feed_id), entries, now)
+        _insert_rows(conn, proposal.book, version, feed_id, decided, now)
+        stories.update({(proposal.book, e.key): story for e, story, _ in decided})
+    return stories
+
+
+def _insert_rows(conn: Connection, book: int, version: int, feed_id: int,
+                 decided: Sequence[tuple[Entry, str, bool]], now: float) -> None:
     name = str(feed_id)  # the grouper only needs to know which items share a feed
-    decided = book.assign(feed_id, name, entries, now)
     rows = []
     for entry, story, _folded in decided:
-        item = story_item(feed_id, name, entry, now)
-        rows.append({"feed_id": feed_id, "item_key": entry.key, "story_id": story, "at": now,
-                     "feed_name": name, "title": item.title, "lead": item.summary,
-                     "link": item.link, "content_hash": content_hash(entry.title,
-                                                                     entry.summary),
+        item = story_item(feed_id, name, entry, now, book)
+        rows.append({"book": book, "version": version, "feed_id": feed_id,
+                     "item_key": entry.key, "story_id": story, "at": now, "feed_name": name,
+                     "title": item.title, "lead": item.summary, "link": item.link,
+                     "content_hash": content_hash(entry.title, entry.summary),
                      "fetched_at": now})
     conn.execute(insert(story_items), rows)
-    before = book.seq
-    book.seq = int(conn.execute(select(func.max(story_items.c.seq))).scalar() or 0)
-    if book.seq // PRUNE_EVERY != before // PRUNE_EVERY:
-        # Now and then forget decisions far older than the window (and than corrections
-        # are looked for): the table stays the size of about two windows.
-        conn.execute(delete(story_items).where(
-            story_items.c.at < now - max(2 * book.window, KEEP_S)))
-    return {entry.key: story for entry, story, _ in decided}
+    _maybe_prune(conn, len(rows), now)
+
+
+def record_fingerprints(conn: Connection, feed_id: int, entries: Sequence[Entry],
+                        now: float) -> None:
+    """Fingerprint alerted items, so that a later correction of one edits its alerts."""
+    if not entries:
+        return
+    conn.execute(upsert(conn, story_items).on_conflict_do_nothing(), [
+        {"book": FINGERPRINTS, "version": 0, "feed_id": feed_id, "item_key": entry.key,
+         "story_id": "", "at": now, "feed_name": str(feed_id), "title": entry.title,
+         "lead": "", "link": entry.link,
+         "content_hash": content_hash(entry.title, entry.summary), "fetched_at": now}
+        for entry in entries])
+    _maybe_prune(conn, len(entries), now)
+
+
+def _maybe_prune(conn: Connection, added: int, now: float) -> None:
+    before = _recorded[0]
+    _recorded[0] += added
+    if before // PRUNE_EVERY != _recorded[0] // PRUNE_EVERY:
+        # Now and then forget decisions far older than any window (and than corrections
+        # are looked for): the table stays the size of about two windows of posted items.
+        conn.execute(delete(story_items).where(story_items.c.at < now - KEEP_S))
 
 
 def target_key(channel_id: int | None, webhook_url: str | None) -> str:
@@ -98,36 +192,30 @@ def target_key(channel_id: int | None, webhook_url: str | None) -> str:
     return "console"
 
 
-def _watch_modes(conn: Connection, ids: set[int]) -> dict[int, tuple[str, str]]:
-    query = select(watches.c.id, watches.c.stories, watches.c.channel_id,
-                   watches.c.webhook_url).where(watches.c.id.in_(sorted(ids)))
-    return {row.id: (row.stories, target_key(row.channel_id, row.webhook_url))
-            for row in conn.execute(query)}
-
-
 def place_drafts(conn: Connection, feed_id: int, drafts: Sequence[DeliveryDraft],
-                 stories: dict[str, str], now: float) -> list[DeliveryDraft]:
+                 stories: dict[tuple[int, str], str], targets: dict[int, WatchTarget],
+                 now: float) -> list[DeliveryDraft]:
     """Post or edit for each draft of a "group" watch; return the drafts to post as usual.
 
-    Drafts of "every-item" watches and items without a story come back untouched.
+    Drafts of "every-item" watches and items without a story come back untouched. A
+    draft's story is the one of its watch's guild's book.
     """
-    modes = _watch_modes(conn, {draft.watch_id for draft in drafts})
     plain = []
     for draft in drafts:
-        mode, target = modes.get(draft.watch_id, ("every-item", ""))
-        story = stories.get(draft.item_key)
-        if mode != "group" or story is None:
+        watch = targets.get(draft.watch_id)
+        story = None if watch is None else stories.get((watch.guild_id, draft.item_key))
+        if watch is None or watch.mode != "group" or story is None:
             plain.append(draft)
             continue
         post = conn.execute(select(story_posts).where(
-            story_posts.c.story_id == story, story_posts.c.target == target)).first()
+            story_posts.c.story_id == story, story_posts.c.target == watch.target)).first()
         if post is None:
             delivery_id = _insert_delivery(conn, draft.watch_id, feed_id, draft.item_key,
                                            draft.nonce, draft.alert, now)
             if delivery_id is not None:
                 conn.execute(insert(story_posts).values(
-                    story_id=story, target=target, delivery_id=delivery_id, sources="[]",
-                    created_at=now))
+                    story_id=story, target=watch.target, delivery_id=delivery_id,
+                    sources="[]", created_at=now))
         else:
             _add_source(conn, post, draft.alert, now)
     return plain

@@ -18,9 +18,11 @@ Candidates come from an inverted index over the words of the items in the window
 *prefix filtering*: an item can only reach a Jaccard of ``t`` with items that share at
 least one of its ``floor(n * (1 - t)) + 1`` rarest words. The filter
 is exact (no candidate above the threshold is missed), so the result is the same as
-comparing with every item in the window, only faster; only on a very busy window do two
-deterministic bounds apply (see ``_candidates``). MinHash/LSH was not used: it is
-approximate (random misses on 6–10-word headlines) and would add a dependency for nothing.
+comparing with every item in the window, only faster; only on a busy or repetitive window
+do deterministic bounds apply (a word in more than a capped share of the window is no key;
+see ``_candidates``), so the work per item stays bounded whatever the window holds.
+MinHash/LSH was not used: it is approximate (random misses on 6–10-word headlines) and would
+add a dependency for nothing.
 
 Everything depends only on the items and their order: the same input gives the same
 stories, which lets every process rebuild the same state from the database.
@@ -91,13 +93,16 @@ class _Index:
             self.postings.setdefault(word, []).append(serial)
 
     def remove(self, serial: int, words: frozenset[str]) -> None:
-        # Items leave in arrival order, so the serial is at (or near) the front.
+        # Items leave in arrival order, so the serial is at (or near) the front; a retracted
+        # proposal is at the end.
         for word in words:
             posting = self.postings.get(word)
             if posting is None:
                 continue
             if posting and posting[0] == serial:
                 del posting[0]
+            elif posting and posting[-1] == serial:  # a proposal retracted
+                posting.pop()
             elif serial in posting:
                 posting.remove(serial)
             if not posting:
@@ -106,6 +111,13 @@ class _Index:
     def frequency(self, word: str) -> int:
         posting = self.postings.get(word)
         return len(posting) if posting else 0
+
+
+def _keys(features: Features) -> frozenset[str]:
+    """What the index holds of an item: its words, and its numbers marked with "#"."""
+    if not features.numbers:
+        return features.words
+    return features.words | {"#" + number for number in features.numbers}
 
 
 def _contained(a: frozenset[str], b: frozenset[str], limits: Thresholds) -> bool:
@@ -153,6 +165,33 @@ class StoryGrouper:
         self._add(item, story, features)
         return Assignment(story.id, folded=reason != "new", reason=reason, score=score)
 
+    def propose(self, items: list[StoryItem]) -> list[Assignment]:
+        """What ``assign`` would decide for ``items`` in order, leaving the window as it was.
+
+        Decide outside, write inside: the store computes decisions without holding a lock,
+        checks at write time that nobody decided in this window meanwhile, and the window
+        learns the decisions only once they are recorded (``replay``). Items older than the
+        window are still forgotten (time only moves forward).
+        """
+        decided = [self.assign(item) for item in items]
+        added = sum(1 for d in decided if d.reason != "seen")
+        for _ in range(added):
+            self._retract(self._order.pop())
+        return decided
+
+    def _retract(self, record: _Item) -> None:
+        """Undo ``_add`` of the newest item (it was already popped from ``_order``)."""
+        self._index.remove(record.serial, _keys(record.features))
+        del self._items[record.serial]
+        if self._by_key.get(record.key) is record:
+            del self._by_key[record.key]
+        link = record.features.link
+        if link and self._by_link.get(link) is record:
+            del self._by_link[link]
+        record.story.alive -= 1
+        if record.story.alive <= 0 and self._stories.get(record.story.id) is record.story:
+            del self._stories[record.story.id]
+
     def replay(self, item: StoryItem, story_id: str) -> None:
         """Add an item whose story was already decided (by this or another process).
 
@@ -177,16 +216,7 @@ class StoryGrouper:
             self._forget(self._order.popleft())
 
     def _forget(self, old: _Item) -> None:
-        self._index.remove(old.serial, old.features.words)
-        del self._items[old.serial]
-        if self._by_key.get(old.key) is old:
-            del self._by_key[old.key]
-        link = old.features.link
-        if link and self._by_link.get(link) is old:
-            del self._by_link[link]
-        old.story.alive -= 1
-        if old.story.alive <= 0 and self._stories.get(old.story.id) is old.story:
-            del self._stories[old.story.id]
+        self._retract(old)  # the oldest item leaves exactly as a retracted newest one
 
     def _add(self, item: StoryItem, story: _Story, features: Features) -> None:
         self._serial += 1
@@ -196,9 +226,14 @@ class StoryGrouper:
         self._by_key[item.key] = record
         if features.link:
             self._by_link.setdefault(features.link, record)
-        self._index.add(record.serial, features.words)
+        self._index.add(record.serial, _keys(features))
         story.alive += 1
         self._stories[story.id] = story
+
+    def key_cap(self) -> int:
+        """Items a word may be in and still lead to candidates (bounded work per item)."""
+        limits = self.thresholds
+        return max(limits.key_min, int(limits.key_share * len(self._items)))
 
     def _weight(self, word: str) -> float:
         return idf(len(self._items), self._index.frequency(word))
@@ -272,12 +307,14 @@ class StoryGrouper:
         return score, reason
 
     def _candidates(self, features: Features) -> list[int]:
-        """Serials of items that can reach the title threshold (prefix filter).
+        """Serials of items that can reach the title threshold (prefix filter), bounded.
 
         An item sharing none of the ``floor(n * (1 - t)) + 1`` rarest of our ``n`` words
         shares fewer than ``n * t`` words, so its Jaccard is below ``t``: exact, not a
-        guess. Two bounds keep the cost flat on a busy window, both deterministic: through
-        a word in more than ``scan`` items only its newest ``scan`` items are reached, and
+        guess. Three bounds keep the cost per item flat however full or repetitive the
+        window is (issue 24), all deterministic: a word in more than ``key_cap`` items is no
+        key (it reaches nobody; with a tiny vocabulary, such as tickers and scores, a shared
+        number does instead), through a word only its newest ``scan`` items are reached, and
         at most ``max_candidates`` candidates (most shared rare words, then newest) are
         judged.
         """
@@ -301,13 +338,25 @@ class StoryGrouper:
             wanted.append(int(size * (1.0 - limits.lead_title)) + 1)
         prefix = max(1, max(wanted))
         counts: Counter[int] = Counter()
-        scan = limits.scan
+        scan, cap = limits.scan, self.key_cap()
+        scanned = 0
         for word in ranked[:prefix]:
             posting = postings.get(word)
+            if posting and len(posting) > cap:
+                break  # ranked rarest first: this word and every later one are no keys
+            scanned += 1
             if posting:
                 counts.update(posting if len(posting) <= scan else posting[-scan:])
+        if scanned < prefix:
+            # Some words were too common to be keys (tickers, scores): a shared number (a
+            # price, a score) still reaches the items that may repeat this one.
+            for number in sorted(features.numbers):
+                posting = postings.get("#" + number)
+                if posting and len(posting) <= cap:
+                    for serial in posting[-scan:]:
+                        counts[serial] += 0
         # Upper bounds (Jaccard, containment): every word after the prefix shared as well.
-        rest = size - prefix
+        rest = size - scanned
         items = self._items
         found = []
         # Cheap first cut on the count alone: any fold needs ceil(floor * size) shared words

@@ -36,8 +36,10 @@ class Thresholds:
     support_words: int = 3    # ... each sharing this many words (names alone are not enough)
     lead_title: float = 0.25  # a weaker title match is enough when the leads agree ...
     lead: float = 0.45        # ... this much
-    max_candidates: int = 300  # judged per item at most (most shared rare words first)
-    scan: int = 2000           # newest items reached through one word
+    max_candidates: int = 100  # judged per item at most (most shared rare words first)
+    scan: int = 1000           # newest items reached through one word
+    key_share: float = 0.01    # a word in more than this share of the window is no key ...
+    key_min: int = 64          # ... once it is in more than this many items
 
 
 def idf(items: int, frequency: int) -> float:

@@ -6,6 +6,7 @@ without sleeping.
 
 from __future__ import annotations
 
+import contextlib
 import io
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
@@ -44,6 +45,7 @@ class World:
     feeds: dict[str, int] = field(default_factory=dict)
     watches: list[WatchRow] = field(default_factory=list)
     counter: int = 0
+    guilds: dict[str, int] = field(default_factory=dict)  # feed → guild (default GUILD_ID)
 
     async def publish(self, feed: str, title: str, key: str | None = None) -> str:
         """One item in ``feed`` at the current time, alerted by every watch; its key.
@@ -58,7 +60,8 @@ class World:
             return [DeliveryDraft(w.id, e.key, f"n{w.id}-{e.key}", Alert(
                 watch_name=w.name, feed_name=feed, title=e.title, link=e.link,
                 snippet=Snippet(e.title, ()), matched_terms=("trade",)))
-                for e in new for w in self.watches]
+                for e in new for w in self.watches
+                if w.guild_id == self.guilds.get(feed, GUILD_ID)]
 
         await self.store.ingest(self.feeds[feed], [entry], now=self.clock.now,
                                 next_check=self.clock.now + 60, title=None, etag=None,
@@ -73,9 +76,10 @@ class World:
         return self.fake.messages(channel)
 
 
-@pytest.fixture
-async def world(tmp_path: Path) -> AsyncIterator[World]:
-    store = await open_store(f"sqlite:///{tmp_path / 'ww.db'}")
+@contextlib.asynccontextmanager
+async def open_world(path: Path) -> AsyncIterator[World]:
+    """Guild GUILD_ID with a "trade" watch on the alerts channel and feeds AP, Reuters, BBC."""
+    store = await open_store(f"sqlite:///{path}")
     clock = Clock()
     async with FakeDiscord() as fake, aiohttp.ClientSession() as session:
         outbox = OutboxSender(store, console=ConsoleSender(io.StringIO()), clock=clock,
@@ -84,13 +88,23 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
         w.watches.append(await store.add_watch(NewWatch(
             guild_id=GUILD_ID, name="trade", query="trade", channel_id=ALERTS_CHANNEL_ID), T0))
         for name in ("AP", "Reuters", "BBC"):
-            sub = await store.subscribe(GUILD_ID, f"https://{name.lower()}.example/rss", name,
-                                        300, T0)
-            w.feeds[name] = sub.feed.id
-            await store.ingest(sub.feed.id, [], now=T0, next_check=T0, title=None, etag=None,
-                               last_modified=None, body_hash=None, plan=lambda new: [])
+            await _follow(w, GUILD_ID, name)
         yield w
     await store.close()
+
+
+async def _follow(world: World, guild: int, name: str) -> None:
+    sub = await world.store.subscribe(guild, f"https://{name.lower()}.example/rss", name,
+                                      300, T0)
+    world.feeds[name], world.guilds[name] = sub.feed.id, guild
+    await world.store.ingest(sub.feed.id, [], now=T0, next_check=T0, title=None, etag=None,
+                             last_modified=None, body_hash=None, plan=lambda new: [])
+
+
+@pytest.fixture
+async def world(tmp_path: Path) -> AsyncIterator[World]:
+    async with open_world(tmp_path / "ww.db") as w:
+        yield w
 
 
 def _also(message: dict[str, object]) -> str:
@@ -325,3 +339,41 @@ async def test_a_stale_poll_never_corrects_a_headline_back(world: World) -> None
     await world.publish("AP", "Minister quits over expenses claims", key=key)
     await world.drain()
     assert _title(world.messages()[0]) == "Updated: Minister quits over expenses claims"
+
+
+OTHER_GUILD = 3333333333333333333
+FLOOD = ["Fed raises interest rates by a quarter point, markets slide",
+         "Fed raises interest rates as inflation stays high",
+         "Fed raises rates by quarter point as inflation stays high"]
+
+
+async def _our_messages(path: Path, flood: bool) -> tuple[list[object], int]:
+    """Our guild's two related but separate alerts, with or without another guild's flood
+    of near-duplicates (its own feeds and watch) in between; our embeds and edits."""
+    async with open_world(path) as world:
+        world.watches.append(await world.store.add_watch(NewWatch(
+            guild_id=OTHER_GUILD, name="fed", query="fed"), T0))  # to its console
+        for n in range(len(FLOOD)):
+            await _follow(world, OTHER_GUILD, f"Flood{n}")
+        await world.publish("AP", "Fed raises interest rates by a quarter point")
+        await world.drain()
+        for n, title in enumerate(FLOOD):
+            world.clock.now += 30
+            if flood:
+                await world.publish(f"Flood{n}", title)
+                await world.drain()
+        world.clock.now += 30
+        await world.publish("Reuters", "Fed raises rates again as inflation stays high, "
+                                       "markets slide", key="ours-2")
+        await world.drain()
+        if flood:  # the other guild's own book did group its flood
+            assert await world.store.pending_deliveries(10) == []
+        return [m["embeds"] for m in world.messages()], len(world.fake.state.edits)
+
+
+async def test_another_guild_flooding_near_duplicates_changes_none_of_our_messages(
+        tmp_path: Path) -> None:
+    calm = await _our_messages(tmp_path / "calm.db", flood=False)
+    flooded = await _our_messages(tmp_path / "flooded.db", flood=True)
+    assert calm[1] == 0 and len(calm[0]) == 2  # two stories for us: two messages, no edit
+    assert flooded == calm

@@ -21,7 +21,7 @@ from urllib.parse import parse_qsl, quote, urlencode, urlsplit, urlunsplit
 import pytest
 
 from bot.core.settings import redact_url
-from bot.store import open_store
+from bot.store import SqlStore, open_store
 from bot.store.base import Store
 
 DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
@@ -73,12 +73,13 @@ class Backend:
     def __init__(self) -> None:
         self._stores: list[Store] = []
 
-    async def _open(self) -> Store:
+    async def _open(self, kind: type[SqlStore] = SqlStore) -> Store:
         raise NotImplementedError
 
-    async def open(self) -> Store:
-        """Open another store on this database; closed at the end of the test."""
-        store = await self._open()
+    async def open(self, kind: type[SqlStore] = SqlStore) -> Store:
+        """Open another store on this database; closed at the end of the test. ``kind``:
+        the real store, or a subclass that wraps one of its methods."""
+        store = await self._open(kind)
         self._stores.append(store)
         return store
 
@@ -97,8 +98,8 @@ class SqliteBackend(Backend):
         super().__init__()
         self.path = path
 
-    async def _open(self) -> Store:
-        return await open_store(f"sqlite:///{self.path}")
+    async def _open(self, kind: type[SqlStore] = SqlStore) -> Store:
+        return await open_store(f"sqlite:///{self.path}", kind)
 
 
 class PostgresBackend(Backend):
@@ -129,8 +130,8 @@ class PostgresBackend(Backend):
         await self.admin(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(
             sql.Identifier(self.schema)))
 
-    async def _open(self) -> Store:
-        return await open_store(self.url)
+    async def _open(self, kind: type[SqlStore] = SqlStore) -> Store:
+        return await open_store(self.url, kind)
 
 
 @asynccontextmanager

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 
 from bot.core.model import Alert, Entry, Snippet
 from bot.store import SqlStore
+from bot.store.base import Store
 from bot.store.rows import DeliveryDraft, NewWatch
 from bot.store.schema import story_items
 from bot.stories import StoryGrouper, StoryItem
@@ -32,7 +33,8 @@ TITLES = [
 
 async def _stories(store: SqlStore) -> dict[tuple[int, str], str]:
     rows = await store.read(lambda conn: conn.execute(
-        select(story_items.c.feed_id, story_items.c.item_key, story_items.c.story_id)).all())
+        select(story_items.c.feed_id, story_items.c.item_key, story_items.c.story_id)
+        .where(story_items.c.book != -1)).all())  # -1: fingerprints only
     return {(feed, key): story for feed, key, story in rows}
 
 
@@ -73,21 +75,40 @@ async def test_concurrent_ingests_in_several_processes_group_consistently(
     assert len([d for d, _ in pending if d.edit_of is None]) == 5
 
 
+def _plan(watch_id: int, feed: str) -> Callable[[Sequence[Entry]], list[DeliveryDraft]]:
+    """Every new entry alerts ``watch_id``."""
+    def plan(new: Sequence[Entry]) -> list[DeliveryDraft]:
+        return [DeliveryDraft(watch_id, e.key, f"n{watch_id}-{feed}-{e.key}", Alert(
+            watch_name="w", feed_name=feed, title=e.title, link=e.link,
+            snippet=Snippet("", ()), matched_terms=())) for e in new]
+    return plan
+
+
+async def _feed(store: Store, guild: int, name: str) -> int:
+    """A followed, primed feed."""
+    sub = await store.subscribe(guild, f"https://{name.lower()}.example/rss", name, 60, NOW)
+    await store.ingest(sub.feed.id, [], now=NOW, next_check=NOW, title=None, etag=None,
+                       last_modified=None, body_hash=None, plan=lambda new: [])
+    return sub.feed.id
+
+
+async def _post(store: Store, feed: int, watch: int, entries: list[Entry], at: float) -> None:
+    await store.ingest(feed, entries, now=at, next_check=at + 60, title=None, etag=None,
+                       last_modified=None, body_hash=None, plan=_plan(watch, str(feed)))
+
+
 async def test_a_restarted_process_rebuilds_the_window_and_decides_the_same(
         backend: Backend) -> None:
     store = await backend.open()
-    sub = await store.subscribe(1, "https://f.example/rss", "F", 60, NOW)
-    await store.ingest(sub.feed.id, [Entry(key=f"k{n}", title=t) for n, t in
-                                     enumerate(TITLES[:4])], now=NOW, next_check=NOW,
-                       title=None, etag=None, last_modified=None, body_hash=None,
-                       plan=lambda new: [])
+    watch = await store.add_watch(NewWatch(guild_id=1, name="w", query="x", channel_id=5), NOW)
+    feed = await _feed(store, 1, "F")
+    await _post(store, feed, watch.id, [Entry(key=f"k{n}", title=t)
+                                        for n, t in enumerate(TITLES[:4])], NOW)
     later = await backend.open()  # a new process: an empty window, rebuilt from the table
-    other = await later.subscribe(1, "https://g.example/rss", "G", 60, NOW)
-    await later.ingest(other.feed.id, [Entry(key="x", title=TITLES[6])], now=NOW + 1,
-                       next_check=NOW, title=None, etag=None, last_modified=None,
-                       body_hash=None, plan=lambda new: [])
+    other = await _feed(later, 1, "G")
+    await _post(later, other, watch.id, [Entry(key="x", title=TITLES[6])], NOW + 1)
     recorded = await _stories(later)
-    assert recorded[(other.feed.id, "x")] == recorded[(sub.feed.id, "k1")]
+    assert recorded[(other, "x")] == recorded[(feed, "k1")]
     reference = StoryGrouper()
     for n, title in enumerate(TITLES[:4]):
         reference.assign(StoryItem(f"{n}", title, feed="F"))
@@ -97,14 +118,75 @@ async def test_a_restarted_process_rebuilds_the_window_and_decides_the_same(
 async def test_old_story_decisions_are_pruned(backend: Backend) -> None:
     store = await backend.open()
     assert isinstance(store, SqlStore)
-    sub = await store.subscribe(1, "https://f.example/rss", "F", 60, NOW)
+    watch = await store.add_watch(NewWatch(guild_id=1, name="w", query="x", channel_id=5), NOW)
+    feed = await _feed(store, 1, "F")
     day = 24 * 3600.0
-    await store.ingest(sub.feed.id, [Entry(key="old", title="Ancient story")], now=NOW,
-                       next_check=NOW, title=None, etag=None, last_modified=None,
-                       body_hash=None, plan=lambda new: [])
+    await _post(store, feed, watch.id, [Entry(key="old", title="Ancient story")], NOW)
     entries = [Entry(key=f"k{n}", title=f"Story number {n} of many") for n in range(1100)]
-    await store.ingest(sub.feed.id, entries, now=NOW + 3 * day, next_check=NOW,
-                       title=None, etag=None, last_modified=None, body_hash=None,
-                       plan=lambda new: [])
+    await _post(store, feed, watch.id, entries, NOW + 3 * day)
     recorded = await _stories(store)
-    assert (sub.feed.id, "old") not in recorded and len(recorded) == 1100
+    assert (feed, "old") not in recorded and len(recorded) == 1100
+
+
+async def test_only_items_that_post_are_grouped(backend: Backend) -> None:
+    """A first poll records silently and groups nothing; later, only alerted items join a
+    book (their guild's), and every alerted item is fingerprinted for corrections."""
+    store = await backend.open()
+    watch = await store.add_watch(NewWatch(guild_id=7, name="w", query="x", channel_id=5), NOW)
+    sub = await store.subscribe(7, "https://f.example/rss", "F", 60, NOW)
+    first = [Entry(key=f"k{n}", title=t) for n, t in enumerate(TITLES)]
+    await store.ingest(sub.feed.id, first, now=NOW, next_check=NOW, title=None, etag=None,
+                       last_modified=None, body_hash=None, plan=_plan(watch.id, "F"))
+    assert await _rows(store) == []
+    more = [Entry(key="a", title="Storm Ciaran batters northern France"),
+            Entry(key="b", title="Minister quits over expenses")]
+
+    def only_a(new: Sequence[Entry]) -> list[DeliveryDraft]:
+        return _plan(watch.id, "F")([e for e in new if e.key == "a"])
+
+    await store.ingest(sub.feed.id, more, now=NOW + 60, next_check=NOW, title=None, etag=None,
+                       last_modified=None, body_hash=None, plan=only_a)
+    assert sorted(await _rows(store)) == [(-1, "a", 0), (7, "a", 1)]
+
+
+async def _rows(store: Store) -> list[tuple[int, str, int]]:
+    assert isinstance(store, SqlStore)
+    rows = await store.read(lambda conn: conn.execute(
+        select(story_items.c.book, story_items.c.item_key, story_items.c.version)).all())
+    return [(book, key, version) for book, key, version in rows]
+
+
+class Gated(SqlStore):
+    """The real store, held between deciding its stories and writing them."""
+
+    gate: asyncio.Event | None = None
+
+    async def _group(self, *args: Any) -> Any:
+        grouping = await super()._group(*args)
+        if self.gate is not None:
+            await self.gate.wait()
+        return grouping
+
+
+async def test_a_decision_made_on_an_old_version_is_made_again_when_written(
+        backend: Backend) -> None:
+    """Two processes decide on the same version of a book; the one that writes second finds
+    the version moved, decides again holding the book's row, and folds into the first's
+    story instead of recording a stale "new story"."""
+    first = await backend.open()
+    slow = await backend.open(Gated)
+    assert isinstance(slow, Gated)
+    watch = await first.add_watch(NewWatch(guild_id=1, name="w", query="x", channel_id=5), NOW)
+    feeds = [await _feed(first, 1, f"F{n}") for n in range(2)]
+    slow.gate = asyncio.Event()
+    late = asyncio.create_task(_post(slow, feeds[1], watch.id,
+                                     [Entry(key="b", title=TITLES[2])], NOW + 2))
+    await asyncio.sleep(0.3)  # the slow process has decided: "b" starts a story
+    await _post(first, feeds[0], watch.id, [Entry(key="a", title=TITLES[0])], NOW + 1)
+    slow.gate.set()
+    await late
+    recorded = await _stories(first)
+    assert recorded[(feeds[1], "b")] == recorded[(feeds[0], "a")]
+    assert sorted(v for b, _k, v in await _rows(first) if b == 1) == [1, 2]
+    pending = await first.pending_deliveries(10)
+    assert len([d for d, _ in pending if d.edit_of is None]) == 1

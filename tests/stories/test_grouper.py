@@ -220,3 +220,60 @@ def test_different_headlines_in_unspaced_scripts_stay_apart(first: str, second: 
 )
 def test_words_keep_their_marks_and_unspaced_runs_are_cut(title: str, words: set[str]) -> None:
     assert words <= extract_features(title).words
+def test_a_proposal_decides_as_assign_and_is_retracted() -> None:
+    _, items = _written_items()
+    head, tail = items[:20], items[20:]
+    proposing, assigning = StoryGrouper(), StoryGrouper()
+    for item in head:
+        proposing.assign(item)
+        assigning.assign(item)
+    proposed = [a.story for a in proposing.propose(tail)]
+    assert (len(proposing), proposing.stories) == (len(head), _refill(head).stories)
+    assert proposed == [assigning.assign(item).story for item in tail]
+    # And the retracted window still decides like one that never saw the proposal.
+    assert [proposing.assign(i).story for i in tail] == proposed
+
+
+def _refill(items: list[StoryItem]) -> StoryGrouper:
+    grouper = StoryGrouper()
+    for item in items:
+        grouper.assign(item)
+    return grouper
+
+
+class _Counting(StoryGrouper):
+    """Counts the members judged, to show the work per item is bounded."""
+
+    judged = 0
+
+    def _judge(self, features, member):  # type: ignore[no-untyped-def]
+        self.judged += 1
+        return super()._judge(features, member)
+
+
+@pytest.mark.parametrize("window", [2_000, 8_000])
+def test_work_per_item_is_bounded_with_a_tiny_vocabulary(window: int) -> None:
+    """Tickers and scores: every word is in a large share of the window, so none is a key
+    and nothing is compared; the cost per item does not grow with the window."""
+    words = ["oil", "gas", "gold", "wheat", "copper", "rises", "falls", "steady", "opens",
+             "closes", "shares", "bonds", "index", "futures", "dollar", "euro"]
+    grouper = _Counting()
+    for n in range(window):
+        pick = [words[(n * 7 + k * 5) % len(words)] for k in range(5)]
+        grouper.assign(StoryItem(f"k{n}", f"{' '.join(pick)} {n}", feed=f"f{n % 50}"))
+    grouper.judged = 0
+    for n in range(100):
+        grouper.assign(StoryItem(f"x{n}", f"oil gas gold wheat copper {window + n}"))
+    assert grouper.judged <= 100 * grouper.thresholds.max_candidates
+    assert grouper.judged == 0  # every word is in more than the capped share
+
+
+def test_a_rare_word_still_finds_its_story_in_a_crowded_window() -> None:
+    grouper = StoryGrouper()
+    for n in range(3_000):
+        grouper.assign(StoryItem(f"k{n}", f"Market update shares index {n}", feed=f"f{n % 9}"))
+    first = grouper.assign(StoryItem("a", "Zorblax shares plunge after Quixcorp fraud probe",
+                                     feed="A"))
+    again = grouper.assign(StoryItem("b", "UPDATE 1-Zorblax shares plunge after Quixcorp "
+                                     "fraud probe - Reuters", feed="B"))
+    assert again.story == first.story and again.folded

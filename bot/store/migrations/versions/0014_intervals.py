@@ -4,7 +4,7 @@ A subscription's interval 0 means "auto" (no real interval is 0 s); no column is
 A feed's parse records its rate, ttl and WebSub hub; websub_subscriptions holds one per feed.
 
 Revision ID: 0014_intervals
-Revises: 0008_revisions
+Revises: 0011_scale
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from alembic import op
 from bot.store.types import Id, StoredText, Time
 
 revision = "0014_intervals"
-down_revision = "0008_revisions"
+down_revision = "0011_scale"
 branch_labels = None
 depends_on = None
 
