@@ -169,6 +169,8 @@ async def running_bot(fake: FakeDiscord, feeds: FeedServer, tmp_path: Path,
     stop = asyncio.Event()
     with discord_pointed_at(fake):  # restores discord.py's real hosts afterwards
         async with build_app(settings, config or make_config()) as app:
+            if app.membership is not None:  # as `wirewatch run` does: only members send
+                await app.membership.register()
             handle = await start_client(app, stop, guild_ready_timeout=GUILD_READY_TIMEOUT)
             # Set before the task first runs: a re-IDENTIFY would otherwise sleep 5 s.
             handle.client.before_identify_hook = no_identify_delay  # type: ignore[method-assign]
