@@ -1,8 +1,11 @@
-"""Reconcile what could not be prevented (issue 20): a sender paused past its claim posts an
-alert another process already sent; it finds the second copy (same ``ref``) and deletes it.
+"""Reconcile what could not be prevented (issue 20): a sender paused past its claim after
+its request passed the last fence check posts an alert another process already sent; it
+finds the second copy (same ``ref``) and deletes it.
 
-Two outbox senders (two "processes") on one SQLite file and one fake Discord whose nonce
-window is zero, as after Discord's few minutes: the repeated nonce no longer dedupes.
+Two outbox senders (two registered "processes", each sending under its target claim) on one
+SQLite file and one fake Discord whose nonce window is zero, as after Discord's few minutes:
+the repeated nonce no longer dedupes. (A pause *before* the last check sends nothing at all:
+tests/service/test_partial_failures.py, case 1.)
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ from bot.delivery.discord_rest import DiscordSender
 from bot.delivery.embed import delivery_marker, footer_marker
 from bot.delivery.outbox import OutboxSender, target_lease
 from bot.store import SqlStore, open_store
-from bot.store.rows import Delivery, DeliveryDraft, NewWatch
+from bot.store.rows import DeliveryDraft, NewWatch
 from tests.delivery.rig import NOW, queue
 from tests.fakes.discord_payloads import (
     ALERTS_CHANNEL_ID,
@@ -38,26 +41,23 @@ from tests.fakes.discord_server import FakeDiscord
 pytestmark = pytest.mark.timeout(30)
 
 
-class PausedSender(DiscordSender):
-    """The real sender, stopped right before its POST or PATCH until the test lets it go on:
-    what a SIGSTOP (or a GC pause, a VM migration) between the claim check and the request
-    does."""
+class Pause:
+    """Stops the first POST or PATCH of one process's HTTP session until the test lets it go
+    on: what a SIGSTOP (or a GC pause, a VM migration) does once the request has passed every
+    check of the claim and its fence (issue 20) and is on its way, which no fencing prevents.
+    An aiohttp trace hook, so every check of the real sender runs before it."""
 
-    def __init__(self, *args: object, **kwargs: object) -> None:
-        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+    def __init__(self) -> None:
         self.paused = asyncio.Event()
         self.resume = asyncio.Event()
+        self.trace = aiohttp.TraceConfig()
+        self.trace.on_request_start.append(self._on_request_start)
 
-    async def send(self, delivery: Delivery) -> str | None:
-        self.paused.set()
-        await self.resume.wait()
-        return await super().send(delivery)
-
-    async def edit(self, delivery: Delivery, message_id: str | None) -> None:
-        if not self.resume.is_set():
+    async def _on_request_start(self, _session: aiohttp.ClientSession, _context: object,
+                                params: aiohttp.TraceRequestStartParams) -> None:
+        if params.method in ("POST", "PATCH") and not self.resume.is_set():
             self.paused.set()
             await self.resume.wait()
-        await super().edit(delivery, message_id)
 
 
 @dataclass
@@ -66,20 +66,24 @@ class Pair:
     fake: FakeDiscord
     paused: OutboxSender
     other: OutboxSender
-    pause: PausedSender
+    pause: Pause
 
 
 @pytest.fixture
 async def pair(tmp_path: Path, request: pytest.FixtureRequest) -> AsyncIterator[Pair]:
     token = request.param
     store = await open_store(f"sqlite:///{tmp_path / 'ww.db'}")
+    pause = Pause()
     async with FakeDiscord(FakeConfig(nonce_window=0.0)) as fake, \
+            aiohttp.ClientSession(trace_configs=[pause.trace]) as paused_session, \
             aiohttp.ClientSession() as session:
-        pause = PausedSender(session, fake.api_base, token, time.time)
         senders = [OutboxSender(store, console=ConsoleSender(io.StringIO()), clock=time.time,
-                                discord=sender)
-                   for sender in (pause, DiscordSender(session, fake.api_base, token, time.time))]
+                                discord=DiscordSender(http, fake.api_base, token, time.time))
+                   for http in (paused_session, session)]
         for owner, outbox in zip(("paused", "other"), senders, strict=True):
+            # Two members of one cluster, as `wirewatch run` makes them: only a registered
+            # process takes a target's claim (issue 20), and every send runs under it.
+            await store.register_process(owner, "host", 1, "all", "h1")
             outbox.owner = owner
         yield Pair(store, fake, *senders, pause)
     await store.close()
@@ -106,7 +110,7 @@ async def test_a_paused_senders_late_copy_is_deleted(pair: Pair, target: str) ->
     [(delivery, _)] = await pair.store.pending_deliveries(10)
     before = DUPLICATES_DELETED._value.get()
     late = asyncio.create_task(pair.paused.drain_once())
-    await asyncio.wait_for(pair.pause.paused.wait(), 10)  # attempt started, then paused
+    await asyncio.wait_for(pair.pause.paused.wait(), 10)  # its POST is on its way, on hold
     # Its claim runs out meanwhile; the other process takes the target and sends the alert.
     await pair.store.release_lease(target_lease(delivery.target), "paused")
     assert await pair.other.drain_once() == 1
@@ -146,9 +150,9 @@ async def _publish(store: SqlStore, watch_id: int, feed: str, title: str) -> Non
 
 @pytest.mark.parametrize("pair", [BOT_TOKEN], indirect=True)
 async def test_a_paused_senders_stale_edit_is_undone(pair: Pair) -> None:
-    """A story edit (one source) paused on its way; meanwhile the other process sends it and
-    a newer edit (two sources). The late PATCH lands last: it must not leave the message
-    showing the older state."""
+    """A story edit's PATCH (one source) paused on its way; meanwhile the other process sends
+    it and a newer edit (two sources). The late PATCH lands last: it must not leave the
+    message showing the older state."""
     watch = await pair.store.add_watch(NewWatch(
         guild_id=GUILD_ID, name="trade", query="rates", channel_id=ALERTS_CHANNEL_ID), NOW)
     lease = target_lease(f"channel:{ALERTS_CHANNEL_ID}")
