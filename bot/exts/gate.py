@@ -8,17 +8,17 @@ same commands. So, before any command runs:
 
 * one older than Discord's 3 s answer window is dropped: nobody can answer it any more, and
   running it would change state behind a reply that never arrives;
-* with a gateway lease, one that arrives while the lease is not provably held (not renewed
-  within the give-up time) is dropped;
+* with a gateway lease, one that arrives while the election cannot prove the lease
+  (``GatewayElection.proven``: not renewed within the give-up time) is dropped;
 * a command (not an autocomplete, which changes nothing) runs only if this process claims its
-  interaction id in the database, under the lease's row lock: with several sessions, or a
+  interaction id in the database, under the lease's row lock and with the lease's fencing
+  token (the holding the election proved, not a later one): with several sessions, or a
   replay, it is handled once.
 """
 
 from __future__ import annotations
 
 import logging
-import time
 from datetime import UTC, datetime
 
 import discord
@@ -44,26 +44,19 @@ async def admit(app: App, interaction: discord.Interaction, lease: str) -> bool:
     election = _election(app, lease)
     if age > ANSWER_WINDOW_S:
         return _refuse("late", interaction, f"created {age:.1f}s ago, past the 3 s window")
-    if election is not None and not provably_held(election):
+    held = None if election is None else election.held
+    if election is not None and (held is None or not election.proven):
         return _refuse("lease", interaction, f"{lease} is not provably held")
     if interaction.type is not discord.InteractionType.application_command:
         return True  # autocomplete and the like read only; they need no claim
     owner = app.membership.me.id if app.membership is not None else "local"
     try:
         claimed = await app.store.claim_interaction(
-            interaction.id, owner, lease if election is not None else None,
-            interaction.created_at.timestamp())
+            interaction.id, owner, lease if held is not None else None,
+            interaction.created_at.timestamp(), held.token if held is not None else None)
     except StoreError as exc:
         return _refuse("store", interaction, f"cannot claim it: {exc}")
     return claimed or _refuse("claimed", interaction, "handled elsewhere, or lease lost")
-
-
-def provably_held(election: GatewayElection) -> bool:
-    """Held, and renewed within the give-up time, so no other process can have taken it: a
-    holder paused past that (SIGSTOP, a VM migration) has not noticed yet that it may have
-    lost the lease, and must not act on what its gateway buffered meanwhile."""
-    held = election.held
-    return held is not None and time.monotonic() - held.renewed < election.give_up_s
 
 
 def _election(app: App, lease: str) -> GatewayElection | None:

@@ -68,6 +68,7 @@ async def test_a_command_delivered_twice_is_run_once(bot: Bot) -> None:
     (0.0, "me", None),  # held, and renewed just now: runs
     (11.0, "me", "lease"),  # not renewed within the give-up time: maybe lost already
     (0.0, "other", "claimed"),  # the database says another process holds it now
+    (0.0, "me-again", "claimed"),  # lapsed and taken again: a new holding, a new token
 ])
 async def test_a_command_runs_only_while_the_gateway_is_provably_held(
         bot: Bot, renewed_s_ago: float, db_owner: str, refusal_reason: str | None) -> None:
@@ -79,8 +80,12 @@ async def test_a_command_runs_only_while_the_gateway_is_provably_held(
     assert election.held is not None
     election.held.renewed -= renewed_s_ago
     if db_owner == "other":  # it expired meanwhile and another process took it
+        await app.store.register_process("other", "host", 2, "all", "h")
         await app.store.release_lease(LEASE, me)
         assert await app.store.acquire_lease(LEASE, "other", 15.0)
+    elif db_owner == "me-again":  # this process took it again (this election's token is old)
+        await app.store.release_lease(LEASE, me)
+        assert await app.store.acquire_lease(LEASE, me, 15.0) != election.held.token
     app.elections = [election]
     before = refused(refusal_reason or "lease")
     record: InteractionRecord = await bot.command("watch", subcommand="list")

@@ -29,6 +29,8 @@ async def test_one_claim_per_interaction_among_three_processes(backend: Backend)
 
 async def test_a_claim_needs_the_lease_held_by_the_claimer(store: Store) -> None:
     now = time.time()
+    for name in ("A", "B"):  # only registered processes take leases (issue 20)
+        await store.register_process(name, "host", 1, "all", "h1")
     assert not await store.claim_interaction(1, "A", LEASE, now)  # nobody holds it
     assert await store.acquire_lease(LEASE, "B", 15.0)
     assert not await store.claim_interaction(1, "A", LEASE, now)  # another process does
@@ -37,6 +39,20 @@ async def test_a_claim_needs_the_lease_held_by_the_claimer(store: Store) -> None
     await asyncio.sleep(0.4)
     assert not await store.claim_interaction(2, "A", "gateway:1/2", now)  # expired
     assert await store.claim_interaction(2, "A", None, now)  # no lease asked: a lone process
+
+
+async def test_a_claim_names_the_holding_it_proved(store: Store) -> None:
+    """The fencing token: the claimer's own lease, lapsed and taken again, is a new holding;
+    a command the old holding received must not run under it."""
+    now = time.time()
+    await store.register_process("A", "host", 1, "all", "h1")
+    old = await store.acquire_lease(LEASE, "A", 0.2)
+    assert old is not None
+    await asyncio.sleep(0.4)
+    new = await store.acquire_lease(LEASE, "A", 15.0)
+    assert new is not None and new != old
+    assert not await store.claim_interaction(1, "A", LEASE, now, old)
+    assert await store.claim_interaction(1, "A", LEASE, now, new)
 
 
 async def test_handled_interactions_are_pruned(store: Store) -> None:
