@@ -252,7 +252,7 @@ class Fetcher:
             return await self._fetch(url, etag, last_modified, limits)
         if private is False:
             return await strict._fetch(url, etag, last_modified, limits)
-        assert self.access is not None  # noqa: S101 - _strict exists only with a policy
+        assert self.access is not None  # noqa: S101 - no policy was handled above
         if self.access.granted(url):
             return await self._fetch(url, etag, last_modified, limits)
         try:
