@@ -52,6 +52,10 @@ SCHEDULE_LAG = Histogram("wirewatch_schedule_lag_seconds",
 ARTICLES = Counter("wirewatch_article_fetches",
                    "Article page fetches for full-text matching, by outcome (ok, paywall, …).",
                    ["reason"], registry=PIPELINE)
+INTERACTIONS_REFUSED = Counter(
+    "wirewatch_interactions_refused",
+    "Slash commands not handled: late (past the 3 s window), lease (not provably held), "
+    "claimed (handled elsewhere), store (the claim failed).", ["reason"], registry=PIPELINE)
 ITEMS_DROPPED = Counter("wirewatch_items_dropped",
                         "Items left out of a feed body that held more than the parser takes.",
                         registry=PIPELINE)
@@ -68,6 +72,10 @@ EMBEDDED = Counter("wirewatch_embedded_items", "Items given a meaning vector.",
 EMBED_FAILURES = Counter("wirewatch_embed_failures",
                          "Batches that got no vectors (their about: terms did not match).",
                          registry=PIPELINE)
+DUPLICATES_DELETED = Counter(
+    "wirewatch_duplicates_deleted",
+    "Second copies of an alert (same ref marker) found in a channel and deleted.",
+    registry=PIPELINE)
 
 JOBS_SKIPPED = Counter("wirewatch_jobs_skipped",
                        "Scheduled job runs skipped because the previous run was still going.",
@@ -102,6 +110,17 @@ def count_dropped(n: int) -> None:
     """Count ``n`` items dropped from an oversized feed body."""
     if n > 0:
         ITEMS_DROPPED.inc(n)
+
+
+def count_duplicates_deleted(n: int) -> None:
+    """Copies of an alert deleted because another copy was there first (issue 20)."""
+    if n > 0:
+        DUPLICATES_DELETED.inc(n)
+
+
+def count_interaction_refused(reason: str) -> None:
+    """A slash command this process did not run, and why (issue 20)."""
+    INTERACTIONS_REFUSED.labels(reason=reason).inc()
 
 
 def count_matches(n: int) -> None:

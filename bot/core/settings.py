@@ -117,13 +117,16 @@ def _url(env: Mapping[str, str], name: str, default: str) -> str:
 
 
 def _networks(spec: str) -> tuple[Network, ...]:
+    # Strict, like the fetch guard's parse_networks: host bits set (192.168.1.10/8) are refused,
+    # not silently widened to 192.0.0.0/8 (which opens far more than the operator meant).
     networks = []
     for item in filter(None, (part.strip() for part in spec.split(","))):
         try:
-            networks.append(ipaddress.ip_network(item, strict=False))
-        except ValueError:
+            networks.append(ipaddress.ip_network(item, strict=True))
+        except ValueError as exc:
             raise ConfigError(
-                f"WIREWATCH_ALLOW_PRIVATE_NETWORKS: {item!r} is not a CIDR such as 10.0.0.0/8"
+                f"WIREWATCH_ALLOW_PRIVATE_NETWORKS: {item!r} is not a network such as "
+                f"10.0.0.0/8 or 10.0.0.5 ({exc})"
             ) from None
     return tuple(networks)
 

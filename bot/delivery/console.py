@@ -53,3 +53,8 @@ class ConsoleSender:
         stream.write("(also) " + format_alert(delivery.alert) + "\n")
         stream.flush()
         return None
+
+    async def remove_duplicates(self, delivery: Delivery, posted: str | None,
+                                keep: str | None) -> int:
+        """Printed lines cannot be taken back: nothing to remove."""
+        return 0

@@ -200,6 +200,70 @@ class DiscordSender:
         except (DeliveryError, ValueError):
             return None  # the lookup is a courtesy: never let it block the alert
 
+    async def remove_duplicates(self, delivery: Delivery, posted: str | None,
+                                keep: str | None) -> int:
+        """Delete every copy of ``delivery``'s message but one; returns how many went.
+
+        Called when a send posted but could not mark the row (another process sent it
+        meanwhile, issue 20). The copy kept is ``keep``, the one the database records (later
+        edits go to it), else the earliest. With a bot token that can read the channel, its
+        recent history is searched for messages with this delivery's ``ref`` marker; without
+        one (a webhook-only setup) only ``posted``, this process's own copy, is known: it goes
+        when the database records another.
+        """
+        try:
+            copies = await self._copies(delivery)
+        except DeliveryError:
+            copies = None
+        if copies is None:
+            copies = [posted, keep] if posted and keep and posted != keep else []
+        if len(copies) < 2 or keep is None:
+            # Not recorded yet: the sender that will record it may adopt any of them.
+            return 0
+        survivor = keep if keep in copies else min(copies, key=int)
+        deleted = 0
+        for message_id in copies:
+            if message_id != survivor and await self._delete(delivery, message_id):
+                deleted += 1
+        return deleted
+
+    async def _copies(self, delivery: Delivery) -> list[str] | None:
+        """Ids of the messages carrying ``delivery``'s marker in its channel's recent history;
+        None without a bot token (raises DeliveryError when it cannot be read)."""
+        channel_id = delivery.channel_id
+        if not self._token:
+            return None
+        if not channel_id and delivery.webhook_url:
+            found = WEBHOOK_PATH.search(delivery.webhook_url)
+            if not found:
+                return None
+            hook = await self._request("GET", f"/webhooks/{found.group(1)}/{found.group(2)}",
+                                       None, what=f"webhook {found.group(1)}", auth=False)
+            channel_id = int(hook.get("channel_id") or 0)
+        if not channel_id:
+            return None
+        messages = await self._request("GET", f"/channels/{channel_id}/messages?limit=100",
+                                       None, what=f"channel {channel_id}")
+        marker = delivery_marker(delivery.nonce)
+        return [str(message["id"]) for message in messages.get("items", [])
+                if any(isinstance(embed, dict) and footer_marker(embed) == marker
+                       for embed in message.get("embeds") or ())]
+
+    async def _delete(self, delivery: Delivery, message_id: str) -> bool:
+        """Delete one message of ``delivery``'s target; False when it was already gone."""
+        found = WEBHOOK_PATH.search(delivery.webhook_url or "")
+        try:
+            if delivery.channel_id or not found:
+                await self._request("DELETE", f"/channels/{delivery.channel_id}/messages/"
+                                    f"{message_id}", None, what=f"channel {delivery.channel_id}")
+            else:  # a webhook deletes its own messages with its token, no bot token needed
+                await self._request("DELETE", f"/webhooks/{found.group(1)}/{found.group(2)}"
+                                    f"/messages/{message_id}", None,
+                                    what=f"webhook {found.group(1)}", auth=False)
+        except MessageGone:
+            return False
+        return True
+
     async def _find_existing(self, channel_id: int, delivery: Delivery) -> str | None:
         # Past the nonce window a resend could post a duplicate, so look for our embed first.
         # Only this delivery's own marker counts: another watch's post of the same article

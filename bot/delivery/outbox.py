@@ -30,6 +30,7 @@ from typing import Protocol
 from bot.core.errors import MessageGone, PermanentDelivery, RetryableDelivery, TargetGone
 from bot.delivery import fence
 from bot.delivery.claims import Claim, ClaimTimes
+from bot.delivery.duplicates import Copies, remove_late_copy
 from bot.store.base import Store
 from bot.store.rows import Delivery
 
@@ -48,7 +49,7 @@ def target_lease(target: str) -> str:
     return f"target:{target}"
 
 
-class Sender(Protocol):
+class Sender(Copies, Protocol):
     """Something that posts one delivery and returns its message id."""
 
     async def send(self, delivery: Delivery) -> str | None: ...
@@ -58,6 +59,10 @@ class Sender(Protocol):
 
     async def thread_post(self, delivery: Delivery, message_id: str | None) -> str | None:
         """Post the alert into the thread of the story message (issue 22)."""
+
+
+class _Superseded(Exception):
+    """An edit older than what its message shows already: done without sending it."""
 
 
 TargetGoneHook = Callable[[Delivery, str], Awaitable[None]]
@@ -275,6 +280,12 @@ class OutboxSender:
                 lane.claim.drop()
                 return False
             message_id = await self._within(deadline, sender, delivery)
+        except _Superseded:
+            await self._store.mark_superseded(delivery.id, self._clock(), owner=self.owner)
+            log.info("watch %r: edit %d skipped: its message shows a newer revision",
+                     delivery.watch_name, delivery.id, extra=context)
+            self.outcomes["superseded"] += 1
+            return True
         except MessageGone as exc:
             # The story's message was deleted: nothing to edit any more; the watch is fine.
             await self._store.mark_failed(delivery.id, str(exc), self._clock(),
@@ -302,8 +313,13 @@ class OutboxSender:
             self.outcomes["failed"] += 1
             self.failed_by_feed[delivery.feed_id] += 1
             return True
-        await self._store.mark_sent(delivery.id, message_id, self._clock(), owner=self.owner,
-                                    token=token)
+        if not await self._store.mark_sent(delivery.id, message_id, self._clock(),
+                                           owner=self.owner, token=token):
+            # Posted, but no longer ours to mark: another process sent it meanwhile.
+            self.outcomes["lost_mark"] += 1
+            self.outcomes["duplicate_deleted"] += await remove_late_copy(
+                self._store, sender, delivery, message_id)
+            return True
         self.sent_total += 1
         self.sent_by_feed[delivery.feed_id] += 1
         self.outcomes["sent"] += 1
@@ -323,10 +339,18 @@ class OutboxSender:
         try:
             with fence.send_deadline(deadline):
                 async with asyncio.timeout(deadline - time.monotonic()):
-                    return await (sender.send(delivery) if delivery.edit_of is None
-                                  else self._edit(sender, delivery))
+                    return await (sender.send(await self._fresh(delivery))
+                                  if delivery.edit_of is None else self._edit(sender, delivery))
         except TimeoutError:
             raise RetryableDelivery("no answer before the target's claim ran out") from None
+
+    async def _fresh(self, delivery: Delivery) -> Delivery:
+        """A new post as its row is now that its attempt started: a correction may have
+        rewritten it after the lane read it (issue 20). Nobody saw the old text, so the
+        post carries no "updated" marker (an edit queued by a later correction adds it)."""
+        alert = await self._store.delivery_alert(delivery.id)
+        return delivery if alert is None else replace(delivery,
+                                                      alert=replace(alert, updated=False))
 
     async def _edit(self, sender: Sender, delivery: Delivery) -> str | None:
         """A story edit: the edited message's id once it is posted (an edit waits for it);
@@ -340,8 +364,20 @@ class OutboxSender:
         if delivery.in_thread:  # a further source, posted once into the story's thread
             return await sender.thread_post(delivery, delivery.edit_message_id)
         alert = await self._store.delivery_alert(delivery.id)
+        # A newer revision may have gone out while this one waited for a retry: never step
+        # the message back (issue 20). One lane per target orders the check and the PATCH.
+        if await self._store.edit_superseded(delivery.id):
+            raise _Superseded
         await sender.edit(delivery if alert is None else replace(delivery, alert=alert),
                           delivery.edit_message_id)
+        if await self._store.edit_superseded(delivery.id):
+            # A newer revision went out while this PATCH was on its way (this process was
+            # paused past its claim): it may have stepped the message back; put back the
+            # newest content sent (PATCH sets the whole state, so a repeat is harmless).
+            newest = await self._store.shown_alert(delivery.edit_of or 0)
+            if newest is not None:
+                await sender.edit(replace(delivery, alert=newest), delivery.edit_message_id)
+                self.outcomes["edit_restored"] += 1
         return delivery.edit_message_id
 
     async def _target_gone(self, delivery: Delivery, reason: str, token: int | None) -> None:

@@ -64,7 +64,7 @@ async def on_click(interaction: discord.Interaction[Any], action: str, ident: in
     """Claim the click, acknowledge it, act, and answer ephemerally."""
     app = cast(_HasApp, interaction.client).app
     try:
-        if not await app.store.claim_interaction(interaction.id, now()):
+        if not await app.store.claim_click(interaction.id, now()):
             return  # another session (or process) has it
     except StoreError as exc:
         log.error("click %s in guild %s: cannot claim it: %s", interaction.id,

@@ -25,9 +25,11 @@ from bot.delivery.markdown import escape_markdown
 from bot.exts.actions import CONTROLS
 from bot.exts.common import report_command_error
 from bot.exts.feeds import FeedCommands
+from bot.exts.gate import admit
 from bot.exts.status import status_command
 from bot.exts.watches import WatchCommands
 from bot.exts.why import why_command
+from bot.service.membership import gateway_lease
 from bot.service.runtime import App
 from bot.store.rows import CONFIG_GUILD, Delivery, FeedRow
 
@@ -47,6 +49,12 @@ def point_discord_at(settings: Settings) -> None:
 
 class WirewatchTree(app_commands.CommandTree["WirewatchClient"]):
     """The command tree; every command error becomes a clear ephemeral reply."""
+
+    async def interaction_check(self, interaction: discord.Interaction[WirewatchClient],
+                                /) -> bool:
+        """Run a command only when fresh, with the gateway provably held, and once
+        (``bot.exts.gate``); otherwise drop it without an answer."""
+        return await admit(self.client.app, interaction, self.client.lease)
 
     async def on_error(self, interaction: discord.Interaction[WirewatchClient],
                        error: app_commands.AppCommandError) -> None:
@@ -74,6 +82,8 @@ class WirewatchClient(discord.Client):
         self.tree.add_command(why_command(app))
         self.synced_to: list[int | None] = []
         self.sync_commands = True  # only one shard's client syncs (see bot.service.gateway)
+        # The lease behind this session (bot.service.gateway): commands need it held.
+        self.lease = gateway_lease(options.get("shard_id") or 0, options.get("shard_count") or 1)
 
     async def setup_hook(self) -> None:
         """Listen for the controls under alerts, then sync commands once per process (not

@@ -50,7 +50,11 @@ async def status_lines(app: App, guild_id: int) -> list[str]:
 
 
 async def process_lines(app: App) -> list[str]:
-    """With several processes: each live one, its roles, and what it holds (counted)."""
+    """With several processes: each live one, its roles, and what it holds (counted).
+
+    Numbered, never named: every guild's admins may run /status, and the operator's host
+    names and pids are not theirs to see (the operator has /healthz and the logs).
+    """
     if app.membership is None:
         return []
     try:
@@ -58,12 +62,12 @@ async def process_lines(app: App) -> list[str]:
     except StoreError:
         return ["Processes: the database did not answer"]
     lines = [f"Processes: {len(rows)} live"]
-    for row in rows:
+    for number, row in enumerate(rows, start=1):
         gateway = [name for name in row.holds if name.startswith("gateway:")]
         targets = len(row.holds) - len(gateway)
         held = ", ".join([*gateway, f"{targets} alert targets"])
         me = " (this one)" if row.id == app.membership.me.id else ""
-        lines.append(f"• {plain(row.host, 60)}:{row.pid}{me}: {row.roles}; holds {held}")
+        lines.append(f"• process {number}{me}: {row.roles}; holds {held}")
     return lines
 
 

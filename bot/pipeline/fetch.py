@@ -7,7 +7,9 @@ message fit for the feed's status line:
   feed (one byte per second) ends at the deadline, which ``sock_read`` alone does not do;
 * the body is streamed and its *decoded* bytes are counted, so a gzip bomb stops at the cap;
 * redirects are followed by hand: each hop's scheme and literal address are checked and
-  its name re-resolved through the guarded resolver (SSRF through redirects);
+  its name re-resolved through the guarded resolver (SSRF through redirects); the
+  private-network allowance holds only on the first URL's host and port: a hop that leaves
+  them goes on without it (a feed's server may not lead us to another private service);
 * one shared session keeps connections alive; a semaphore per host bounds concurrency.
 """
 
@@ -76,6 +78,20 @@ class NotModified:
 
     url: str
     max_age_s: float | None
+
+
+def origin_of(url: str | URL) -> tuple[str, int | None] | None:
+    """The host (lower case) and port (explicit, else the scheme's) of ``url``; None if invalid.
+
+    The private-network allowance belongs to one origin: another name for the same address,
+    or another port on it, is another service.
+    """
+    try:
+        parsed = url if isinstance(url, URL) else URL(url)
+        host = parsed.host
+        return None if host is None else (host.lower().rstrip("."), parsed.port)
+    except (ValueError, TypeError):
+        return None
 
 
 def display_url(url: str | URL) -> str:
@@ -190,10 +206,11 @@ class Fetcher:
         self._slots = slots or _HostSlots(limits.per_host)
         self._session: aiohttp.ClientSession | None = None
         self.access = access
-        # Feeds without the operator's private-network allowance go through their own
-        # session (own connection pool and DNS cache) whose guard allows no private network.
+        # Feeds without the operator's private-network allowance, and every hop that leaves
+        # the first URL's host and port, go through their own session (own connection pool
+        # and DNS cache) whose guard allows no private network.
         self._strict = (Fetcher(limits, AddressGuard(()), slots=self._slots)
-                        if guard.allowed and access is not None else None)
+                        if guard.allowed else None)
 
     def _get_session(self) -> aiohttp.ClientSession:
         # Created lazily: aiohttp wants a running loop, the constructor may not have one.
@@ -231,11 +248,11 @@ class Fetcher:
         per-host slots stay the shared ones.
         """
         strict = self._strict
-        if strict is None or private is True:
+        if strict is None or private is True or (private is None and self.access is None):
             return await self._fetch(url, etag, last_modified, limits)
         if private is False:
             return await strict._fetch(url, etag, last_modified, limits)
-        assert self.access is not None  # noqa: S101 - _strict exists only with a policy
+        assert self.access is not None  # noqa: S101 - no policy was handled above
         if self.access.granted(url):
             return await self._fetch(url, etag, last_modified, limits)
         try:
@@ -298,11 +315,17 @@ class Fetcher:
     ) -> Fetched | NotModified:
         current: str | URL = url
         seen: set[str] = set()
+        hop_fetcher, origin = self, origin_of(url)
         for _hop in range(limits.max_redirects + 1):
-            target = self._validate(current)
+            if hop_fetcher._strict is not None and origin_of(current) != origin:
+                # Left the first URL's host or port: the allowance stays behind, for this hop
+                # and every later one (even one that comes back).
+                hop_fetcher = hop_fetcher._strict
+                session = hop_fetcher._get_session()
+            target = hop_fetcher._validate(current)
             seen.add(str(target))
-            result = await self._request(session, url, target, etag, last_modified, deadline,
-                                         limits)
+            result = await hop_fetcher._request(session, url, target, etag, last_modified,
+                                                deadline, limits)
             if not isinstance(result, URL):
                 return result
             if str(result.with_fragment(None)) in seen:

@@ -18,8 +18,8 @@ from typing import Literal
 from bot.core import metrics
 from bot.core.model import Entry
 from bot.core.text import html_to_text
-from bot.core.urls import host_of
 from bot.pipeline.article import Article, ArticleFetcher, ArticleReason
+from bot.pipeline.fetch import origin_of
 from bot.pipeline.fields import web_url
 from bot.store.rows import CONFIG_GUILD, WatchRow
 
@@ -122,12 +122,13 @@ async def add_article_text(entries: Sequence[Entry], new_keys: Collection[str],
 
 
 def _page_private(private: bool | None, link: str, feed_url: str) -> bool | None:
-    """The feed's allowance, for a page on the feed's own host only (else no private network).
+    """The feed's allowance, for a page on the feed's own host and port only (else no private
+    network); the fetcher also drops it on any redirect that leaves them.
 
-    A link to another host is the publisher's choice (on an aggregator, anyone's): with the
-    allowance it would reach into the operator's network, and the page's text would be
-    matched and shown to every guild that sees the feed.
+    A link to another host (or another port: another service) is the publisher's choice (on
+    an aggregator, anyone's): with the allowance it would reach into the operator's network,
+    and the page's text would be matched and shown to every guild that sees the feed.
     """
-    if private is True and host_of(link) != host_of(feed_url):
+    if private is True and origin_of(link) != origin_of(feed_url):
         return False
     return private

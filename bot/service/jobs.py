@@ -24,6 +24,7 @@ log = logging.getLogger(__name__)
 
 DIGEST_CHECK_S = 2.0  # how late after its boundary a digest is made, at most (plus settling)
 DELIVERY_RETENTION_S = 30 * 86400  # sent and failed deliveries are kept for /status this long
+INTERACTION_RETENTION_S = 86400  # handled interaction ids: long past any replay
 WATCHDOG_S = 10.0
 # An item's key is what stops a second alert: kept 90 days (and as long as its feed still lists
 # it). Its body only serves /watch test (24 h) and soon article text: a week is plenty.
@@ -133,6 +134,10 @@ async def prune_outbox(deps: PollDeps) -> int:
                                        deps.clock() - DELIVERY_RETENTION_S)
     except Exception:
         log.exception("pruning old clicks and story mutes failed; tomorrow's run retries")
+    try:  # slash commands handled: a day is far past any replay (Discord's tokens last 15 min)
+        await deps.store.prune_interactions(deps.clock() - INTERACTION_RETENTION_S)
+    except Exception:
+        log.exception("pruning handled interactions failed; tomorrow's run retries")
     return removed
 
 

@@ -16,7 +16,7 @@ from aiohttp import web
 
 from bot.core.errors import FetchError
 from bot.core.urls import host_of
-from bot.pipeline.fetch import Fetcher
+from bot.pipeline.fetch import Fetcher, origin_of
 from bot.pipeline.websub import (
     DENIED_RETRY_S,
     RETRY_S,
@@ -60,9 +60,12 @@ async def _ask(fetcher: Fetcher, claim: WebSubClaim, public_url: str) -> str | N
     """None if the hub accepted (202/204), else why not."""
     form = subscribe_form(claim.topic, callback_url(public_url, claim.token), claim.secret)
     # The hub's address comes from a feed: the same guard as any fetch, and private networks
-    # only when the hub is on the feed's own host (which the feed's allowance covers).
-    private = host_of(claim.hub) == host_of(claim.topic) and fetcher.access is not None \
-        and await fetcher.access.permits(claim.topic)
+    # only when the hub is on the feed's own host and port (another port is another service,
+    # as for article links and redirects, issue 20) and the feed has the allowance. Without
+    # an access policy the guard's allowance holds for every URL, as in ``Fetcher.fetch``.
+    access = fetcher.access
+    private = access is None or (origin_of(claim.hub) == origin_of(claim.topic)
+                                 and await access.permits(claim.topic))
     try:
         status, text = await fetcher.post_form(claim.hub, form, private=private)
     except FetchError as exc:

@@ -12,6 +12,7 @@ Map (a method lives where its name says):
 - ``watches.py``   watches · ``outbox.py`` deliveries · ``config_sync.py`` the config file
 - ``leases.py``    processes, named leases, the config in force (several processes)
 - ``retention.py`` the daily prune of item bodies and old keys
+- ``interactions.py`` slash commands handled, each once (issue 20)
 - ``articles.py``  full-text mode per subscription, article-fetch counts per feed (issue 13)
 - ``digests.py``   matches held for digests and quiet hours, each digest made once
 - ``websub.py``    WebSub subscriptions: hubs to ask, callback tokens, pushes that make a feed due
@@ -42,6 +43,7 @@ from bot.store.config_sync import ConfigSync
 from bot.store.database import DbLimits, sqlite_events
 from bot.store.digests import Digests
 from bot.store.feeds import Feeds
+from bot.store.interactions import Interactions
 from bot.store.items import Items
 from bot.store.leases import Cluster
 from bot.store.outbox import Outbox
@@ -54,7 +56,7 @@ _CONNECT_TIMEOUT_S = 10
 
 
 class SqlStore(ConfigSync, Feeds, Items, Watches, Outbox, Retention, Articles, Digests,
-               Cluster, WebSub, Actions, Why):
+               Cluster, WebSub, Actions, Why, Interactions):
     """``bot.store.base.Store`` over SQLAlchemy Core; ``open_store(url)`` makes one."""
 
 

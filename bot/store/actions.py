@@ -36,7 +36,7 @@ def _watch(conn: Connection, watch_id: int) -> WatchRow | None:
 class Actions(Database):
     """Claims of component clicks, story mutes, timed pauses, follow roles."""
 
-    async def claim_interaction(self, interaction_id: int, now: float) -> bool:
+    async def claim_click(self, interaction_id: int, now: float) -> bool:
         """True for the first caller with this interaction id, False for every later one."""
         def claim(conn: Connection) -> bool:
             # RETURNING, not rowcount: through SQLAlchemy, psycopg reports -1 for this INSERT

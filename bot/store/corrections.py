@@ -6,6 +6,10 @@ row per item; issue 24); when a poll sees a different fingerprint, the stored it
 updated and every alert it caused is brought up to date:
 one not yet attempted is simply rewritten, one already posted gets an edit delivery with
 the new headline and the "updated" marker (keeping its story's "Also reported by").
+
+Polls are not ordered (two processes, a slow fetch, a paused one): a correction applies
+only if its poll fetched no earlier than the poll behind the current text (``fetched_at``),
+so a stale poll never "corrects" a headline back to its old text (issue 20).
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import Connection, func, select, update
 
 from bot.core.model import Entry, Snippet, Source
 from bot.core.text import html_to_text
@@ -50,10 +54,13 @@ def apply_corrections(conn: Connection, feed_id: int, entries: Sequence[Entry],
     touched = 0
     for entry in entries:
         lead = html_to_text(entry.summary[:4000])[:LEAD_CHARS] if entry.summary else ""
-        conn.execute(update(story_items).where(
-            story_items.c.feed_id == feed_id, story_items.c.item_key == entry.key).values(
+        newer = conn.execute(update(story_items).where(
+            story_items.c.feed_id == feed_id, story_items.c.item_key == entry.key,
+            func.coalesce(story_items.c.fetched_at, story_items.c.at) <= now).values(
             content_hash=content_hash(entry.title, entry.summary), title=entry.title,
-            lead=lead))
+            lead=lead, fetched_at=now))
+        if not newer.rowcount:
+            continue  # this poll fetched before the one behind the current text: stale
         conn.execute(update(items).where(items.c.feed_id == feed_id,
                                          items.c.key == entry.key).values(
             title=entry.title, data=entry_to_json(entry)))
@@ -72,10 +79,14 @@ def _correct(conn: Connection, row: Any, entry: Entry, lead: str, now: float) ->
     snippet = Snippet(lead, ()) if lead and lead != alert.snippet.text else alert.snippet
     fixed = dataclasses.replace(alert, title=entry.title or alert.title, snippet=snippet)
     if row.status == "pending" and row.first_attempt is None:
-        # Not posted yet: post the corrected text, no marker needed.
-        conn.execute(update(deliveries).where(deliveries.c.id == row.id).values(
-            payload=alert_to_json(fixed)))
-        return
+        # Not posted yet: post the corrected text, no marker needed. Only while no attempt
+        # has started (checked under the row lock): the sender re-reads the row once its
+        # attempt started, so a rewrite after that would never be seen; then edit instead.
+        rewritten = conn.execute(update(deliveries).where(
+            deliveries.c.id == row.id, deliveries.c.status == "pending",
+            deliveries.c.first_attempt.is_(None)).values(payload=alert_to_json(fixed)))
+        if rewritten.rowcount:
+            return
     # Posted (or possibly posted): the corrected text becomes the base of later story
     # edits, and an edit shows it now with the marker and the story's other sources.
     conn.execute(update(deliveries).where(deliveries.c.id == row.id).values(

@@ -14,7 +14,7 @@ from bot.store.dialect import db_now
 from bot.store.mapping import delivery_from_row
 from bot.store.rows import Delivery, OutboxCounts
 from bot.store.schema import deliveries, leases, watches
-from bot.store.stories import edit_sent
+from bot.store.stories import edit_done, edit_sent
 from bot.store.watches import ACTIVE
 
 # Each target (channel, webhook, console) sends in order and at most 5 per 5 s on Discord,
@@ -100,23 +100,68 @@ class Outbox(Database):
     async def delivery_alert(self, delivery_id: int) -> Alert | None:
         """The alert a delivery holds now (None if it is gone).
 
-        A pending story edit is refreshed with new sources until its first attempt, so a
-        sender that read it earlier reads it again once its attempt has started.
+        A pending story edit is refreshed with new sources, and a pending post rewritten by a
+        correction, until its first attempt; a sender that read it earlier reads it again
+        once its attempt has started.
         """
         payload = await self.read(lambda conn: conn.execute(
             select(deliveries.c.payload).where(deliveries.c.id == delivery_id)).scalar())
         return None if payload is None else alert_from_json(payload)
 
+    async def edit_superseded(self, delivery_id: int) -> bool:
+        """Whether an edit is older than what its message shows already (issue 20): a newer
+        revision was sent while this one waited (a retry), so sending it would step back."""
+        edit = deliveries.alias("edit")
+        query = (select(edit.c.revision, deliveries.c.shown_revision)
+                 .join_from(edit, deliveries, deliveries.c.id == edit.c.edit_of)
+                 .where(edit.c.id == delivery_id))
+        row = await self.read(lambda conn: conn.execute(query).first())
+        return row is not None and 0 < row.revision <= row.shown_revision
+
     async def mark_sent(self, delivery_id: int, message_id: str | None, now: float, *,
-                        owner: str | None = None, token: int | None = None) -> None:
-        """The alert is in Discord (or printed): never send it again."""
-        def write(conn: Connection) -> None:
+                        owner: str | None = None, token: int | None = None) -> bool:
+        """The alert is in Discord (or printed): never send it again.
+
+        False when the row was not this sender's to mark (another process sent it, or it is
+        no longer pending): whatever this sender just posted may be a duplicate.
+        """
+        def write(conn: Connection) -> bool:
             marked = conn.execute(_update(
                 delivery_id, owner, token, status="sent", message_id=message_id, sent_at=now,
                 attempts=deliveries.c.attempts + 1, first_attempt=_first_attempt(now)))
             if marked.rowcount:  # not a stale sender's: the row is its to mark
                 edit_sent(conn, delivery_id, now)  # nothing for a new message or thread post
+            return bool(marked.rowcount)
+        return await self.write(write)
+
+    async def shown_alert(self, original_id: int) -> Alert | None:
+        """What the message ``original_id`` posted shows now: the sent edit of its highest
+        revision (None when no edit of it was sent)."""
+        edit = deliveries.alias("edit")
+        query = (select(edit.c.payload)
+                 .join_from(edit, deliveries, deliveries.c.id == edit.c.edit_of)
+                 .where(deliveries.c.id == original_id, edit.c.status == "sent",
+                        edit.c.revision == deliveries.c.shown_revision,
+                        edit.c.revision > 0, edit.c.message_id.is_not(None)))
+        payload = await self.read(lambda conn: conn.execute(query).scalar())
+        return None if payload is None else alert_from_json(payload)
+
+    async def mark_superseded(self, delivery_id: int, now: float, *,
+                              owner: str | None = None) -> None:
+        """An edit older than its message's content is done without being sent."""
+        def write(conn: Connection) -> None:
+            marked = conn.execute(_update(
+                delivery_id, owner, status="sent", sent_at=now,
+                last_error="superseded by a newer edit", first_attempt=_first_attempt(now)))
+            if marked.rowcount:
+                edit_done(conn, delivery_id)
         await self.write(write)
+
+    async def sent_message(self, delivery_id: int) -> str | None:
+        """The message id recorded for a sent delivery (None if none is recorded)."""
+        return await self.read(lambda conn: conn.execute(
+            select(deliveries.c.message_id).where(deliveries.c.id == delivery_id,
+                                                   deliveries.c.status == "sent")).scalar())
 
     async def mark_retry(self, delivery_id: int, error: str, next_attempt: float,
                          now: float, *, owner: str | None = None,

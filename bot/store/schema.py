@@ -177,6 +177,12 @@ deliveries = Table(
     Column("sent_at", Time),
     # An edit of the message another delivery posted (issue 14); NULL for a new message.
     Column("edit_of", Id),
+    # Message state only moves forward (issue 20). An edit carries the revision of the message
+    # content it renders; the message's own row (edit_of IS NULL) counts the revisions queued
+    # so far in ``revision`` and the one its message shows in ``shown_revision``: an edit
+    # whose revision is not above that one is older than what was sent, and is never sent.
+    Column("revision", Integer, nullable=False, server_default=text("0")),
+    Column("shown_revision", Integer, nullable=False, server_default=text("0")),
     Column("claimed_by", StoredText),  # the process sending it (holds its target's lease)
     Column("claim_token", Integer),  # that lease's fencing token when the attempt started
     # Issue 22: a further source posted into the thread of the message ``edit_of`` posted.
@@ -203,6 +209,9 @@ story_items = Table(
     Column("lead", StoredText, nullable=False),
     Column("link", StoredText, nullable=False),
     Column("content_hash", StoredText, nullable=False),
+    # When the poll behind the current title and summary fetched (NULL: ``at``). A correction
+    # applies only from a poll that fetched no earlier (issue 20): a stale one never reverts it.
+    Column("fetched_at", Time),
     UniqueConstraint("book", "feed_id", "item_key"),
     Index("story_items_at", "at"),
     Index("story_items_book", "book", "version"),
@@ -337,4 +346,14 @@ component_clicks = Table(
     Column("at", Time, nullable=False),
     PrimaryKeyConstraint("interaction_id"),
     Index("component_clicks_at", "at"),
+)
+
+# Slash commands handled (issue 20): one row per interaction id, claimed before the command
+# runs, so a command delivered to two sessions (or replayed after a pause) runs once.
+interactions = Table(
+    "interactions", metadata,
+    Column("id", Snowflake, primary_key=True, autoincrement=False),
+    Column("owner", StoredText, nullable=False),  # the process that handled it
+    Column("handled_at", Time, nullable=False),
+    Index("interactions_handled", "handled_at"),
 )

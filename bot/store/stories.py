@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, delete, false, insert, select, update
+from sqlalchemy import Connection, delete, insert, select, update
 
 from bot.core.model import Alert, Entry, Source
 from bot.store.codec import alert_from_json, alert_to_json
@@ -163,7 +163,8 @@ def _insert_rows(conn: Connection, book: int, version: int, feed_id: int,
         rows.append({"book": book, "version": version, "feed_id": feed_id,
                      "item_key": entry.key, "story_id": story, "at": now, "feed_name": name,
                      "title": item.title, "lead": item.summary, "link": item.link,
-                     "content_hash": content_hash(entry.title, entry.summary)})
+                     "content_hash": content_hash(entry.title, entry.summary),
+                     "fetched_at": now})
     conn.execute(insert(story_items), rows)
     _maybe_prune(conn, len(rows), now)
 
@@ -177,7 +178,8 @@ def record_fingerprints(conn: Connection, feed_id: int, entries: Sequence[Entry]
         {"book": FINGERPRINTS, "version": 0, "feed_id": feed_id, "item_key": entry.key,
          "story_id": "", "at": now, "feed_name": str(feed_id), "title": entry.title,
          "lead": "", "link": entry.link,
-         "content_hash": content_hash(entry.title, entry.summary)} for entry in entries])
+         "content_hash": content_hash(entry.title, entry.summary), "fetched_at": now}
+        for entry in entries])
     _maybe_prune(conn, len(entries), now)
 
 
@@ -261,7 +263,8 @@ def place_drafts(conn: Connection, feed_id: int, drafts: Sequence[DeliveryDraft]
 
 def _insert_delivery(conn: Connection, watch_id: int, feed_id: int, item_key: str,
                      nonce: str, alert: Alert, next_attempt: float,
-                     edit_of: int | None = None, in_thread: bool = False) -> int | None:
+                     edit_of: int | None = None, in_thread: bool = False,
+                     revision: int = 0) -> int | None:
     found = conn.execute(select(deliveries.c.id).where(
         deliveries.c.watch_id == watch_id, deliveries.c.feed_id == feed_id,
         deliveries.c.item_key == item_key)).scalar()
@@ -270,7 +273,8 @@ def _insert_delivery(conn: Connection, watch_id: int, feed_id: int, item_key: st
     return int(conn.execute(insert(deliveries).values(
         watch_id=watch_id, feed_id=feed_id, item_key=item_key, nonce=nonce,
         payload=alert_to_json(alert), next_attempt=next_attempt, created_at=next_attempt,
-        edit_of=edit_of, in_thread=in_thread).returning(deliveries.c.id)).scalar_one())
+        edit_of=edit_of, in_thread=in_thread, revision=revision).returning(deliveries.c.id)
+    ).scalar_one())
 
 
 def _add_source(conn: Connection, post: Any, draft: DeliveryDraft, now: float,
@@ -303,15 +307,17 @@ def _add_source(conn: Connection, post: Any, draft: DeliveryDraft, now: float,
 
 def queue_edit(conn: Connection, original: Any, alert: Alert, tag: str, now: float,
                post: Any = None) -> None:
-    """Queue an edit of ``original``'s message to ``alert``.
+    """Queue an edit of ``original``'s message to ``alert``, as the message's next revision.
 
     With a story post: refresh its pending edit while that has not been attempted, else
     queue a new one no sooner than ``EDIT_GAP_S`` after the post's last edit.
     """
+    revision = next_revision(conn, original.id)
     if post is not None and post.edit_id is not None:
         refreshed = conn.execute(update(deliveries).where(
             deliveries.c.id == post.edit_id, deliveries.c.status == "pending",
-            deliveries.c.first_attempt.is_(None)).values(payload=alert_to_json(alert)))
+            deliveries.c.first_attempt.is_(None)).values(payload=alert_to_json(alert),
+                                                         revision=revision))
         if refreshed.rowcount:
             return
     last = post.last_edit_at if post is not None else None
@@ -319,17 +325,39 @@ def queue_edit(conn: Connection, original: Any, alert: Alert, tag: str, now: flo
     owner = f"p{post.id}" if post is not None else f"d{original.id}"
     edit_id = _insert_delivery(conn, original.watch_id, original.feed_id,
                                f"edit:{owner}:{tag}", f"e{owner}.{tag}"[:25], alert, due,
-                               edit_of=original.id)
+                               edit_of=original.id, revision=revision)
     if edit_id is not None and post is not None:
         conn.execute(update(story_posts).where(story_posts.c.id == post.id).values(
             edit_id=edit_id))
 
 
+def next_revision(conn: Connection, original_id: int) -> int:
+    """The next revision of the message ``original_id`` posted (a counter on its row; the
+    row lock orders two ingests that edit one message)."""
+    return int(conn.execute(update(deliveries).where(deliveries.c.id == original_id)
+                            .values(revision=deliveries.c.revision + 1)
+                            .returning(deliveries.c.revision)).scalar_one())
+
+
 def edit_sent(conn: Connection, delivery_id: int, now: float) -> None:
-    """An edit reached Discord: the next one of that message waits ``EDIT_GAP_S``."""
-    original = select(deliveries.c.edit_of).where(deliveries.c.id == delivery_id,
-                                                  deliveries.c.in_thread == false())
-    conn.execute(update(story_posts).where(story_posts.c.delivery_id == original.scalar_subquery())
+    """An edit reached Discord: its message shows its revision now (unless it shows a later
+    one), and the next edit of that message waits ``EDIT_GAP_S``. A thread post (issue 22)
+    is no edit of the message: nothing changes."""
+    edit = conn.execute(select(deliveries.c.edit_of, deliveries.c.revision,
+                               deliveries.c.in_thread).where(
+        deliveries.c.id == delivery_id)).first()
+    if edit is None or edit.edit_of is None or edit.in_thread:
+        return
+    conn.execute(update(deliveries).where(deliveries.c.id == edit.edit_of,
+                                          deliveries.c.shown_revision < edit.revision)
+                 .values(shown_revision=edit.revision))
+    conn.execute(update(story_posts).where(story_posts.c.delivery_id == edit.edit_of)
                  .values(last_edit_at=now))
+    edit_done(conn, delivery_id)
+
+
+def edit_done(conn: Connection, delivery_id: int) -> None:
+    """The story post's pending edit is no longer ``delivery_id``: the next source queues
+    (or refreshes) another."""
     conn.execute(update(story_posts).where(story_posts.c.edit_id == delivery_id).values(
         edit_id=None))

@@ -138,12 +138,16 @@ def test_settings_defaults_and_validation() -> None:
                             "WIREWATCH_HTTP_ADDR": "127.0.0.1:9000",
                             "DISCORD_TOKEN": "secret-token-value"})
     assert len(custom.allow_private_networks) == 2
+    single = load_settings({"WIREWATCH_ALLOW_PRIVATE_NETWORKS": "10.0.0.5, ::1"})
+    assert [str(n) for n in single.allow_private_networks] == ["10.0.0.5/32", "::1/128"]
     assert custom.http_addr == ("127.0.0.1", 9000)
     assert "secret-token-value" not in repr(custom)
 
 
 @pytest.mark.parametrize(("name", "value"), [
     ("WIREWATCH_ALLOW_PRIVATE_NETWORKS", "10.0.0.0/33"),
+    ("WIREWATCH_ALLOW_PRIVATE_NETWORKS", "192.168.1.10/8"),  # host bits: was 192.0.0.0/8
+    ("WIREWATCH_ALLOW_PRIVATE_NETWORKS", "127.0.0.0/8, 10.1.2.3/16"),
     ("WIREWATCH_HTTP_ADDR", "nonsense"),
     ("WIREWATCH_DATABASE_URL", "mysql://x"),
     ("WIREWATCH_DISCORD_API_BASE", "discord.com"),

@@ -274,6 +274,73 @@ async def test_an_edit_waiting_out_its_gap_does_not_hold_back_new_alerts(world: 
     assert len(world.fake.state.edits) == 2
 
 
+# --- Message state only moves forward (issue 20) -------------------------------------------
+
+async def test_an_older_edit_waiting_to_retry_never_overwrites_a_newer_one(world: World) -> None:
+    """Edit 1 (Reuters) is rate limited and waits a minute; edit 2 (Reuters and BBC) goes
+    first. Edit 1's full-state PATCH must not land afterwards and drop BBC."""
+    await world.publish("AP", "Fed raises interest rates by a quarter point")
+    await world.drain()
+    [message] = world.messages()
+    world.fake.faults.rate_limit(f"/channels/{ALERTS_CHANNEL_ID}/messages/{message['id']}",
+                                 retry_after=60.0, method="PATCH")
+    await world.publish("Reuters", "Fed raises interest rates by quarter point - Reuters")
+    await world.drain()
+    assert world.fake.state.edits == []  # 429: edit 1 retries in a minute
+    world.clock.now += 1
+    await world.publish("BBC", "UPDATE 2-Fed raises interest rates by a quarter point")
+    await world.drain()
+    assert len(world.fake.state.edits) == 1  # edit 2, with both sources
+    world.clock.now += 120
+    await world.drain()
+    [message] = world.messages()
+    assert "Reuters" in _also(message) and "BBC" in _also(message)
+    assert len(world.fake.state.edits) == 1
+    assert world.outbox.outcomes["superseded"] == 1
+    assert await world.store.pending_deliveries(10) == []
+
+
+async def test_a_correction_while_the_post_waits_in_its_lane_is_posted(world: World) -> None:
+    """The lane holds the post as it read it; a correction before its attempt rewrites the
+    row and queues no edit. The post must go out corrected."""
+    import asyncio
+    await world.publish("AP", "Fed holds interest rates steady")  # ahead in the lane
+    key = await world.publish("Reuters", "Minister quits over expenses")
+    world.fake.faults.post_delay = 0.5  # the lane is busy posting the Fed alert meanwhile
+    drain = asyncio.create_task(world.outbox.drain_once())
+    await asyncio.sleep(0.2)
+    await world.publish("Reuters", "Minister quits over expenses claims", key=key)
+    await drain
+    world.fake.faults.post_delay = 0.0
+    world.clock.now += 30
+    await world.drain()
+    assert [_title(m) for m in world.messages()] == [
+        "Fed holds interest rates steady", "Minister quits over expenses claims"]
+    assert world.fake.state.edits == []
+
+
+async def test_a_stale_poll_never_corrects_a_headline_back(world: World) -> None:
+    """A poll that fetched before the one behind the current text is ingested last (a slow
+    or paused process): its old headline is not a correction."""
+    key = await world.publish("AP", "Minister quits over expenses")
+    await world.drain()
+    world.clock.now += 60
+    await world.publish("AP", "Minister quits over expenses row", key=key)
+    await world.drain()
+    stale = world.clock.now - 30  # fetched between the two polls above, ingested only now
+    now, world.clock.now = world.clock.now, stale
+    await world.publish("AP", "Minister quits over expenses", key=key)
+    world.clock.now = now + 60
+    await world.drain()
+    [message] = world.messages()
+    assert _title(message) == "Updated: Minister quits over expenses row"
+    assert len(world.fake.state.edits) == 1
+    world.clock.now += 60  # a newer poll still corrects
+    await world.publish("AP", "Minister quits over expenses claims", key=key)
+    await world.drain()
+    assert _title(world.messages()[0]) == "Updated: Minister quits over expenses claims"
+
+
 OTHER_GUILD = 3333333333333333333
 FLOOD = ["Fed raises interest rates by a quarter point, markets slide",
          "Fed raises interest rates as inflation stays high",

@@ -159,3 +159,15 @@ async def test_status_reports_failing_feeds_and_failed_deliveries(wired: Bot) ->
     assert lines[3].startswith("• feed **Wire**: HTTP 500")
     assert lines[4].startswith("• watch **trade** (failed): channel ")
     assert "HTTP 403 50001 Missing Access" in lines[4]
+
+
+async def test_status_shows_processes_without_the_operators_hosts_or_pids(wired: Bot) -> None:
+    """Any guild's admin may run /status: it counts the processes, never names their hosts."""
+    membership = wired.app.membership
+    assert membership is not None
+    await membership.register()
+    status = await wired.answer("status")
+    assert "Processes: 1 live" in status
+    assert "• process 1 (this one): all; holds 0 alert targets" in status
+    assert membership.me.host not in status
+    assert f":{membership.me.pid}" not in status and str(membership.me.pid) not in status

@@ -3,6 +3,7 @@
     PATCH  /channels/{c}/messages/{m}              bot token; the bot's own messages only
     PATCH  /webhooks/{w}/{token}/messages/{m}      only messages this webhook sent
     DELETE /channels/{c}/messages/{m}              (tests delete a message to see a 404)
+    DELETE /webhooks/{w}/{token}/messages/{m}      only messages this webhook sent
 
 * Unknown or deleted message: 404 ``{"code": 10008, "message": "Unknown Message"}``.
 * Someone else's message (another user's, or a webhook's, edited with the bot token):
@@ -42,6 +43,8 @@ class EditApi:
         add_endpoint(app, "DELETE", message, self.delete_channel_message)
         add_endpoint(app, "PATCH", r"/webhooks/{wid:\d+}/{token}/messages/{mid:\d+}",
                      self.edit_webhook_message)
+        add_endpoint(app, "DELETE", r"/webhooks/{wid:\d+}/{token}/messages/{mid:\d+}",
+                     self.delete_webhook_message)
 
     def _find(self, channel_id: int, message_id: str) -> JSON | None:
         return next((m for m in self.state.messages.get(channel_id, [])
@@ -78,6 +81,20 @@ class EditApi:
         if msg is None:
             return error(404, UNKNOWN_MESSAGE, "Unknown Message")
         self.state.messages[cid].remove(msg)
+        self.state.changed()
+        return 204, None
+
+    async def delete_webhook_message(self, request: web.Request) -> Reply:
+        """``DELETE /webhooks/{w}/{token}/messages/{m}``: messages of this webhook only."""
+        hook = self.state.webhooks.get(int(request.match_info["wid"]))
+        if hook is None:
+            return error(404, 10015, "Unknown Webhook")
+        if request.match_info["token"] != hook.token:
+            return error(401, 50027, "Invalid Webhook Token")
+        msg = self._find(hook.channel_id, request.match_info["mid"])
+        if msg is None or msg.get("webhook_id") != str(hook.id):
+            return error(404, UNKNOWN_MESSAGE, "Unknown Message")
+        self.state.messages[hook.channel_id].remove(msg)
         self.state.changed()
         return 204, None
 

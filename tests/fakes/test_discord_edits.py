@@ -85,3 +85,19 @@ async def test_rate_limited_edit_is_retried_by_discord_py(fake: FakeDiscord,
     assert fake.messages(ALERTS_CHANNEL_ID)[0]["content"] == "after a 429"
     patches = [r.status for r in fake.state.requests if r.method == "PATCH"]
     assert patches == [429, 200]
+
+
+async def test_a_webhook_deletes_only_its_own_messages(fake: FakeDiscord, bot: TestBot) -> None:
+    hook = discord.Webhook.from_url(FakeWebhook().url, client=bot)
+    sent = await hook.send("via webhook", wait=True, allowed_mentions=NONE)
+    own = await alerts(bot).send("the bot's own", allowed_mentions=NONE)
+    base = f"{fake.api_base}/webhooks/{WEBHOOK_ID}/{WEBHOOK_TOKEN}/messages"
+    async with aiohttp.ClientSession() as http:
+        async with http.delete(f"{base}/{own.id}") as resp:
+            assert resp.status == 404  # not this webhook's message
+        async with http.delete(f"{base}/{sent.id}") as resp:
+            assert resp.status == 204
+        async with http.delete(f"{base}/{sent.id}") as resp:
+            assert resp.status == 404 and (await resp.json())["code"] == 10008
+    assert fake.webhook_messages(WEBHOOK_ID) == []
+    assert [m["content"] for m in fake.messages(ALERTS_CHANNEL_ID)] == ["the bot's own"]

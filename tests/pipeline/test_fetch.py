@@ -100,6 +100,30 @@ async def test_redirects_are_followed_and_reported(server: FeedServer, fetcher: 
     assert result.url == server.url("/old") and result.final_url == server.url("/new")
 
 
+@pytest.mark.parametrize(("target", "reached"), [
+    ("{own}/page", True),  # the same host and port keep the allowance
+    ("http://localhost:{port}/page", False),  # another name of the same address: another host
+    ("http://127.0.0.1:{other}/page", False),  # another port on the same IP: another service
+])
+async def test_a_redirect_that_leaves_the_host_and_port_loses_the_allowance(
+        server: FeedServer, target: str, reached: bool) -> None:
+    async with FeedServer() as other:
+        for running in (server, other):
+            running.serve("/page", FEED)
+        url = target.format(own=server.base_url, port=server.port, other=other.port)
+        server.redirect("/start", url)
+        allowed = Fetcher(FetchLimits(deadline_s=2.0), LOOPBACK)
+        try:
+            if reached:
+                assert isinstance(await allowed.fetch(server.url("/start")), Fetched)
+            else:
+                with pytest.raises(FetchError, match="not a public address"):
+                    await allowed.fetch(server.url("/start"))
+        finally:
+            await allowed.close()
+        assert server.hits("/page") + other.hits("/page") == (1 if reached else 0)
+
+
 @pytest.mark.parametrize(
     ("setup", "message"),
     [

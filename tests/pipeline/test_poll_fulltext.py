@@ -222,15 +222,25 @@ async def test_a_config_feeds_allowance_reaches_no_other_hosts_page(rig: Rig) ->
         ).encode() + b"</channel>")
 
     try:
-        server.serve("/config-feed", config_feed([]))
-        [sub] = await rig.store.subscriptions(CONFIG_GUILD)
-        await poll_feed(sub.feed, deps)
-        server.serve("/config-feed", config_feed([("own", server.url("/own")),
-                                                  ("x", f"{other_host}/internal")]))
-        [sub] = await rig.store.subscriptions(CONFIG_GUILD)
-        assert (await poll_feed(sub.feed, deps)).outcome == Outcome.INGESTED
-        assert server.hits("/own") == 1, "a page on the feed's own host keeps the allowance"
-        assert server.hits("/internal") == 0, "another private host was reached"
+        async with FeedServer() as other_port:
+            other_port.serve("/internal", PAGE, content_type=HTML)
+            # Links on the feed's own host that redirect away: to another private host, and
+            # to another port of the same IP (another service). Each hop must lose it.
+            server.redirect("/hop-host", f"{other_host}/internal")
+            server.redirect("/hop-port", other_port.url("/internal"))
+            server.serve("/config-feed", config_feed([]))
+            [sub] = await rig.store.subscriptions(CONFIG_GUILD)
+            await poll_feed(sub.feed, deps)
+            server.serve("/config-feed", config_feed([
+                ("own", server.url("/own")), ("x", f"{other_host}/internal"),
+                ("y", f"http://127.0.0.1:{other_port.port}/internal"),
+                ("h", server.url("/hop-host")), ("p", server.url("/hop-port"))]))
+            [sub] = await rig.store.subscriptions(CONFIG_GUILD)
+            assert (await poll_feed(sub.feed, deps)).outcome == Outcome.INGESTED
+            assert server.hits("/own") == 1, "a page on the feed's own host keeps the allowance"
+            assert server.hits("/hop-host") == server.hits("/hop-port") == 1
+            assert server.hits("/internal") == 0, "another private host was reached"
+            assert other_port.hits("/internal") == 0, "another port was reached"
     finally:
         await fetcher.close()
 

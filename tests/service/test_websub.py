@@ -16,6 +16,8 @@ import aiohttp
 import pytest
 from aiohttp import web
 
+from bot.core.urls import host_of
+from bot.pipeline.access import PrivateAccess
 from bot.pipeline.fetch import Fetcher, FetchLimits
 from bot.pipeline.isolation import IsolatedParser
 from bot.pipeline.netguard import AddressGuard
@@ -115,6 +117,28 @@ async def test_a_feed_with_a_hub_is_subscribed_and_verified(rig: Rig) -> None:
     # Asked once: the next runs find nothing due until the renewal.
     assert await rig.subscribe_job() == 0
     assert len(rig.hub.requests) == 1
+
+
+async def test_a_hub_on_another_port_of_the_feeds_private_host_is_not_asked(
+        rig: Rig) -> None:
+    """The feed (allowed onto 127.0.0.0/8 by the operator's policy) names a hub on its own IP
+    but another port: another service, so the allowance stays behind (issue 20), as it does
+    for article links and redirects."""
+    url = rig.feeds.url("/pushed")
+    rig.feeds.serve("/pushed", hub_feed(rig.hub.url))
+    await rig.store.subscribe(GUILD, url, "pushed", 60, rig.clock.now)
+    await poll_feed(await rig.feed(), rig.deps)
+    assert host_of(rig.hub.url) == host_of(url) and rig.hub.url.split(":")[2] != \
+        url.split(":")[2]
+    fetcher = Fetcher(FetchLimits(deadline_s=5),
+                      AddressGuard((ipaddress.ip_network("127.0.0.0/8"),)),
+                      PrivateAccess(rig.store, [GUILD]))
+    try:
+        assert await fetcher.access.permits(url)  # type: ignore[union-attr]
+        assert await request_subscriptions(rig.store, fetcher, rig.public_url, rig.clock) == 0
+    finally:
+        await fetcher.close()
+    assert rig.hub.requests == []
 
 
 async def test_polling_goes_on_at_the_maximum_as_a_safety_net(rig: Rig) -> None:

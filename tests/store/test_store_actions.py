@@ -57,11 +57,11 @@ async def _sent_all(store: Store) -> None:
 
 async def test_a_click_is_claimed_once_across_processes(backend: Backend) -> None:
     stores = [await backend.open() for _ in range(3)]
-    results = await asyncio.gather(*(s.claim_interaction(777, NOW) for s in stores for _ in
+    results = await asyncio.gather(*(s.claim_click(777, NOW) for s in stores for _ in
                                      range(3)))
     assert sorted(results) == [False] * 8 + [True]
     assert await stores[0].prune_actions(NOW + 1) == 1
-    assert await stores[1].claim_interaction(777, NOW)  # pruned: Discord never resends it
+    assert await stores[1].claim_click(777, NOW)  # pruned: Discord never resends it
 
 
 async def test_a_timed_pause_ends_by_itself(store: Store) -> None:

@@ -5,7 +5,7 @@ outcome, the story it joined, per watch the match or the first term that failed)
 existing is rewritten; items seen before the upgrade simply have no trail ("known").
 
 Revision ID: 0009_trail
-Revises: 0007_fencing
+Revises: 0008_revisions
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from alembic import op
 from bot.store.types import Id, StoredText, Time
 
 revision = "0009_trail"
-down_revision = "0007_fencing"
+down_revision = "0008_revisions"
 branch_labels = None
 depends_on = None
 

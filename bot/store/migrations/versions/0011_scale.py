@@ -6,6 +6,7 @@ was recorded at), and its unique key becomes (book, feed_id, item_key); ``story_
 each book's version. The table is rebuilt (a unique key cannot be altered on SQLite); the
 decisions recorded before are kept as fingerprints only (book -1): they came from one shared
 book, so they would mix guilds if replayed, but their corrections still edit their alerts.
+``fetched_at`` (0008_revisions, issue 20) is kept in both directions.
 
 Revision ID: 0011_scale
 Revises: 0010_actions
@@ -36,6 +37,7 @@ def _story_items(book: bool) -> None:
         sa.Column("at", Time, nullable=False),
         *(sa.Column(name, StoredText, nullable=False)
           for name in ("feed_name", "title", "lead", "link", "content_hash")),
+        sa.Column("fetched_at", Time),  # 0008_revisions (issue 20): kept in both shapes
         sa.UniqueConstraint(*(("book",) if book else ()), "feed_id", "item_key"),
         sqlite_autoincrement=True)
     op.create_index("story_items_at", "story_items", ["at"])
@@ -46,13 +48,13 @@ def _story_items(book: bool) -> None:
 def upgrade() -> None:
     """Rebuild story_items with book and version (old rows: fingerprints); add story_books."""
     op.execute("CREATE TABLE story_items_old AS SELECT seq, feed_id, item_key, story_id, at,"
-               " feed_name, title, lead, link, content_hash FROM story_items")
+               " feed_name, title, lead, link, content_hash, fetched_at FROM story_items")
     op.drop_table("story_items")
     _story_items(book=True)
     op.execute("INSERT INTO story_items (book, version, feed_id, item_key, story_id, at,"
-               " feed_name, title, lead, link, content_hash) SELECT -1, 0, feed_id, item_key,"
-               " story_id, at, feed_name, title, lead, link, content_hash FROM story_items_old"
-               " ORDER BY seq")
+               " feed_name, title, lead, link, content_hash, fetched_at) SELECT -1, 0, feed_id,"
+               " item_key, story_id, at, feed_name, title, lead, link, content_hash, fetched_at"
+               " FROM story_items_old ORDER BY seq")
     op.drop_table("story_items_old")
     op.create_table(
         "story_books",
@@ -64,11 +66,11 @@ def downgrade() -> None:
     """One shared book again: the fingerprint rows, one per item, become its decisions."""
     op.drop_table("story_books")
     op.execute("CREATE TABLE story_items_old AS SELECT seq, book, feed_id, item_key, story_id,"
-               " at, feed_name, title, lead, link, content_hash FROM story_items")
+               " at, feed_name, title, lead, link, content_hash, fetched_at FROM story_items")
     op.drop_table("story_items")
     _story_items(book=False)
     op.execute("INSERT INTO story_items (feed_id, item_key, story_id, at, feed_name, title,"
-               " lead, link, content_hash) SELECT feed_id, item_key, story_id, at, feed_name,"
-               " title, lead, link, content_hash FROM story_items_old WHERE book = -1"
-               " ORDER BY seq")
+               " lead, link, content_hash, fetched_at) SELECT feed_id, item_key, story_id, at,"
+               " feed_name, title, lead, link, content_hash, fetched_at FROM story_items_old"
+               " WHERE book = -1 ORDER BY seq")
     op.drop_table("story_items_old")
