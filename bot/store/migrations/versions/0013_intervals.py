@@ -3,7 +3,7 @@
 A subscription's interval 0 means "auto" (no real interval is 0 s); no column is needed there.
 A feed's parse records its rate, ttl and WebSub hub; websub_subscriptions holds one per feed.
 
-Revision ID: 0014_intervals
+Revision ID: 0013_intervals
 Revises: 0012_semantic
 """
 
@@ -14,7 +14,7 @@ from alembic import op
 
 from bot.store.types import Id, StoredText, Time
 
-revision = "0014_intervals"
+revision = "0013_intervals"
 down_revision = "0012_semantic"
 branch_labels = None
 depends_on = None
