@@ -20,8 +20,6 @@ import logging
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 
 import aiohttp
 from multidict import CIMultiDictProxy
@@ -30,7 +28,11 @@ from yarl import URL
 from bot.core.errors import AddressRefused, FetchError
 from bot.core.urls import safe_url
 from bot.pipeline.access import PrivateAccess
+from bot.pipeline.freshness import parse_max_age, parse_retry_after
 from bot.pipeline.netguard import AddressGuard, GuardedResolver
+
+__all__ = ["FetchLimits", "Fetched", "Fetcher", "NotModified", "display_url", "origin_of",
+           "parse_max_age", "parse_retry_after"]
 
 log = logging.getLogger(__name__)
 
@@ -106,51 +108,6 @@ def _header_dict(headers: CIMultiDictProxy[str]) -> dict[str, str]:
         key = name.lower()
         out[key] = f"{out[key]}, {value}" if key in out else value
     return out
-
-
-def _http_date_delta(value: str, headers: Mapping[str, str]) -> float | None:
-    """Seconds from the response's Date (or now) until the HTTP-date ``value``; None if invalid."""
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    now = datetime.now(UTC)
-    # Measuring against the server's own Date header cancels clock skew between us and it.
-    if "date" in headers:
-        try:
-            server_now = parsedate_to_datetime(headers["date"])
-            now = server_now if server_now.tzinfo else server_now.replace(tzinfo=UTC)
-        except (TypeError, ValueError, IndexError):
-            pass
-    return max(0.0, (when - now).total_seconds())
-
-
-def parse_retry_after(headers: Mapping[str, str]) -> float | None:
-    """Retry-After as seconds, from either delta-seconds or the HTTP-date form."""
-    value = headers.get("retry-after", "").strip()
-    if not value:
-        return None
-    if value.isdigit():
-        return float(value)
-    return _http_date_delta(value, headers)
-
-
-def parse_max_age(headers: Mapping[str, str]) -> float | None:
-    """Freshness lifetime from Cache-Control (max-age, no-cache, no-store) or Expires."""
-    for directive in headers.get("cache-control", "").lower().split(","):
-        name, _, arg = directive.strip().partition("=")
-        if name == "max-age" and arg.strip().strip('"').isdigit():
-            return float(arg.strip().strip('"'))
-        if name in ("no-cache", "no-store"):
-            return 0.0
-    expires = headers.get("expires")
-    if expires is None:
-        return None
-    # RFC 9111: an invalid Expires (often "0" or "-1") means "already expired".
-    delta = _http_date_delta(expires, headers)
-    return 0.0 if delta is None else delta
 
 
 def _check_content_type(headers: Mapping[str, str], allowed: tuple[str, ...]) -> None:
