@@ -94,7 +94,8 @@ async def test_watch_and_feed_added_from_discord_deliver_alerts(
         servers: tuple[FeedServer, FakeDiscord], bot: BotProcess) -> None:
     feeds, fake = servers
     feeds.serve("/feed.xml", rss(item("a1", "Old story about tariffs")))
-    await eventually(lambda: len(fake.commands(GUILD_ID)) == 3, "command sync", bot)
+    await eventually(lambda: sorted(c["name"] for c in fake.commands(GUILD_ID))
+                     == ["feed", "status", "watch", "why"], "command sync", bot)
     assert fake.commands(None) == []
     await eventually(lambda: "connected to Discord" in bot.output(), "READY", bot)
 
@@ -140,7 +141,7 @@ async def test_watch_and_feed_added_from_discord_deliver_alerts(
     titles = [m["embeds"][0]["title"] for m in fake.messages(ALERTS_CHANNEL_ID)]
     assert len(titles) == 3 and titles[2] == "Rare earths prices jump"
     assert len(fake.gateway.identifies) == 1
-    assert len(fake.commands(GUILD_ID)) == 3
+    assert len(fake.commands(GUILD_ID)) == 4  # no duplicate sync after reconnects
     assert fake.unknown_requests == []
 
     status, took = await bot.stop()
