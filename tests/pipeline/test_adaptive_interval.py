@@ -22,19 +22,13 @@ from bot.pipeline.netguard import AddressGuard
 from bot.pipeline.poll import PollDeps, poll_feed
 from bot.store import SqlStore, open_store
 from bot.store.rows import FeedRow
+from tests.fakes.clock import START
+from tests.fakes.clock import ManualClock as Clock
 from tests.fakes.feed_server import FeedServer
 
 GUILD = 111
-START = 1_800_000_000.0
 BOUNDS = (30.0, 3600.0)  # the defaults of [bot] min_interval and max_interval
 
-
-@dataclass
-class Clock:
-    now: float = START
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @dataclass

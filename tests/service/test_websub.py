@@ -26,20 +26,14 @@ from bot.pipeline.websub import signature_valid
 from bot.service.websub import WebSubCallback, request_subscriptions
 from bot.store import SqlStore, open_store
 from bot.store.rows import FeedRow
+from tests.fakes.clock import START
+from tests.fakes.clock import ManualClock as Clock
 from tests.fakes.feed_server import FeedServer
 from tests.fakes.websub_hub import FakeHub
 
 GUILD = 111
-START = 1_800_000_000.0
 MAX_S = 3600.0
 
-
-@dataclass
-class Clock:
-    now: float = START
-
-    def __call__(self) -> float:
-        return self.now
 
 
 @dataclass
